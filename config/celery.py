@@ -1,0 +1,25 @@
+"""The Celery app: Gatehouse's distributed engine (explainability jobs, webhooks, reviews)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("gatehouse")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+def _ensure_embedded_broker_dirs() -> None:
+    """kombu's filesystem transport needs its folders to exist before the first message."""
+    from django.conf import settings
+
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+            os.makedirs(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key], exist_ok=True)
+    if settings.CELERY_RESULT_BACKEND.startswith("file://"):
+        os.makedirs(settings.CELERY_RESULT_BACKEND[len("file://") :], exist_ok=True)
+
+
+app.on_after_configure.connect(lambda sender, **kw: _ensure_embedded_broker_dirs())

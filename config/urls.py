@@ -1,0 +1,34 @@
+"""URL map. Each app contributes `api/urls.py` (under /api/v1/) and `urls.py` (portal pages,
+namespaced by app: `registry:model-detail`, `approvals:inbox`, …)."""
+
+from importlib.util import find_spec
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+APPS = ("governance", "registry", "explainability", "approvals")
+
+
+def _exists(module: str) -> bool:
+    try:
+        return find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+api_v1 = [path("", include(f"{app}.api.urls")) for app in APPS if _exists(f"{app}.api.urls")]
+portal = [
+    path("", include((f"{app}.urls", app), namespace=app)) for app in APPS if _exists(f"{app}.urls")
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include((api_v1, "api"), namespace="api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    *portal,
+]

@@ -1,0 +1,152 @@
+"""The one way to write an AuditEvent, and the verification of the hash chain.
+
+Every state change in Gatehouse calls `record(...)` inside the transaction of the change, so a
+failed request writes no event and a committed change always has one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from common import context
+from governance.models import AuditChainHead, AuditEvent
+
+GENESIS_HASH = "0" * 64
+_ACTIONS: set[str] = set()
+
+
+class UnknownAuditAction(ValueError):
+    """Raised when code records an action name nobody registered."""
+
+
+def register_actions(*names: str) -> None:
+    for name in names:
+        if name.count(".") != 2:
+            raise ValueError(f"Audit action {name!r} must look like <app>.<entity>.<verb_past>.")
+        _ACTIONS.add(name)
+
+
+def registered_actions() -> frozenset[str]:
+    return frozenset(_ACTIONS)
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def canonical_payload(fields: dict[str, Any]) -> bytes:
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _ts(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def compute_hash(
+    *, seq: int, timestamp: dt.datetime, actor_id: int | None, actor_name: str,
+    actor_roles: list, action: str, object_type: str, object_id: str, object_repr: str,
+    model_name: str, payload: Any, request_id: str, client_ip: str, prev_hash: str,
+) -> str:
+    fields = {
+        "seq": seq, "timestamp": _ts(timestamp), "actor_id": actor_id, "actor_name": actor_name,
+        "actor_roles": sorted(actor_roles), "action": action, "object_type": object_type,
+        "object_id": object_id, "object_repr": object_repr, "model_name": model_name,
+        "payload": payload, "request_id": request_id, "client_ip": client_ip,
+    }
+    return hashlib.sha256(canonical_payload(fields) + prev_hash.encode()).hexdigest()
+
+
+def event_hash(event: AuditEvent) -> str:
+    return compute_hash(
+        seq=event.seq, timestamp=event.timestamp, actor_id=event.actor_id,
+        actor_name=event.actor_name, actor_roles=list(event.actor_roles), action=event.action,
+        object_type=event.object_type, object_id=event.object_id, object_repr=event.object_repr,
+        model_name=event.model_name, payload=event.payload, request_id=event.request_id,
+        client_ip=event.client_ip, prev_hash=event.prev_hash,
+    )
+
+
+def record(
+    *,
+    action: str,
+    actor=None,
+    target: Any = None,
+    object_type: str = "",
+    object_id: str | int = "",
+    object_repr: str = "",
+    model_name: str = "",
+    payload: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event. Must run inside the caller's transaction (atomic block)."""
+    if action not in _ACTIONS:
+        raise UnknownAuditAction(f"Unknown audit action {action!r}; register it first.")
+    conn = transaction.get_connection()
+    if not conn.in_atomic_block:
+        raise RuntimeError("audit.record() must be called inside the transaction of the change.")
+    if target is not None:
+        object_type = object_type or f"{target._meta.app_label}.{target._meta.model_name}"
+        object_id = object_id or target.pk
+        object_repr = object_repr or str(target)
+    roles = sorted(getattr(actor, "role_names", ())) if actor is not None else []
+    ctx = context.current()
+    # The head row lock serialises appends across processes: the chain never forks.
+    head, _ = AuditChainHead.objects.select_for_update().get_or_create(id=1)
+    seq = head.last_seq + 1
+    now = timezone.now()
+    clean_payload = _jsonable(payload or {})
+    fields = dict(
+        seq=seq, timestamp=now, actor_id=getattr(actor, "pk", None),
+        actor_name=getattr(actor, "username", "") if actor is not None else "system",
+        actor_roles=roles, action=action, object_type=object_type, object_id=str(object_id),
+        object_repr=str(object_repr)[:300], model_name=model_name, payload=clean_payload,
+        request_id=ctx.request_id, client_ip=ctx.client_ip, prev_hash=head.last_hash,
+    )
+    digest = compute_hash(**fields)
+    event = AuditEvent.objects.create(hash=digest, **fields)
+    AuditChainHead.objects.filter(id=1).update(last_seq=seq, last_hash=digest)
+    return event
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    broken_at: int | None = None
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"ok": self.ok, "checked": self.checked}
+        if not self.ok:
+            out.update(broken_at=self.broken_at, reason=self.reason)
+        return out
+
+
+def verify_chain(events: Iterable[AuditEvent] | None = None, batch_size: int = 5000) -> VerifyResult:
+    """Walk the chain in sequence order; report the first event whose link or hash is wrong."""
+    if events is None:
+        events = AuditEvent.objects.order_by("seq").iterator(chunk_size=batch_size)
+    expected_prev = GENESIS_HASH
+    expected_seq = 1
+    checked = 0
+    for event in events:
+        if event.seq != expected_seq:
+            return VerifyResult(False, checked, expected_seq, f"event #{expected_seq} is missing")
+        if event.prev_hash != expected_prev:
+            return VerifyResult(False, checked, event.seq, "prev_hash does not match event before")
+        if event_hash(event) != event.hash:
+            return VerifyResult(False, checked, event.seq, "content does not match its hash")
+        expected_prev = event.hash
+        expected_seq += 1
+        checked += 1
+    head = AuditChainHead.objects.filter(id=1).first()
+    if head and head.last_seq != checked:
+        return VerifyResult(False, checked, checked + 1, "events after the last one are missing")
+    return VerifyResult(True, checked)

@@ -1,0 +1,17 @@
+from django.db import models
+
+
+class Role(models.TextChoices):
+    ENGINEER = "engineer", "ML engineer"
+    MODEL_OWNER = "model_owner", "Model owner"
+    VALIDATOR = "validator", "Validator (model risk officer)"
+    COMPLIANCE = "compliance", "Compliance"
+    BUSINESS_APPROVER = "business_approver", "Business approver"
+    AUDITOR = "auditor", "Auditor"
+    ADMIN = "admin", "Administrator"
+
+
+#: Roles that may decide on promotion requests (auditors never decide).
+DECIDING_ROLES = frozenset(
+    {Role.VALIDATOR, Role.COMPLIANCE, Role.BUSINESS_APPROVER, Role.MODEL_OWNER}
+)

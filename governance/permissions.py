@@ -1,0 +1,69 @@
+"""Who may do what: the one place permission rules live.
+
+API views, portal views and services all ask these functions. Objects from other apps are passed
+in (duck-typed: anything with `team_id`, `owner_id`, `developer_ids`), so governance imports no
+other app. Each `explain_*` returns None when allowed, or the sentence of the rule that refused.
+"""
+
+from __future__ import annotations
+
+from governance.choices import Role
+
+
+def is_auditor_only(user) -> bool:
+    """Auditors read everything and change nothing, whatever other flags they carry."""
+    return user.has_role(Role.AUDITOR) and not user.has_role(Role.ADMIN)
+
+
+def is_admin(user) -> bool:
+    return bool(user.is_authenticated and (user.is_superuser or user.has_role(Role.ADMIN)))
+
+
+def can_read_everything(user) -> bool:
+    """Governance roles see the whole inventory; engineers see their teams' models."""
+    if not user.is_authenticated:
+        return False
+    return is_admin(user) or bool(
+        user.role_names
+        & {Role.AUDITOR, Role.VALIDATOR, Role.COMPLIANCE, Role.BUSINESS_APPROVER}
+    )
+
+
+def explain_cannot_write(user) -> str | None:
+    if not user.is_authenticated:
+        return "Sign in first."
+    if is_auditor_only(user):
+        return "Auditors have read-only access: they can read everything and change nothing."
+    return None
+
+
+def explain_cannot_create_in_team(user, team_id: int | None) -> str | None:
+    refusal = explain_cannot_write(user)
+    if refusal:
+        return refusal
+    if is_admin(user):
+        return None
+    if team_id is None or team_id not in user.team_ids:
+        return "Only members of the owning team (or admins) may do this."
+    return None
+
+
+def explain_cannot_edit_model(user, model) -> str | None:
+    """Editing a model and registering its versions: owning team members and admins."""
+    return explain_cannot_create_in_team(user, model.team_id)
+
+
+def explain_cannot_edit_dataset(user, dataset) -> str | None:
+    return explain_cannot_create_in_team(user, dataset.team_id)
+
+
+def can_view_model(user, model) -> bool:
+    return can_read_everything(user) or model.team_id in user.team_ids
+
+
+def is_model_owner_or_developer(user, model, developer_ids: frozenset[int] | None = None) -> bool:
+    if model.owner_id == user.pk:
+        return True
+    if developer_ids is None:
+        developer_ids = frozenset(model.developers.values_list("id", flat=True))
+    return user.pk in developer_ids

@@ -1,0 +1,245 @@
+"""Shapes of the registry API: *Input serializers validate, *Output serializers render."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from registry.choices import ArtifactFormat, VersionKind
+from registry.models import Dataset, DatasetVersion, ModelVersion, RegisteredModel
+
+SLUG_HELP = "Lower-case letters, digits, hyphens and underscores."
+
+
+class JSONDictField(serializers.JSONField):
+    """A JSON object; in multipart forms it arrives as a JSON string."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            import json
+
+            try:
+                data = json.loads(data) if data.strip() else {}
+            except ValueError:
+                raise serializers.ValidationError("Must be a JSON object.") from None
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        return data
+
+
+class StringListField(serializers.ListField):
+    """A list of strings; multipart forms may send a JSON list or a comma-separated string."""
+
+    child = serializers.CharField(max_length=200)
+
+    def to_internal_value(self, data):
+        if hasattr(data, "getlist"):
+            data = data.getlist(self.field_name)
+        if isinstance(data, list) and len(data) == 1 and isinstance(data[0], str):
+            data = data[0]
+        if isinstance(data, str):
+            import json
+
+            stripped = data.strip()
+            if stripped.startswith("["):
+                try:
+                    data = json.loads(stripped)
+                except ValueError:
+                    raise serializers.ValidationError("Must be a list of strings.") from None
+            else:
+                data = [p.strip() for p in stripped.split(",") if p.strip()]
+        return super().to_internal_value(data)
+
+    def get_value(self, dictionary):
+        if hasattr(dictionary, "getlist") and self.field_name in dictionary:
+            values = dictionary.getlist(self.field_name)
+            return values if len(values) > 1 else values[0]
+        return super().get_value(dictionary)
+
+
+class ModelCreateInput(serializers.Serializer):
+    name = serializers.SlugField(max_length=100, help_text=SLUG_HELP)
+    team = serializers.SlugField(max_length=100, required=False, help_text="Owning team name.")
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True)
+    owner = serializers.CharField(required=False, help_text="Username of the model owner.")
+    developers = StringListField(required=False)
+    business_use_case = serializers.CharField(required=False, allow_blank=True)
+    intended_use = serializers.CharField(required=False, allow_blank=True)
+    limitations = serializers.CharField(required=False, allow_blank=True)
+    tags = StringListField(required=False)
+
+
+class ModelUpdateInput(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True)
+    owner = serializers.CharField(required=False)
+    developers = StringListField(required=False)
+    business_use_case = serializers.CharField(required=False, allow_blank=True)
+    intended_use = serializers.CharField(required=False, allow_blank=True)
+    limitations = serializers.CharField(required=False, allow_blank=True)
+    tags = StringListField(required=False)
+
+    def validate(self, attrs):
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                {f: ["This field cannot be edited here."] for f in unknown}
+            )
+        return attrs
+
+
+class ModelOutput(serializers.ModelSerializer):
+    team = serializers.CharField(source="team.name")
+    owner = serializers.CharField(source="owner.username", default=None)
+    developers = serializers.SerializerMethodField()
+    version_count = serializers.IntegerField(read_only=True, default=0)
+    risk_tier_label = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RegisteredModel
+        fields = [
+            "name", "title", "description", "team", "owner", "developers", "business_use_case",
+            "intended_use", "limitations", "tags", "risk_tier", "risk_tier_label",
+            "eu_ai_act_class", "next_review_date", "version_count", "created_at", "updated_at",
+        ]
+
+    def get_developers(self, obj) -> list[str]:
+        return sorted(u.username for u in obj.developers.all())
+
+    def get_risk_tier_label(self, obj) -> str:
+        return f"Tier {obj.risk_tier}" if obj.risk_tier else "unassessed"
+
+
+class VersionCreateInput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=VersionKind.choices, default=VersionKind.ARTIFACT)
+    artifact = serializers.FileField(required=False, help_text="A .skops or .onnx file.")
+    artifact_uri = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+    artifact_sha256 = serializers.RegexField(r"^[0-9a-fA-F]{64}$", required=False, allow_blank=True)
+    artifact_format = serializers.ChoiceField(choices=ArtifactFormat.choices, required=False, allow_blank=True)
+    vendor = JSONDictField(required=False)
+    framework = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    framework_version = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    code_repository = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    code_commit = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    hyperparameters = JSONDictField(required=False)
+    metrics = JSONDictField(required=False)
+    environment = JSONDictField(required=False)
+    signature = JSONDictField(required=False)
+    training_datasets = StringListField(required=False)
+    evaluation_datasets = StringListField(required=False)
+    parents = StringListField(required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    tags = StringListField(required=False)
+
+    def validate_metrics(self, value):
+        bad = [k for k, v in value.items() if not isinstance(v, (int, float)) or isinstance(v, bool)]
+        if bad:
+            raise serializers.ValidationError(f"Metric values must be numbers: {', '.join(bad)}.")
+        return value
+
+    def validate_signature(self, value):
+        inputs = value.get("inputs", [])
+        if not isinstance(inputs, list) or any(
+            not isinstance(i, dict) or "name" not in i for i in inputs
+        ):
+            raise serializers.ValidationError(
+                'signature.inputs must be a list of {"name": ..., "type": ...} objects.'
+            )
+        return value
+
+
+class VersionUpdateInput(serializers.Serializer):
+    description = serializers.CharField(required=False, allow_blank=True)
+    tags = StringListField(required=False)
+
+
+def _edge_refs(obj, kind: str) -> list[str]:
+    out = []
+    for e in obj.upstream_edges.all():
+        if e.kind == kind:
+            out.append(e.upstream_dataset.ref if e.upstream_dataset_id else e.upstream_model.ref)
+    return sorted(out)
+
+
+class VersionOutput(serializers.ModelSerializer):
+    model = serializers.CharField(source="model.name")
+    created_by = serializers.CharField(source="created_by.username", default=None)
+    training_datasets = serializers.SerializerMethodField()
+    evaluation_datasets = serializers.SerializerMethodField()
+    parents = serializers.SerializerMethodField()
+    artifact_size = serializers.IntegerField(source="artifact.size", default=None)
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "model", "version", "stage", "kind", "artifact_sha256", "artifact_uri",
+            "artifact_format", "artifact_size", "vendor", "framework", "framework_version",
+            "code_repository", "code_commit", "hyperparameters", "metrics", "environment",
+            "signature", "training_datasets", "evaluation_datasets", "parents", "description",
+            "tags", "provenance", "stage_changed_at", "created_by", "created_at",
+        ]
+
+    def get_training_datasets(self, obj) -> list[str]:
+        return _edge_refs(obj, "trained_on")
+
+    def get_evaluation_datasets(self, obj) -> list[str]:
+        return _edge_refs(obj, "evaluated_on")
+
+    def get_parents(self, obj) -> list[str]:
+        return _edge_refs(obj, "derived_from")
+
+
+class DatasetCreateInput(serializers.Serializer):
+    name = serializers.SlugField(max_length=100, help_text=SLUG_HELP)
+    team = serializers.SlugField(max_length=100, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    contains_personal_data = serializers.BooleanField(required=False, default=False)
+    sensitive_attributes = StringListField(required=False)
+
+
+class DatasetOutput(serializers.ModelSerializer):
+    team = serializers.CharField(source="team.name")
+    version_count = serializers.IntegerField(read_only=True, default=0)
+
+    class Meta:
+        model = Dataset
+        fields = [
+            "name", "description", "team", "contains_personal_data", "sensitive_attributes",
+            "version_count", "created_at", "updated_at",
+        ]
+
+
+class DatasetVersionCreateInput(serializers.Serializer):
+    file = serializers.FileField(required=False, help_text="A CSV or Parquet file.")
+    uri = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+    sha256 = serializers.RegexField(r"^[0-9a-fA-F]{64}$", required=False, allow_blank=True)
+    row_count = serializers.IntegerField(required=False, min_value=0)
+    schema = serializers.JSONField(required=False)
+    window_start = serializers.DateTimeField(required=False)
+    window_end = serializers.DateTimeField(required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+
+    def validate_schema(self, value):
+        if isinstance(value, str):
+            import json
+
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise serializers.ValidationError("Must be a JSON list.") from None
+        if not isinstance(value, list) or any(not isinstance(c, dict) or "name" not in c for c in value):
+            raise serializers.ValidationError('schema must be a list of {"name", "type"} objects.')
+        return value
+
+
+class DatasetVersionOutput(serializers.ModelSerializer):
+    dataset = serializers.CharField(source="dataset.name")
+    ref = serializers.CharField(read_only=True)
+    file_size = serializers.IntegerField(source="file.size", default=None)
+
+    class Meta:
+        model = DatasetVersion
+        fields = [
+            "dataset", "version", "ref", "uri", "sha256", "data_format", "file_size",
+            "row_count", "schema", "window_start", "window_end", "description", "created_at",
+        ]

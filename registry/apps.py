@@ -1,0 +1,20 @@
+from django.apps import AppConfig
+
+
+class RegistryConfig(AppConfig):
+    name = "registry"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from governance import audit
+
+        audit.register_actions(
+            "registry.model.registered",
+            "registry.model.updated",
+            "registry.version.registered",
+            "registry.version.updated",
+            "registry.version.stage_changed",
+            "registry.dataset.registered",
+            "registry.dataset.updated",
+            "registry.datasetversion.registered",
+        )

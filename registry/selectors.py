@@ -1,0 +1,231 @@
+"""Reads of the registry, with visibility and a bounded number of queries."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+
+from common.errors import NotFound, ValidationFailed
+from governance import permissions as perms
+from registry import refs
+from registry.models import Dataset, DatasetVersion, LineageEdge, ModelVersion, RegisteredModel
+
+MAX_LINEAGE_DEPTH = 100
+
+
+def model_list_for_user(user) -> QuerySet[RegisteredModel]:
+    """Models the user may see: everything for governance roles, their teams' models otherwise."""
+    qs = RegisteredModel.objects.select_related("team", "owner").prefetch_related("developers")
+    if not perms.can_read_everything(user):
+        qs = qs.filter(team_id__in=user.team_ids)
+    return qs.annotate(version_count=Count("versions", distinct=True))
+
+
+def model_get_for_user(user, name: str) -> RegisteredModel:
+    model = model_list_for_user(user).filter(name=name).first()
+    if model is None:
+        raise NotFound(f"No model named {name!r} that you can see.")
+    return model
+
+
+def version_list(model: RegisteredModel) -> QuerySet[ModelVersion]:
+    return (
+        ModelVersion.objects.filter(model=model)
+        .select_related("model", "created_by", "artifact")
+        .prefetch_related(
+            Prefetch(
+                "upstream_edges",
+                queryset=LineageEdge.objects.select_related(
+                    "upstream_dataset__dataset", "upstream_model__model"
+                ),
+            )
+        )
+        .order_by("-version")
+    )
+
+
+def version_get(model: RegisteredModel, version: int | str) -> ModelVersion:
+    try:
+        number = int(version)
+    except (TypeError, ValueError):
+        raise NotFound(f"Version {version!r} is not a number.") from None
+    found = version_list(model).filter(version=number).first()
+    if found is None:
+        raise NotFound(f"Model {model.name!r} has no version {number}.")
+    return found
+
+
+def version_get_by_ref(user, ref: str) -> ModelVersion:
+    name, number = refs.parse_ref(ref, field="model")
+    return version_get(model_get_for_user(user, name), number)
+
+
+def dataset_list() -> QuerySet[Dataset]:
+    """Datasets are visible to every signed-in user (models across teams train on them)."""
+    return Dataset.objects.select_related("team").annotate(
+        version_count=Count("versions", distinct=True)
+    )
+
+
+def dataset_get(name: str) -> Dataset:
+    found = dataset_list().filter(name=name).first()
+    if found is None:
+        raise NotFound(f"No dataset named {name!r}.")
+    return found
+
+
+def dataset_version_list(dataset: Dataset) -> QuerySet[DatasetVersion]:
+    return DatasetVersion.objects.filter(dataset=dataset).select_related("dataset", "file")
+
+
+def dataset_version_get(dataset: Dataset, version: int | str) -> DatasetVersion:
+    try:
+        number = int(version)
+    except (TypeError, ValueError):
+        raise NotFound(f"Version {version!r} is not a number.") from None
+    found = dataset_version_list(dataset).filter(version=number).first()
+    if found is None:
+        raise NotFound(f"Dataset {dataset.name!r} has no version {number}.")
+    return found
+
+
+def dataset_version_get_by_ref(ref: str, *, field: str = "dataset") -> DatasetVersion:
+    name, number = refs.parse_ref(ref, field=field)
+    found = DatasetVersion.objects.select_related("dataset", "file").filter(
+        dataset__name=name, version=number
+    ).first()
+    if found is None:
+        msg = f"Unknown dataset version {ref}."
+        raise ValidationFailed(msg, errors={field: [msg]})
+    return found
+
+
+def models_with_stage(stage: str) -> QuerySet[RegisteredModel]:
+    return RegisteredModel.objects.filter(
+        Exists(ModelVersion.objects.filter(model=OuterRef("pk"), stage=stage))
+    )
+
+
+# --- lineage ------------------------------------------------------------------------------
+
+_EDGE = LineageEdge._meta.db_table
+_COLS = "e.id, e.kind, e.upstream_dataset_id, e.upstream_model_id, e.downstream_model_id"
+
+# One recursive query per walk: the database follows the edges, not a query per hop.
+_UPSTREAM_OF_MODEL = f"""
+WITH RECURSIVE walk(mid, depth) AS (
+    SELECT %(root)s, 0
+    UNION
+    SELECT e.upstream_model_id, w.depth + 1 FROM {_EDGE} e JOIN walk w ON e.downstream_model_id = w.mid
+    WHERE e.upstream_model_id IS NOT NULL AND w.depth + 1 < %(depth)s
+)
+SELECT DISTINCT {_COLS} FROM {_EDGE} e JOIN walk w ON e.downstream_model_id = w.mid
+"""
+_DOWNSTREAM_OF_MODEL = f"""
+WITH RECURSIVE walk(mid, depth) AS (
+    SELECT %(root)s, 0
+    UNION
+    SELECT e.downstream_model_id, w.depth + 1 FROM {_EDGE} e JOIN walk w ON e.upstream_model_id = w.mid
+    WHERE w.depth + 1 < %(depth)s
+)
+SELECT DISTINCT {_COLS} FROM {_EDGE} e JOIN walk w ON e.upstream_model_id = w.mid
+"""
+_DOWNSTREAM_OF_DATASET = f"""
+WITH RECURSIVE walk(mid, depth) AS (
+    SELECT e.downstream_model_id, 1 FROM {_EDGE} e WHERE e.upstream_dataset_id = %(root)s
+    UNION
+    SELECT e.downstream_model_id, w.depth + 1 FROM {_EDGE} e JOIN walk w ON e.upstream_model_id = w.mid
+    WHERE w.depth + 1 <= %(depth)s
+)
+SELECT {_COLS} FROM {_EDGE} e WHERE e.upstream_dataset_id = %(root)s
+UNION
+SELECT {_COLS} FROM {_EDGE} e JOIN walk w ON e.upstream_model_id = w.mid WHERE w.depth < %(depth)s
+"""
+
+
+def _node_model(mv: ModelVersion) -> dict:
+    return {
+        "id": f"model:{mv.model.name}@{mv.version}", "type": "model", "name": mv.model.name,
+        "version": mv.version, "stage": mv.stage, "team": mv.model.team.name,
+    }
+
+
+def _node_dataset(dv: DatasetVersion) -> dict:
+    return {
+        "id": f"dataset:{dv.dataset.name}@{dv.version}", "type": "dataset",
+        "name": dv.dataset.name, "version": dv.version, "stage": None,
+        "team": dv.dataset.team.name,
+    }
+
+
+def parse_node(node: str) -> tuple[str, str, int]:
+    kind, _, ref = str(node).partition(":")
+    if kind not in ("model", "dataset") or not ref:
+        msg = "node must look like model:NAME@V or dataset:NAME@V."
+        raise ValidationFailed(msg, errors={"node": [msg]})
+    name, version = refs.parse_ref(ref, field="node")
+    return kind, name, version
+
+
+def lineage_graph(user, *, node: str, direction: str = "upstream", depth: int = 5) -> dict:
+    """Nodes and edges reachable from `node` in `direction`, up to `depth` hops (3 queries)."""
+    if direction not in ("upstream", "downstream"):
+        msg = "direction must be 'upstream' or 'downstream'."
+        raise ValidationFailed(msg, errors={"direction": [msg]})
+    if not 1 <= depth <= MAX_LINEAGE_DEPTH:
+        msg = f"depth must be between 1 and {MAX_LINEAGE_DEPTH}."
+        raise ValidationFailed(msg, errors={"depth": [msg]})
+    kind, name, number = parse_node(node)
+    if kind == "model":
+        root = ModelVersion.objects.select_related("model__team").filter(
+            model__name=name, version=number
+        ).first()
+        if root is None or not perms.can_view_model(user, root.model):
+            raise NotFound(f"No model version {name}@{number} that you can see.")
+        sql = _UPSTREAM_OF_MODEL if direction == "upstream" else _DOWNSTREAM_OF_MODEL
+        root_node = _node_model(root)
+    else:
+        root = DatasetVersion.objects.select_related("dataset__team").filter(
+            dataset__name=name, version=number
+        ).first()
+        if root is None:
+            raise NotFound(f"No dataset version {name}@{number}.")
+        sql = _DOWNSTREAM_OF_DATASET if direction == "downstream" else None
+        root_node = _node_dataset(root)
+    rows: list[tuple] = []
+    if sql:
+        with connection.cursor() as cur:
+            cur.execute(sql, {"root": root.pk, "depth": depth})
+            rows = cur.fetchall()
+    model_ids = {r[3] for r in rows if r[3]} | {r[4] for r in rows}
+    dataset_ids = {r[2] for r in rows if r[2]}
+    models = {
+        mv.pk: mv
+        for mv in ModelVersion.objects.select_related("model__team").filter(pk__in=model_ids)
+    }
+    datasets = {
+        dv.pk: dv
+        for dv in DatasetVersion.objects.select_related("dataset__team").filter(pk__in=dataset_ids)
+    }
+    visible = perms.can_read_everything(user)
+    nodes = {root_node["id"]: root_node}
+    for mv in models.values():
+        n = _node_model(mv)
+        if not visible and mv.model.team_id not in user.team_ids:
+            n["restricted"] = True
+        nodes[n["id"]] = n
+    for dv in datasets.values():
+        n = _node_dataset(dv)
+        nodes[n["id"]] = n
+    edges = []
+    for _, ekind, up_ds, up_m, down_m in sorted(rows):
+        src = _node_dataset(datasets[up_ds])["id"] if up_ds else _node_model(models[up_m])["id"]
+        edges.append({"source": src, "target": _node_model(models[down_m])["id"], "kind": ekind})
+    return {
+        "root": root_node["id"], "direction": direction, "depth": depth,
+        "nodes": sorted(nodes.values(), key=lambda n: n["id"]), "edges": edges,
+    }
+
+
+def stage_history_filter(model_name: str) -> Q:
+    return Q(model_name=model_name, action="registry.version.stage_changed")

@@ -1,0 +1,443 @@
+"""Every write to the registry. Each public service runs in one transaction and records its
+audit event in it: a version, its lineage edges and its event are written together or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, BinaryIO
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from common.errors import Conflict, Forbidden, ValidationFailed
+from governance import audit
+from governance import permissions as perms
+from registry import refs, storage
+from registry.choices import ArtifactFormat, DataFormat, EdgeKind, Stage, VersionKind
+from registry.models import (
+    Artifact,
+    Dataset,
+    DatasetVersion,
+    LineageEdge,
+    ModelVersion,
+    RegisteredModel,
+)
+
+MODEL_EDITABLE_FIELDS = (
+    "title", "description", "business_use_case", "intended_use", "limitations", "tags",
+)
+VERSION_EDITABLE_FIELDS = ("description", "tags")
+
+
+def _require(refusal: str | None) -> None:
+    if refusal:
+        raise Forbidden(refusal)
+
+
+def _user_ids_by_username(usernames: list[str], field: str) -> list:
+    from governance.models import User
+
+    users = list(User.objects.filter(username__in=usernames))
+    missing = sorted(set(usernames) - {u.username for u in users})
+    if missing:
+        msg = f"Unknown user(s): {', '.join(missing)}."
+        raise ValidationFailed(msg, errors={field: [msg]})
+    return users
+
+
+# --- models -------------------------------------------------------------------------------
+
+
+@transaction.atomic(durable=True)
+def model_register(
+    *,
+    actor,
+    name: str,
+    team,
+    title: str = "",
+    description: str = "",
+    owner: str | None = None,
+    developers: list[str] | None = None,
+    business_use_case: str = "",
+    intended_use: str = "",
+    limitations: str = "",
+    tags: list[str] | None = None,
+) -> RegisteredModel:
+    """Register a model owned by `team`; only its members (and admins) may."""
+    _require(perms.explain_cannot_create_in_team(actor, team.pk))
+    if RegisteredModel.objects.filter(name=name).exists():
+        msg = f"A model named {name!r} already exists."
+        raise Conflict(msg, errors={"name": [msg]}, code="already_exists")
+    owner_user = _user_ids_by_username([owner], "owner")[0] if owner else actor
+    dev_users = _user_ids_by_username(developers or [], "developers")
+    model = RegisteredModel.objects.create(
+        name=name, title=title or name, description=description, team=team, owner=owner_user,
+        business_use_case=business_use_case, intended_use=intended_use, limitations=limitations,
+        tags=sorted(set(tags or [])), created_by=actor,
+    )
+    model.developers.set(dev_users)
+    audit.record(
+        action="registry.model.registered", actor=actor, target=model, model_name=model.name,
+        payload={
+            "after": {
+                "name": name, "team": team.name, "owner": owner_user.username,
+                "developers": sorted(u.username for u in dev_users), "tags": model.tags,
+            }
+        },
+    )
+    return model
+
+
+@transaction.atomic(durable=True)
+def model_update(*, actor, model: RegisteredModel, changes: dict[str, Any]) -> RegisteredModel:
+    """Edit a model's descriptive fields, owner and developers (owning team and admins only)."""
+    _require(perms.explain_cannot_edit_model(actor, model))
+    model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for field in MODEL_EDITABLE_FIELDS:
+        if field in changes:
+            value = sorted(set(changes[field])) if field == "tags" else changes[field]
+            if getattr(model, field) != value:
+                before[field], after[field] = getattr(model, field), value
+                setattr(model, field, value)
+    if "owner" in changes:
+        new_owner = _user_ids_by_username([changes["owner"]], "owner")[0]
+        if new_owner.pk != model.owner_id:
+            before["owner"] = model.owner.username if model.owner_id else None
+            after["owner"] = new_owner.username
+            model.owner = new_owner
+    if "developers" in changes:
+        devs = _user_ids_by_username(changes["developers"], "developers")
+        old = sorted(model.developers.values_list("username", flat=True))
+        new = sorted(u.username for u in devs)
+        if old != new:
+            before["developers"], after["developers"] = old, new
+            model.developers.set(devs)
+    if not after:
+        return model
+    model.save()
+    audit.record(
+        action="registry.model.updated", actor=actor, target=model, model_name=model.name,
+        payload={"before": before, "after": after},
+    )
+    return model
+
+
+# --- artifacts ----------------------------------------------------------------------------
+
+
+def _store_artifact(
+    upload: BinaryIO, *, filename: str, artifact_format: str, declared_sha: str
+) -> Artifact:
+    """Stream, hash and check an upload; keep it only if it is safe and matches its sha256."""
+    tmp, sha, size = storage.stream_to_temp(
+        storage.file_chunks(upload), max_bytes=settings.MAX_ARTIFACT_BYTES
+    )
+    try:
+        storage.check_model_file(tmp, filename=filename, artifact_format=artifact_format)
+        if declared_sha and declared_sha != sha:
+            msg = (
+                f"The declared artifact_sha256 {declared_sha} does not match the uploaded file "
+                f"({sha})."
+            )
+            raise ValidationFailed(msg, errors={"artifact_sha256": [msg]}, code="sha256_mismatch")
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    rel = storage.keep(tmp, sha)
+    artifact, _ = Artifact.objects.get_or_create(
+        sha256=sha, defaults={"size": size, "storage_path": rel, "original_name": filename[:255]}
+    )
+    return artifact
+
+
+def infer_artifact_format(filename: str, declared: str) -> str:
+    lower = filename.lower()
+    if lower.endswith(storage.PICKLE_EXTENSIONS):
+        raise ValidationFailed(storage.REFUSAL, errors={"artifact": [storage.REFUSAL]}, code="unsafe_artifact")
+    by_ext = "skops" if lower.endswith(".skops") else "onnx" if lower.endswith(".onnx") else ""
+    fmt = declared or by_ext
+    if fmt not in ArtifactFormat.values:
+        msg = "artifact_format must be 'skops' or 'onnx' (or upload a .skops / .onnx file)."
+        raise ValidationFailed(msg, errors={"artifact_format": [msg]})
+    return fmt
+
+
+# --- versions -----------------------------------------------------------------------------
+
+
+@transaction.atomic(durable=True)
+def model_version_register(
+    *,
+    actor,
+    model: RegisteredModel,
+    artifact_file: BinaryIO | None = None,
+    artifact_filename: str = "",
+    artifact_uri: str = "",
+    artifact_sha256: str = "",
+    artifact_format: str = "",
+    kind: str = VersionKind.ARTIFACT,
+    vendor: dict | None = None,
+    framework: str = "",
+    framework_version: str = "",
+    code_repository: str = "",
+    code_commit: str = "",
+    hyperparameters: dict | None = None,
+    metrics: dict | None = None,
+    environment: dict | None = None,
+    signature: dict | None = None,
+    training_datasets: list[str] | None = None,
+    evaluation_datasets: list[str] | None = None,
+    parents: list[str] | None = None,
+    description: str = "",
+    tags: list[str] | None = None,
+    provenance: dict | None = None,
+) -> ModelVersion:
+    """Register the next version of `model` with its artifact and lineage, in one transaction.
+
+    The version number is max+1 under a row lock on the model, so concurrent registrations get
+    distinct numbers. Unknown references fail the whole registration; nothing is written.
+    """
+    _require(perms.explain_cannot_edit_model(actor, model))
+    # References are checked before the artifact is stored, so a bad one keeps nothing.
+    train = refs.resolve(
+        DatasetVersion.objects.select_related("dataset"), training_datasets or [],
+        field="training_datasets", parent="dataset", kind="dataset version",
+    )
+    evals = refs.resolve(
+        DatasetVersion.objects.select_related("dataset"), evaluation_datasets or [],
+        field="evaluation_datasets", parent="dataset", kind="dataset version",
+    )
+    parent_versions = refs.resolve(
+        ModelVersion.objects.select_related("model"), parents or [],
+        field="parents", parent="model", kind="model version",
+    )
+
+    artifact = None
+    declared_sha = (artifact_sha256 or "").lower()
+    if kind == VersionKind.VENDOR:
+        if artifact_file is not None or artifact_uri:
+            msg = "A vendor version has no artifact; omit artifact and artifact_uri."
+            raise ValidationFailed(msg, errors={"kind": [msg]})
+        if not (vendor or {}).get("name"):
+            msg = "A vendor version needs vendor.name (and ideally product, version, contract)."
+            raise ValidationFailed(msg, errors={"vendor": [msg]})
+        fmt = ""
+    elif artifact_file is not None:
+        fmt = infer_artifact_format(artifact_filename, artifact_format)
+        artifact = _store_artifact(
+            artifact_file, filename=artifact_filename, artifact_format=fmt, declared_sha=declared_sha
+        )
+        declared_sha = artifact.sha256
+    elif artifact_uri:
+        fmt = infer_artifact_format(artifact_uri, artifact_format)
+        if len(declared_sha) != 64 or any(c not in "0123456789abcdef" for c in declared_sha):
+            msg = "An external artifact_uri needs its artifact_sha256 (64 hex characters)."
+            raise ValidationFailed(msg, errors={"artifact_sha256": [msg]})
+    else:
+        msg = "Upload an artifact file, or give artifact_uri with artifact_sha256."
+        raise ValidationFailed(msg, errors={"artifact": [msg]})
+
+    # Lock the model row: concurrent registrations of one model queue here for their number.
+    RegisteredModel.objects.select_for_update().filter(pk=model.pk).first()
+    last = ModelVersion.objects.filter(model=model).aggregate(m=Max("version"))["m"] or 0
+    version = ModelVersion.objects.create(
+        model=model, version=last + 1, kind=kind, artifact=artifact, artifact_uri=artifact_uri,
+        artifact_sha256=declared_sha, artifact_format=fmt, vendor=vendor or {},
+        framework=framework, framework_version=framework_version,
+        code_repository=code_repository, code_commit=code_commit,
+        hyperparameters=hyperparameters or {}, metrics=metrics or {},
+        environment=environment or {}, signature=signature or {}, description=description,
+        tags=sorted(set(tags or [])), provenance=provenance or {}, created_by=actor,
+    )
+    edges = (
+        [LineageEdge(kind=EdgeKind.TRAINED_ON, upstream_dataset=d, downstream_model=version) for d in train]
+        + [LineageEdge(kind=EdgeKind.EVALUATED_ON, upstream_dataset=d, downstream_model=version) for d in evals]
+        + [LineageEdge(kind=EdgeKind.DERIVED_FROM, upstream_model=p, downstream_model=version) for p in parent_versions]
+    )
+    LineageEdge.objects.bulk_create(edges)
+    audit.record(
+        action="registry.version.registered", actor=actor, target=version, model_name=model.name,
+        payload={
+            "after": {
+                "version": version.version, "kind": kind, "artifact_sha256": declared_sha,
+                "artifact_format": fmt, "artifact_uri": artifact_uri,
+                "training_datasets": [d.ref for d in train],
+                "evaluation_datasets": [d.ref for d in evals],
+                "parents": [p.ref for p in parent_versions],
+                "code_commit": code_commit,
+            }
+        },
+    )
+    return version
+
+
+@transaction.atomic(durable=True)
+def model_version_update(*, actor, version: ModelVersion, changes: dict[str, Any]) -> ModelVersion:
+    """Only description and tags may change; artifact, sha256 and lineage never do."""
+    _require(perms.explain_cannot_edit_model(actor, version.model))
+    frozen = sorted(set(changes) - set(VERSION_EDITABLE_FIELDS))
+    if frozen:
+        msg = (
+            f"{', '.join(frozen)} cannot change after registration; only description and tags "
+            "may. Register a new version instead."
+        )
+        raise ValidationFailed(msg, errors={f: ["immutable after registration"] for f in frozen})
+    version = ModelVersion.objects.select_for_update().select_related("model").get(pk=version.pk)
+    before, after = {}, {}
+    for field in VERSION_EDITABLE_FIELDS:
+        if field in changes:
+            value = sorted(set(changes[field])) if field == "tags" else changes[field]
+            if getattr(version, field) != value:
+                before[field], after[field] = getattr(version, field), value
+                setattr(version, field, value)
+    if after:
+        version.save(update_fields=list(after))
+        audit.record(
+            action="registry.version.updated", actor=actor, target=version,
+            model_name=version.model.name, payload={"before": before, "after": after},
+        )
+    return version
+
+
+def set_stage(
+    *, version: ModelVersion, stage: str, actor, reason: str, cause: dict | None = None
+) -> ModelVersion:
+    """Move a version to `stage`. Only the approvals app calls this, inside its own transaction
+    (an executed promotion request or an audited emergency rollback)."""
+    if stage not in Stage.values:
+        raise ValidationFailed(f"Unknown stage {stage!r}.")
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("set_stage must run inside the caller's transaction.")
+    version = ModelVersion.objects.select_for_update().select_related("model").get(pk=version.pk)
+    before = version.stage
+    if before == stage:
+        return version
+    version.stage = stage
+    version.stage_changed_at = timezone.now()
+    version.save(update_fields=["stage", "stage_changed_at"])
+    audit.record(
+        action="registry.version.stage_changed", actor=actor, target=version,
+        model_name=version.model.name,
+        payload={"before": {"stage": before}, "after": {"stage": stage}, "reason": reason, **(cause or {})},
+    )
+    return version
+
+
+# --- datasets -----------------------------------------------------------------------------
+
+
+@transaction.atomic(durable=True)
+def dataset_register(
+    *,
+    actor,
+    name: str,
+    team,
+    description: str = "",
+    contains_personal_data: bool = False,
+    sensitive_attributes: list[str] | None = None,
+) -> Dataset:
+    _require(perms.explain_cannot_create_in_team(actor, team.pk))
+    if Dataset.objects.filter(name=name).exists():
+        msg = f"A dataset named {name!r} already exists."
+        raise Conflict(msg, errors={"name": [msg]}, code="already_exists")
+    dataset = Dataset.objects.create(
+        name=name, team=team, description=description,
+        contains_personal_data=contains_personal_data,
+        sensitive_attributes=list(dict.fromkeys(sensitive_attributes or [])), created_by=actor,
+    )
+    audit.record(
+        action="registry.dataset.registered", actor=actor, target=dataset,
+        payload={"after": {"name": name, "team": team.name,
+                           "contains_personal_data": contains_personal_data,
+                           "sensitive_attributes": dataset.sensitive_attributes}},
+    )
+    return dataset
+
+
+def _profile_table(path, data_format: str) -> tuple[int, list[dict]]:
+    """Row count and column schema of an uploaded CSV/Parquet file."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    if data_format == "parquet":
+        meta = pq.ParquetFile(path)
+        schema = [{"name": f.name, "type": str(f.type)} for f in meta.schema_arrow]
+        return meta.metadata.num_rows, schema
+    try:
+        head = pd.read_csv(path, nrows=1000)
+    except Exception as exc:  # noqa: BLE001 - any parse error is the user's file
+        msg = f"The CSV file could not be read: {exc}"
+        raise ValidationFailed(msg, errors={"file": [msg]}) from exc
+    with open(path, "rb") as fh:
+        rows = max(sum(1 for _ in fh) - 1, 0)
+    return rows, [{"name": str(c), "type": str(t)} for c, t in head.dtypes.items()]
+
+
+@transaction.atomic(durable=True)
+def dataset_version_register(
+    *,
+    actor,
+    dataset: Dataset,
+    file: BinaryIO | None = None,
+    filename: str = "",
+    uri: str = "",
+    sha256: str = "",
+    row_count: int | None = None,
+    schema: list | None = None,
+    window_start: dt.datetime | None = None,
+    window_end: dt.datetime | None = None,
+    description: str = "",
+) -> DatasetVersion:
+    """Register the next version of a dataset: an uploaded CSV/Parquet file (profiled for row
+    count and schema) or an external URI with its declared sha256."""
+    _require(perms.explain_cannot_edit_dataset(actor, dataset))
+    if window_start and window_end and window_start > window_end:
+        msg = "window_start must not be after window_end."
+        raise ValidationFailed(msg, errors={"window_start": [msg]})
+    stored = None
+    data_format = DataFormat.EXTERNAL
+    declared = (sha256 or "").lower()
+    if file is not None:
+        tmp, sha, size = storage.stream_to_temp(
+            storage.file_chunks(file), max_bytes=settings.MAX_ARTIFACT_BYTES
+        )
+        try:
+            data_format = storage.check_data_file(tmp, filename=filename)
+            if declared and declared != sha:
+                msg = f"The declared sha256 {declared} does not match the uploaded file ({sha})."
+                raise ValidationFailed(msg, errors={"sha256": [msg]}, code="sha256_mismatch")
+            counted, profiled = _profile_table(tmp, data_format)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        rel = storage.keep(tmp, sha)
+        stored, _ = Artifact.objects.get_or_create(
+            sha256=sha, defaults={"size": size, "storage_path": rel, "original_name": filename[:255]}
+        )
+        declared, row_count, schema = sha, counted, schema or profiled
+    elif not uri:
+        msg = "Upload a CSV/Parquet file, or give the uri of the data with its sha256."
+        raise ValidationFailed(msg, errors={"file": [msg]})
+    elif len(declared) != 64:
+        msg = "An external uri needs its sha256 (64 hex characters)."
+        raise ValidationFailed(msg, errors={"sha256": [msg]})
+
+    Dataset.objects.select_for_update().filter(pk=dataset.pk).first()
+    last = DatasetVersion.objects.filter(dataset=dataset).aggregate(m=Max("version"))["m"] or 0
+    dv = DatasetVersion.objects.create(
+        dataset=dataset, version=last + 1, uri=uri, sha256=declared, file=stored,
+        data_format=data_format, row_count=row_count, schema=schema or [],
+        window_start=window_start, window_end=window_end, description=description,
+        created_by=actor,
+    )
+    audit.record(
+        action="registry.datasetversion.registered", actor=actor, target=dv,
+        payload={"after": {"version": dv.version, "sha256": declared, "row_count": row_count,
+                           "uri": uri, "format": data_format}},
+    )
+    return dv

@@ -1,0 +1,129 @@
+"""Content-addressed artifact storage under ARTIFACT_ROOT, with upload checks.
+
+Files are stored under their sha256. Pickle and joblib files are refused before anything is
+kept; a .skops file must be a skops zip and an .onnx file must parse as an ONNX model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+
+from common.errors import PayloadTooLarge, ValidationFailed
+
+PICKLE_EXTENSIONS = (".pkl", ".pickle", ".joblib", ".jbl", ".sav", ".pt", ".pth", ".h5")
+REFUSAL = (
+    "Pickle/joblib artifacts are refused: loading one runs arbitrary code. Export the model with "
+    "skops (skops.io.dump → .skops) or to ONNX (.onnx) and upload that instead."
+)
+
+
+def artifact_root() -> Path:
+    return Path(settings.ARTIFACT_ROOT)
+
+
+def absolute_path(storage_path: str) -> Path:
+    return artifact_root() / storage_path
+
+
+def _looks_like_pickle(head: bytes) -> bool:
+    # Pickle protocol 2+ starts with PROTO (0x80) then the protocol number; joblib's compressed
+    # files start with a zlib/gzip/lzma/bz2 header ("ZF" for old joblib) wrapping a pickle.
+    if len(head) >= 2 and head[0] == 0x80 and head[1] in (2, 3, 4, 5):
+        return True
+    return head.startswith((b"ZF", b"\x1f\x8b", b"\xfd7zXZ", b"BZh")) or head[:1] in (b"(", b"]", b"}")
+
+
+def stream_to_temp(chunks: Iterable[bytes], *, max_bytes: int) -> tuple[Path, str, int]:
+    """Write chunks to a temp file while hashing; 413 past max_bytes (the file is removed)."""
+    tmp_dir = artifact_root() / "tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=tmp_dir)
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                size += len(chunk)
+                if size > max_bytes:
+                    raise PayloadTooLarge(
+                        f"The upload is larger than the limit of {max_bytes} bytes (MAX_ARTIFACT_BYTES)."
+                    )
+                digest.update(chunk)
+                out.write(chunk)
+    except BaseException:
+        os.unlink(name)
+        raise
+    return Path(name), digest.hexdigest(), size
+
+
+def check_model_file(path: Path, *, filename: str, artifact_format: str) -> None:
+    """Refuse pickles and files that are not what their format says. Never loads the model."""
+    lower = filename.lower()
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if lower.endswith(PICKLE_EXTENSIONS) or (
+        artifact_format != "onnx" and not head.startswith(b"PK") and _looks_like_pickle(head)
+    ):
+        raise ValidationFailed(REFUSAL, errors={"artifact": [REFUSAL]}, code="unsafe_artifact")
+    if artifact_format == "skops":
+        ok = zipfile.is_zipfile(path)
+        if ok:
+            with zipfile.ZipFile(path) as zf:
+                ok = "schema.json" in zf.namelist()
+        if not ok:
+            msg = "The artifact is not a skops file (expected a zip holding schema.json)."
+            raise ValidationFailed(msg, errors={"artifact": [msg]})
+    elif artifact_format == "onnx":
+        import onnx
+
+        try:
+            onnx.load_model(str(path), load_external_data=False)
+        except Exception as exc:  # noqa: BLE001 - any parse failure means "not ONNX"
+            msg = f"The artifact is not a valid ONNX model ({exc.__class__.__name__})."
+            raise ValidationFailed(msg, errors={"artifact": [msg]}) from exc
+
+
+def check_data_file(path: Path, *, filename: str) -> str:
+    """Return the data format ('csv' or 'parquet'), refusing anything else."""
+    lower = filename.lower()
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if lower.endswith((".parquet", ".pq")):
+        if head != b"PAR1":
+            raise ValidationFailed("The file is not Parquet (missing PAR1 magic).", errors={"file": ["not parquet"]})
+        return "parquet"
+    if lower.endswith(".csv"):
+        return "csv"
+    msg = "Dataset files must be CSV (.csv) or Parquet (.parquet)."
+    raise ValidationFailed(msg, errors={"file": [msg]})
+
+
+def keep(tmp_path: Path, sha256: str) -> str:
+    """Move a checked temp file to its content address; return the storage path."""
+    rel = f"{sha256[:2]}/{sha256}"
+    dest = absolute_path(rel)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists():
+        tmp_path.unlink()
+    else:
+        os.replace(tmp_path, dest)
+    return rel
+
+
+def file_chunks(fh: BinaryIO, size: int = 1024 * 1024) -> Iterable[bytes]:
+    if hasattr(fh, "chunks"):
+        yield from fh.chunks(size)
+        return
+    while True:
+        block = fh.read(size)
+        if not block:
+            return
+        yield block

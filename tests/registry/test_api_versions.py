@@ -1,0 +1,160 @@
+import hashlib
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+from governance.models import AuditEvent
+from registry.models import Artifact, LineageEdge, ModelVersion
+from tests import contract, factories
+
+URL = "/api/v1/models/credit-default/versions/"
+
+
+@pytest.fixture
+def setup(personas):
+    eng = personas["engineer"]
+    model = factories.model(eng, developers=["engineer2"])
+    ds = factories.dataset(eng)
+    dv = factories.dataset_version(eng, ds)
+    return model, dv
+
+
+def _multipart(data: bytes, name: str = "model.skops", **fields):
+    return {"artifact": factories.upload(data, name), **fields}
+
+
+def test_register_version_multipart_with_lineage(client_for, setup):
+    body = _multipart(
+        factories.skops_bytes(), training_datasets="loans@1", framework="scikit-learn",
+        hyperparameters='{"C": 1.0}', metrics='{"auc": 0.81}',
+    )
+    response, event = contract.assert_creates_one_audit_event(
+        client_for("engineer"), URL, body, "registry.version.registered", fmt="multipart"
+    )
+    out = response.json()
+    sha = hashlib.sha256(factories.skops_bytes()).hexdigest()
+    assert (out["version"], out["stage"], out["artifact_sha256"]) == (1, "development", sha)
+    assert out["training_datasets"] == ["loans@1"]
+    assert out["hyperparameters"] == {"C": 1.0}
+    assert out["artifact_format"] == "skops"
+    assert Artifact.objects.get(sha256=sha).size == len(factories.skops_bytes())
+    assert event.payload["after"]["training_datasets"] == ["loans@1"]
+
+
+def test_register_version_json_with_external_uri(client_for, setup):
+    client = client_for("engineer")
+    client.post(URL, _multipart(factories.skops_bytes()), format="multipart")
+    response = client.post(URL, {
+        "artifact_uri": "s3://models/credit/v2.onnx", "artifact_sha256": "a" * 64,
+        "parents": ["credit-default@1"], "evaluation_datasets": ["loans@1"],
+        "signature": {"inputs": [{"name": "income", "type": "double"}]},
+    }, format="json")
+    assert response.status_code == 201, response.content
+    out = response.json()
+    assert out["version"] == 2 and out["artifact_format"] == "onnx"
+    assert out["parents"] == ["credit-default@1"] and out["evaluation_datasets"] == ["loans@1"]
+    assert client.get(URL + "2/").json()["parents"] == ["credit-default@1"]
+
+
+@pytest.mark.parametrize("name", ["model.pkl", "model.joblib", "model.skops"])
+def test_pickle_and_joblib_are_refused_and_nothing_is_stored(client_for, setup, name):
+    client = client_for("engineer")
+    before = AuditEvent.objects.count()
+    response = client.post(URL, _multipart(factories.pickle_bytes(), name=name), format="multipart")
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert "Pickle/joblib artifacts are refused" in detail and ".skops" in detail and "ONNX" in detail
+    sha = hashlib.sha256(factories.pickle_bytes()).hexdigest()
+    assert not ModelVersion.objects.exists() and not Artifact.objects.filter(sha256=sha).exists()
+    assert not list((settings.ARTIFACT_ROOT).glob(f"*/{sha}"))
+    assert AuditEvent.objects.count() == before
+
+
+def test_sha256_mismatch_is_400(client_for, setup):
+    response = client_for("engineer").post(
+        URL, _multipart(factories.skops_bytes(), artifact_sha256="b" * 64), format="multipart"
+    )
+    assert response.status_code == 400
+    assert "does not match" in response.json()["detail"]
+    assert not Artifact.objects.filter(model_versions__isnull=False).exists()
+    assert not ModelVersion.objects.exists()
+
+
+def test_oversized_upload_is_413(client_for, setup):
+    with override_settings(MAX_ARTIFACT_BYTES=100):
+        response = client_for("engineer").post(
+            URL, _multipart(factories.skops_bytes()), format="multipart"
+        )
+    assert response.status_code == 413
+    assert "MAX_ARTIFACT_BYTES" in response.json()["detail"]
+    assert not ModelVersion.objects.exists()
+
+
+def test_unknown_references_are_400_naming_them_and_nothing_written(client_for, setup):
+    response = client_for("engineer").post(
+        URL,
+        _multipart(factories.skops_bytes(), training_datasets="loans@1,loans@9,nope@1",
+                   parents="credit-default@4"),
+        format="multipart",
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert "loans@9" in str(body) and "nope@1" in str(body)
+    assert not ModelVersion.objects.exists() and not LineageEdge.objects.exists()
+    sha = hashlib.sha256(factories.skops_bytes()).hexdigest()
+    assert not Artifact.objects.filter(sha256=sha).exists()
+
+
+def test_version_immutable_except_description_and_tags(client_for, setup):
+    client = client_for("engineer")
+    client.post(URL, _multipart(factories.skops_bytes()), format="multipart")
+    refused = client.patch(URL + "1/", {"artifact_sha256": "c" * 64, "parents": []}, format="json")
+    assert refused.status_code == 400
+    assert "cannot change after registration" in refused.json()["detail"]
+    ok = client.patch(URL + "1/", {"description": "calibrated", "tags": ["v1"]}, format="json")
+    assert ok.status_code == 200
+    assert ok.json()["description"] == "calibrated"
+    event = AuditEvent.objects.filter(action="registry.version.updated").get()
+    assert event.payload["after"] == {"description": "calibrated", "tags": ["v1"]}
+
+
+def test_only_owning_team_registers_versions(client_for, setup):
+    response = client_for("other_engineer").post(
+        URL, _multipart(factories.skops_bytes()), format="multipart"
+    )
+    assert response.status_code == 404  # cannot even see the model
+    response = client_for("validator").post(URL, _multipart(factories.skops_bytes()), format="multipart")
+    assert response.status_code == 403
+    assert "owning team" in response.json()["detail"]
+    contract.assert_auditor_403(client_for("auditor"), URL, data={"artifact_uri": "x"})
+
+
+def test_vendor_version_without_artifact(client_for, setup):
+    response = client_for("engineer").post(URL, {
+        "kind": "vendor", "vendor": {"name": "Bureau Inc", "product": "Score X", "version": "7"},
+    }, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["kind"] == "vendor" and response.json()["artifact_sha256"] == ""
+    missing = client_for("engineer").post(URL, {"kind": "vendor"}, format="json")
+    assert missing.status_code == 400 and "vendor.name" in missing.json()["detail"]
+
+
+def test_missing_artifact_is_400(client_for, setup):
+    response = client_for("engineer").post(URL, {"framework": "sklearn"}, format="json")
+    assert response.status_code == 400
+    assert "artifact" in response.json()["errors"]
+
+
+def test_version_list_query_count_bounded(client_for, setup, personas):
+    client = client_for("engineer")
+    model, _ = setup
+    factories.version(personas["engineer"], model, training_datasets=["loans@1"])
+
+    def grow():
+        for _ in range(5):
+            factories.version(
+                personas["engineer"], model, training_datasets=["loans@1"], parents=["credit-default@1"]
+            )
+
+    contract.assert_list_queries_bounded(client, URL, grow)
