@@ -114,7 +114,7 @@ _COLS = "e.id, e.kind, e.upstream_dataset_id, e.upstream_model_id, e.downstream_
 # One recursive query per walk: the database follows the edges, not a query per hop.
 _UPSTREAM_OF_MODEL = f"""
 WITH RECURSIVE walk(mid, depth) AS (
-    SELECT %(root)s, 0
+    SELECT CAST(%(root)s AS BIGINT), 0
     UNION
     SELECT e.upstream_model_id, w.depth + 1 FROM {_EDGE} e JOIN walk w ON e.downstream_model_id = w.mid
     WHERE e.upstream_model_id IS NOT NULL AND w.depth + 1 < %(depth)s
@@ -123,7 +123,7 @@ SELECT DISTINCT {_COLS} FROM {_EDGE} e JOIN walk w ON e.downstream_model_id = w.
 """
 _DOWNSTREAM_OF_MODEL = f"""
 WITH RECURSIVE walk(mid, depth) AS (
-    SELECT %(root)s, 0
+    SELECT CAST(%(root)s AS BIGINT), 0
     UNION
     SELECT e.downstream_model_id, w.depth + 1 FROM {_EDGE} e JOIN walk w ON e.upstream_model_id = w.mid
     WHERE w.depth + 1 < %(depth)s

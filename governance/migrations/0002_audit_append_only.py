@@ -31,7 +31,7 @@ SQLITE_DOWN = [
 def _run(schema_editor, pg: str, sqlite: list[str]) -> None:
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
-        schema_editor.execute(pg)
+        schema_editor.execute(pg, params=None)
     elif vendor == "sqlite":
         for statement in sqlite:
             schema_editor.execute(statement)
