@@ -115,7 +115,16 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
-STATICFILES_DIRS = [d for d in [BASE_DIR / "static", BASE_DIR / "node_modules"] if d.exists()]
+# The portal's own assets, and front-end packages installed by `npm ci` (never a CDN): only the
+# files the pages load are exposed, under a "vendor/" prefix.
+STATICFILES_DIRS = [
+    entry
+    for entry in [
+        BASE_DIR / "static",
+        ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
+    ]
+    if (entry[1] if isinstance(entry, tuple) else entry).exists()
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
