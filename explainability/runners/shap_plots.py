@@ -53,11 +53,14 @@ def write_shap_plots(
 
 def _save(draw, path, values, data, feature_names, base_value, max_display) -> None:
     plt.close("all")
+    state = np.random.get_state()  # shap's beeswarm shuffles points with the global generator
     try:
+        np.random.seed(0)
         draw(values, data, list(feature_names), base_value, max_display)
         figure = plt.gcf()
         figure.savefig(path, format="svg", bbox_inches="tight", metadata={"Date": None})
     finally:
+        np.random.set_state(state)
         plt.close("all")
 
 

@@ -77,6 +77,11 @@ _LINEAR_MODELS = {
     "SGDRegressor",
 }
 _PROBE_ROWS = 10
+# shap's interventional algorithm mis-handles HistGradientBoosting's binned thresholds on some rows
+# (its own additivity check passes while the values miss the estimator's output), so these start
+# with the path-dependent algorithm, which reproduces the estimator exactly.
+_PATH_DEPENDENT_FIRST = {"HistGradientBoostingClassifier", "HistGradientBoostingRegressor"}
+_GAP_TOLERANCE = 1e-3
 _KMEANS_MAX_ROWS = 20_000
 
 
@@ -124,6 +129,7 @@ class ShapChunk:
     values: np.ndarray
     base_values: np.ndarray
     additivity_checked: bool = True
+    additivity_max_gap: float | None = None
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -134,6 +140,7 @@ class ShapChunk:
             "values": _encode(self.values),
             "base_values": _encode(self.base_values),
             "additivity_checked": self.additivity_checked,
+            "additivity_max_gap": self.additivity_max_gap,
             "notes": list(self.notes),
         }
 
@@ -146,6 +153,7 @@ class ShapChunk:
             values=_decode(data["values"]),
             base_values=_decode(data["base_values"]),
             additivity_checked=bool(data.get("additivity_checked", True)),
+            additivity_max_gap=data.get("additivity_max_gap"),
             notes=list(data.get("notes", [])),
         )
 
@@ -244,9 +252,19 @@ def prepare_shap(
 
     family, reason = _family(model)
     if family in (TREE_EXPLAINER, LINEAR_EXPLAINER):
-        candidates = [(family, feature_perturbation)]
-        if family == TREE_EXPLAINER and feature_perturbation == "interventional":
-            candidates.append((family, "tree_path_dependent"))
+        tree = family == TREE_EXPLAINER
+        candidates: list[tuple[str, str | None]] = [
+            (family, feature_perturbation if tree else None)
+        ]
+        if tree and feature_perturbation == "interventional":
+            if type(model.model).__name__ in _PATH_DEPENDENT_FIRST:
+                candidates.insert(0, (family, "tree_path_dependent"))
+                reason += (
+                    "; tree_path_dependent because shap's interventional algorithm does not "
+                    "reproduce HistGradientBoosting's output on every row"
+                )
+            else:
+                candidates.append((family, "tree_path_dependent"))
         failures = []
         for name, perturbation in candidates:
             attempt = _replace(plan, explainer=name, feature_perturbation=perturbation)
@@ -255,13 +273,17 @@ def prepare_shap(
                     model, X, attempt, 0, min(_PROBE_ROWS, len(rows)), strict=True
                 )
             except Exception as exc:  # shap raises many exception types for unsupported models
-                failures.append(f"{name} ({perturbation}) failed: {_short(exc)}")
+                failures.append(f"{_label(name, perturbation)} failed: {_short(exc)}")
                 continue
-            attempt.output_space = _measured_output_space(model, frame, attempt, probe)
+            space, problem = _verified_output_space(model, frame, attempt, probe)
+            if space is None:
+                failures.append(f"{_label(name, perturbation)}: {problem}")
+                continue
+            attempt.output_space = space
             attempt.explainer_reason = reason + (
-                f"; {'; '.join(failures)}; used {name} ({perturbation}) instead"
+                f"; {'; '.join(failures)}; used {_label(name, perturbation)} instead"
                 if failures
-                else f" ({perturbation})"
+                else (f" ({perturbation})" if perturbation else "")
             )
             attempt.max_evals = None
             return attempt
@@ -290,7 +312,9 @@ def compute_shap_chunk(
     """SHAP values of ``plan.row_indices[start:stop]``, ``X`` being the full dataset.
 
     ``strict`` keeps shap's additivity check fatal (used by the probe); otherwise a chunk that
-    fails the check is recomputed without it and marked ``additivity_checked=False``.
+    fails the check is recomputed without it and marked ``additivity_checked=False``. Independently
+    of shap, ``additivity_max_gap`` measures how far ``base + sum(values)`` is from the estimator's
+    own output in the plan's output space (``None`` when that output is not available).
     """
     if isinstance(plan, dict):
         plan = ShapPlan.from_dict(plan)
@@ -321,7 +345,21 @@ def compute_shap_chunk(
             values, base = _model_specific(model, rows, background, plan, check_additivity=False)
             checked = False
             notes.append(f"rows {start}:{stop}: shap's additivity check failed ({_short(exc)})")
-    return ShapChunk(start, stop, values, base, additivity_checked=checked, notes=notes)
+    gap = None if strict else _additivity_gap(model, rows, plan, values, base)
+    if gap is not None and gap > _GAP_TOLERANCE:
+        notes.append(
+            f"rows {start}:{stop}: base + sum(SHAP) misses the model's {plan.output_space} "
+            f"output by up to {gap:.3g}"
+        )
+    return ShapChunk(
+        start,
+        stop,
+        values,
+        base,
+        additivity_checked=checked,
+        additivity_max_gap=gap,
+        notes=notes,
+    )
 
 
 def chunk_bounds(plan: ShapPlan | dict[str, Any], chunk_rows: int) -> list[tuple[int, int]]:
@@ -355,6 +393,10 @@ def merge_shap_chunks(
         values=np.concatenate([c.values.reshape(-1, width) for c in parsed]),
         base_values=np.concatenate([c.base_values.reshape(-1) for c in parsed]),
         additivity_checked=all(c.additivity_checked for c in parsed),
+        additivity_max_gap=max(
+            (c.additivity_max_gap for c in parsed if c.additivity_max_gap is not None),
+            default=None,
+        ),
         notes=[note for c in parsed for note in c.notes],
     )
 
@@ -367,11 +409,17 @@ def finalize_shap(
 ) -> dict[str, Any]:
     """Merge the chunks, write ``shap_values.npz`` and the two SVGs, and return the result.
 
+    The npz holds ``values`` (rows x features), ``base_values``, ``data`` (the explained rows),
+    ``feature_names``, ``row_indices`` (positions in ``X``) and ``background``; it loads with
+    ``allow_pickle=False``.
+
     Result: ``explainer``, ``explainer_reason``, ``output_space``, ``base_value``,
     ``feature_importance`` (``[{"feature", "mean_abs_shap", "mean_shap"}]``, largest first),
     ``rows_explained``, ``rows_total``, ``class_index``, ``class_label``, ``background``
     (``{"method", "size"}``), ``feature_perturbation``, ``max_evals``, ``seed``,
-    ``additivity_checked``, ``notes`` and ``files`` (names relative to ``out_dir``).
+    ``additivity_checked`` (shap's own check), ``additivity_max_gap`` (largest
+    ``|base + sum(values) - model output|`` over the rows, measured against the estimator),
+    ``notes`` and ``files`` (names relative to ``out_dir``).
     """
     if isinstance(plan, dict):
         plan = ShapPlan.from_dict(plan)
@@ -431,6 +479,7 @@ def finalize_shap(
             "max_evals": plan.max_evals,
             "seed": plan.seed,
             "additivity_checked": merged.additivity_checked,
+            "additivity_max_gap": merged.additivity_max_gap,
             "notes": notes,
             "files": dict(FILES),
         }
@@ -608,21 +657,73 @@ def _one_output(
     return values.reshape(n_rows, -1), np.broadcast_to(base.reshape(-1), (n_rows,)).copy()
 
 
-def _measured_output_space(
+def _verified_output_space(
     model: LoadedModel, frame: pd.DataFrame, plan: ShapPlan, probe: ShapChunk
-) -> str:
-    if plan.class_index is None:
-        return "raw"
+) -> tuple[str | None, str]:
+    """Which model output ``base + sum(values)`` reproduces on the probe rows.
+
+    shap's own additivity check compares with shap's internal copy of the trees, which can itself
+    be wrong (seen with HistGradientBoosting), so the check here is against the estimator.
+    Returns ``(None, why)`` when the values add up to none of the model's outputs.
+    """
+    rows = frame.iloc[plan.row_indices[probe.start : probe.stop]]
     total = probe.values.sum(axis=1) + probe.base_values
-    proba = model.predict_proba(frame.iloc[plan.row_indices[probe.start : probe.stop]])
-    p = proba[:, plan.class_index]
-    if np.allclose(total, p, atol=1e-4):
-        return "probability"
-    inside = (p > 1e-9) & (p < 1 - 1e-9)
-    logit = np.log(p[inside] / (1 - p[inside]))
-    if inside.any() and np.allclose(total[inside], logit, rtol=1e-3, atol=1e-3):
-        return "log_odds"
-    return "raw"
+    gaps: list[float] = []
+    for space, reference in _reference_outputs(model, rows, plan):
+        usable = np.isfinite(reference)
+        if not usable.any():
+            continue
+        gap = np.abs(total[usable] - reference[usable])
+        if np.allclose(total[usable], reference[usable], rtol=1e-4, atol=1e-4):
+            return space, ""
+        gaps.append(float(gap.max()))
+    if not gaps:
+        return "raw", ""
+    return None, (f"values do not add up to the model's output (smallest max gap {min(gaps):.3g})")
+
+
+def _additivity_gap(
+    model: LoadedModel, rows: pd.DataFrame, plan: ShapPlan, values: np.ndarray, base: np.ndarray
+) -> float | None:
+    total = values.sum(axis=1) + base
+    for space, reference in _reference_outputs(model, rows, plan):
+        usable = np.isfinite(reference)
+        if space == plan.output_space and usable.any():
+            return float(np.max(np.abs(total[usable] - reference[usable])))
+    return None
+
+
+def _reference_outputs(
+    model: LoadedModel, rows: pd.DataFrame, plan: ShapPlan
+) -> list[tuple[str, np.ndarray]]:
+    estimator = model.model
+    references: list[tuple[str, np.ndarray]] = []
+    if plan.class_index is None:
+        return [("raw", np.asarray(model.predict(rows), dtype=float).reshape(-1))]
+    p = model.predict_proba(rows)[:, plan.class_index]
+    references.append(("probability", p))
+    if plan.n_outputs == 2:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logit = np.log(p / (1 - p))
+        references.append(("log_odds", np.where((p > 1e-9) & (p < 1 - 1e-9), logit, np.nan)))
+    margin = None
+    model_input = model.model_input(rows)
+    try:
+        if type(estimator).__module__.startswith("lightgbm"):
+            margin = estimator.predict(model_input, raw_score=True)
+        elif type(estimator).__module__.startswith("xgboost"):
+            margin = estimator.predict(model_input, output_margin=True)
+        elif hasattr(estimator, "decision_function"):
+            margin = estimator.decision_function(model_input)
+    except (TypeError, ValueError, AttributeError):
+        margin = None
+    if margin is not None:
+        margin = np.asarray(margin, dtype=float)
+        if margin.ndim == 2 and margin.shape[1] == plan.n_outputs:
+            references.append(("raw", margin[:, plan.class_index]))
+        elif margin.ndim == 1 and plan.n_outputs == 2:
+            references.append(("raw", margin if plan.class_index == 1 else -margin))
+    return references
 
 
 def _replace(plan: ShapPlan, **changes: Any) -> ShapPlan:
@@ -647,3 +748,7 @@ def _short(exc: Exception, limit: int = 160) -> str:
     lines = str(exc).strip().splitlines()
     text = f"{type(exc).__name__}: {lines[0] if lines else ''}"
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _label(name: str, perturbation: str | None) -> str:
+    return f"{name} ({perturbation})" if perturbation else name
