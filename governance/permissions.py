@@ -67,3 +67,62 @@ def is_model_owner_or_developer(user, model, developer_ids: frozenset[int] | Non
     if developer_ids is None:
         developer_ids = frozenset(model.developers.values_list("id", flat=True))
     return user.pk in developer_ids
+
+
+# --- promotion requests: who may request, and segregation of duties for deciding -----------
+
+
+def explain_cannot_request_promotion(user, model, developer_ids: frozenset[int]) -> str | None:
+    """Only the model's owner and its developers may ask for a promotion."""
+    refusal = explain_cannot_write(user)
+    if refusal:
+        return refusal
+    if not is_model_owner_or_developer(user, model, developer_ids):
+        return "Only the model's owner and its developers may request a promotion."
+    return None
+
+
+def explain_cannot_decide(
+    user,
+    *,
+    role: str,
+    required_roles: list[str],
+    filled_roles: set[str],
+    requester_id: int,
+    version_creator_id: int | None,
+    developer_ids: frozenset[int],
+    approver_ids: set[int],
+) -> str | None:
+    """Segregation of duties on a promotion decision; the sentence names the rule that refused."""
+    if not user.is_authenticated:
+        return "Sign in first."
+    if user.has_role(Role.AUDITOR) and not user.has_role(Role.ADMIN):
+        return "Auditors never decide on promotions: they read everything and change nothing."
+    if not user.has_role(role):
+        return f"You do not hold the role '{role}', so you cannot decide in that role."
+    if role not in required_roles:
+        return (
+            f"The role '{role}' is not required on this request (required: "
+            f"{', '.join(required_roles)})."
+        )
+    if user.pk == requester_id:
+        return "Segregation of duties: nobody decides on a promotion request they made."
+    if user.pk == version_creator_id:
+        return "Segregation of duties: nobody decides on a model version they registered."
+    if user.pk in developer_ids:
+        return "Segregation of duties: developers of a model do not decide on its promotion."
+    if user.pk in approver_ids:
+        return "Segregation of duties: one person fills at most one role on a request."
+    if role in filled_roles:
+        return f"The role '{role}' has already approved this request."
+    return None
+
+
+def explain_cannot_rollback(user, model) -> str | None:
+    """Emergency rollback: validators and the model's owner."""
+    refusal = explain_cannot_write(user)
+    if refusal:
+        return refusal
+    if user.has_role(Role.VALIDATOR) or model.owner_id == user.pk or is_admin(user):
+        return None
+    return "Only a validator or the model's owner may roll back a production version."
