@@ -229,3 +229,32 @@ def lineage_graph(user, *, node: str, direction: str = "upstream", depth: int = 
 
 def stage_history_filter(model_name: str) -> Q:
     return Q(model_name=model_name, action="registry.version.stage_changed")
+
+
+def versions_in_stage_on(user, *, stage: str, moment) -> list[ModelVersion]:
+    """Versions that were in `stage` at `moment`, replayed from the audit record of stage
+    changes (not today's rows), limited to models the user may see. Two queries.
+
+    Each version gets `stage_since`: when it entered the stage."""
+    from governance.models import AuditEvent
+
+    last: dict[str, tuple[str | None, object]] = {}
+    events = (
+        AuditEvent.objects.filter(
+            action="registry.version.stage_changed",
+            object_type="registry.modelversion",
+            timestamp__lte=moment,
+        )
+        .order_by("seq")
+        .values_list("object_id", "payload", "timestamp")
+    )
+    for object_id, payload, timestamp in events.iterator():
+        last[object_id] = ((payload.get("after") or {}).get("stage"), timestamp)
+    since = {int(oid): ts for oid, (st, ts) in last.items() if st == stage and oid.isdigit()}
+    qs = ModelVersion.objects.filter(pk__in=since).select_related("model__team", "model__owner")
+    if not perms.can_read_everything(user):
+        qs = qs.filter(model__team_id__in=user.team_ids)
+    found = sorted(qs, key=lambda v: (v.model.name, v.version))
+    for version in found:
+        version.stage_since = since[version.pk]
+    return found
