@@ -21,6 +21,7 @@ from governance.models import AuditChainHead, AuditEvent
 
 GENESIS_HASH = "0" * 64
 _ACTIONS: set[str] = set()
+_SUBSCRIBERS: list = []
 
 
 class UnknownAuditAction(ValueError):
@@ -32,6 +33,13 @@ def register_actions(*names: str) -> None:
         if name.count(".") != 2:
             raise ValueError(f"Audit action {name!r} must look like <app>.<entity>.<verb_past>.")
         _ACTIONS.add(name)
+
+
+def subscribe(callback) -> None:
+    """Call `callback(event)` after the transaction that recorded an event commits (webhooks,
+    evidence re-checks). Apps above governance subscribe in their AppConfig.ready()."""
+    if callback not in _SUBSCRIBERS:
+        _SUBSCRIBERS.append(callback)
 
 
 def registered_actions() -> frozenset[str]:
@@ -112,6 +120,8 @@ def record(
     digest = compute_hash(**fields)
     event = AuditEvent.objects.create(hash=digest, **fields)
     AuditChainHead.objects.filter(id=1).update(last_seq=seq, last_hash=digest)
+    for callback in _SUBSCRIBERS:
+        transaction.on_commit(lambda cb=callback: cb(event))
     return event
 
 
