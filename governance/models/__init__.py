@@ -1,0 +1,21 @@
+"""Governance tables: people and the audit trail (core), tier policies, risk assessments,
+documentation, findings and periodic reviews. Import models from `governance.models`."""
+
+from governance.models.core import ApiToken, AuditChainHead, AuditEvent, RoleGrant, Team, User
+from governance.models.documents import (
+    Document,
+    DocumentAttachment,
+    DocumentRevision,
+    DocumentSection,
+    DocumentTemplate,
+)
+from governance.models.findings import Finding, FindingResponse
+from governance.models.policy import TierPolicy
+from governance.models.reviews import ReviewOverdue
+from governance.models.risk import RiskAssessment
+
+__all__ = [
+    "ApiToken", "AuditChainHead", "AuditEvent", "RoleGrant", "Team", "User",
+    "Document", "DocumentAttachment", "DocumentRevision", "DocumentSection", "DocumentTemplate",
+    "Finding", "FindingResponse", "TierPolicy", "ReviewOverdue", "RiskAssessment",
+]

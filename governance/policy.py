@@ -1,0 +1,163 @@
+"""Tier policy rules as data: their shape, their validation and the seeded defaults.
+
+A policy says, per target stage, which roles must approve and which evidence must exist; the
+fairness thresholds; the documentation sections required; how long approvals and risk assessments
+stay valid; whether more than one version may be in production. Pure code: no ORM.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from governance.choices import EVIDENCE_KINDS, POLICY_STAGES, Role
+
+FAIRNESS_METRICS = (
+    "demographic_parity_difference", "disparate_impact_ratio", "equalized_odds_difference",
+)
+_DAY_FIELDS = (
+    "approval_validity_days", "request_deadline_days", "execution_window_days",
+    "risk_assessment_validity_days",
+)
+_APPROVER_ROLES = {Role.VALIDATOR, Role.COMPLIANCE, Role.BUSINESS_APPROVER, Role.MODEL_OWNER}
+
+SR117_REQUIRED = [
+    "purpose_and_use", "restrictions_on_use", "theory_and_design", "data_and_inputs",
+    "methodology", "assumptions_and_limitations", "performance_testing", "implementation",
+    "ongoing_monitoring",
+]
+ANNEX_IV_REQUIRED = [
+    "general_description", "development_process", "monitoring_and_control", "performance_metrics",
+    "risk_management", "lifecycle_changes", "standards_applied", "eu_declaration",
+    "post_market_monitoring",
+]
+
+
+def _base(
+    production_roles: list[str], validity: int, *, annex_iv: bool, sr117: list[str]
+) -> dict[str, Any]:
+    sections: dict[str, list[str]] = {"sr11-7": sr117}
+    if annex_iv:
+        sections["eu-ai-act-annex-iv"] = list(ANNEX_IV_REQUIRED)
+    return {
+        "stages": {
+            "staging": {
+                "required_roles": ["validator"],
+                "evidence": ["shap", "documentation", "no_open_high_findings", "risk_assessment"],
+            },
+            "production": {
+                "required_roles": production_roles,
+                "evidence": [
+                    "shap", "fairness", "documentation", "no_open_high_findings", "risk_assessment",
+                ],
+            },
+        },
+        "fairness_thresholds": {
+            "demographic_parity_difference": {"max": 0.10},
+            "disparate_impact_ratio": {"min": 0.80},
+            "equalized_odds_difference": {"max": 0.10},
+        },
+        "required_document_sections": sections,
+        "approval_validity_days": validity,
+        "request_deadline_days": 30,
+        "execution_window_days": 14,
+        "allow_multiple_production": False,
+        "risk_assessment_validity_days": 365,
+        "vendor_evidence": ["vendor_validation_report", "outcome_analysis"],
+    }
+
+
+def default_rules(tier: int) -> dict[str, Any]:
+    """Sensible defaults: the stricter the tier, the more approvers and the shorter the validity."""
+    if tier == 1:
+        return _base(["validator", "compliance", "business_approver"], 365, annex_iv=True,
+                     sr117=list(SR117_REQUIRED))
+    if tier == 2:
+        return _base(["validator", "compliance"], 540, annex_iv=False, sr117=list(SR117_REQUIRED))
+    if tier == 3:
+        rules = _base(["validator"], 730, annex_iv=False,
+                      sr117=["purpose_and_use", "restrictions_on_use", "data_and_inputs",
+                             "performance_testing", "ongoing_monitoring"])
+        rules["stages"]["staging"]["evidence"] = ["documentation", "no_open_high_findings",
+                                                  "risk_assessment"]
+        rules["stages"]["production"]["evidence"] = ["shap", "documentation",
+                                                     "no_open_high_findings", "risk_assessment"]
+        return rules
+    raise ValueError(f"Tier must be 1, 2 or 3, not {tier!r}.")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def rules_errors(rules: Any) -> dict[str, list[str]]:
+    """Every problem with a rules document, keyed by the path of the offending entry."""
+    errors: dict[str, list[str]] = {}
+
+    def add(path: str, message: str) -> None:
+        errors.setdefault(path, []).append(message)
+
+    if not isinstance(rules, dict):
+        return {"rules": ["Rules must be a JSON object."]}
+    stages = rules.get("stages")
+    if not isinstance(stages, dict) or not stages:
+        add("stages", "Give rules for at least one stage (staging, production).")
+        stages = {}
+    for stage, spec in stages.items():
+        path = f"stages.{stage}"
+        if stage not in POLICY_STAGES:
+            add(path, f"Unknown stage {stage!r}; use {', '.join(POLICY_STAGES)}.")
+            continue
+        if not isinstance(spec, dict):
+            add(path, "Must be an object with required_roles and evidence.")
+            continue
+        roles = spec.get("required_roles")
+        if not isinstance(roles, list) or not roles:
+            add(f"{path}.required_roles", "At least one approver role is required.")
+        else:
+            for role in roles:
+                if role not in _APPROVER_ROLES:
+                    add(f"{path}.required_roles", f"{role!r} cannot approve promotions.")
+            if len(set(roles)) != len(roles):
+                add(f"{path}.required_roles", "A role is listed twice.")
+        evidence = spec.get("evidence", [])
+        if not isinstance(evidence, list):
+            add(f"{path}.evidence", "Must be a list.")
+        else:
+            for item in evidence:
+                if item not in EVIDENCE_KINDS:
+                    add(f"{path}.evidence", f"Unknown evidence {item!r}; use {', '.join(EVIDENCE_KINDS)}.")
+    thresholds = rules.get("fairness_thresholds", {})
+    if not isinstance(thresholds, dict):
+        add("fairness_thresholds", "Must be an object.")
+    else:
+        for metric, bound in thresholds.items():
+            path = f"fairness_thresholds.{metric}"
+            if metric not in FAIRNESS_METRICS:
+                add(path, f"Unknown fairness metric; use {', '.join(FAIRNESS_METRICS)}.")
+            elif not isinstance(bound, dict) or not bound or set(bound) - {"min", "max"}:
+                add(path, 'Must be {"max": number} and/or {"min": number}.')
+            elif not all(_is_number(v) for v in bound.values()):
+                add(path, "Bounds must be numbers.")
+    sections = rules.get("required_document_sections", {})
+    if not isinstance(sections, dict):
+        add("required_document_sections", "Must map a template slug to a list of section keys.")
+    else:
+        for slug, keys in sections.items():
+            if not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys):
+                add(f"required_document_sections.{slug}", "Must be a list of section keys.")
+    for field in _DAY_FIELDS:
+        value = rules.get(field)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            add(field, "Must be a whole number of days, at least 1.")
+    if not isinstance(rules.get("allow_multiple_production"), bool):
+        add("allow_multiple_production", "Must be true or false.")
+    vendor = rules.get("vendor_evidence", [])
+    if not isinstance(vendor, list) or any(v not in EVIDENCE_KINDS for v in vendor):
+        add("vendor_evidence", f"Must be a list drawn from {', '.join(EVIDENCE_KINDS)}.")
+    return errors
+
+
+def normalised(rules: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy, so a stored policy never shares mutable state with its caller."""
+    return copy.deepcopy(rules)
