@@ -126,3 +126,131 @@ def explain_cannot_rollback(user, model) -> str | None:
     if user.has_role(Role.VALIDATOR) or model.owner_id == user.pk or is_admin(user):
         return None
     return "Only a validator or the model's owner may roll back a production version."
+
+
+# --- governance records: policies, risk, documentation, findings --------------------------
+
+#: Second-line roles: they review models, open findings and read everything.
+SECOND_LINE = frozenset({Role.VALIDATOR, Role.COMPLIANCE})
+
+
+def explain_cannot_manage_policies(user) -> str | None:
+    """Tier policies and templates are edited by admins only (each edit is a new version)."""
+    refusal = explain_cannot_write(user)
+    if refusal:
+        return refusal
+    if not is_admin(user):
+        return "Only administrators may publish a tier policy."
+    return None
+
+
+def explain_cannot_assess_risk(user, model) -> str | None:
+    """The owning team fills in the risk questionnaire; validators and compliance may too."""
+    refusal = explain_cannot_write(user)
+    if refusal:
+        return refusal
+    if is_admin(user) or user.role_names & SECOND_LINE or model.team_id in user.team_ids:
+        return None
+    return "Only the owning team, validators, compliance or admins may assess a model's risk."
+
+
+def explain_cannot_override_risk(user) -> str | None:
+    """Only a validator (the model risk officer) may override a computed risk tier."""
+    refusal = explain_cannot_write(user)
+    if refusal:
+        return refusal
+    if not user.has_role(Role.VALIDATOR):
+        return "Only a validator may override a computed risk tier."
+    return None
+
+
+def _is_first_line(user, model) -> bool:
+    return bool(
+        model.team_id in user.team_ids
+        or model.owner_id == user.pk
+        or is_model_owner_or_developer(user, model)
+    )
+
+
+def explain_cannot_edit_documentation(user, model) -> str | None:
+    """The model's owning team (its owner and developers) and admins write its documentation."""
+    refusal = explain_cannot_write(user)
+    if refusal:
+        return refusal
+    if is_admin(user) or _is_first_line(user, model):
+        return None
+    return "Only the owning team (or an admin) may edit a model's documentation."
+
+
+def explain_cannot_sign_off(user, model) -> str | None:
+    """Only the model owner signs off its documentation."""
+    refusal = explain_cannot_write(user)
+    if refusal:
+        return refusal
+    if model.owner_id is None or model.owner_id != user.pk:
+        return "Only the model's owner may sign off its documentation."
+    return None
+
+
+def explain_cannot_open_finding(user, model) -> str | None:
+    """Validators and compliance raise findings; they must be able to see the model."""
+    refusal = explain_cannot_write(user)
+    if refusal:
+        return refusal
+    if not user.role_names & SECOND_LINE:
+        return "Only validators and compliance may open a finding."
+    return None
+
+
+def explain_cannot_respond_to_finding(user, model) -> str | None:
+    """The validator's challenge and the developers' answers: second line and the owning team."""
+    refusal = explain_cannot_write(user)
+    if refusal:
+        return refusal
+    if is_admin(user) or user.role_names & SECOND_LINE or _is_first_line(user, model):
+        return None
+    return "Only the owning team, validators and compliance may respond to a finding."
+
+
+def explain_cannot_move_finding(user, model, finding_owner_id: int | None, to_status: str) -> str | None:
+    """The owning team (or the finding's owner) marks a finding remediated; only a validator
+    accepts, closes or reopens it (the second line judges the first line's answer)."""
+    refusal = explain_cannot_write(user)
+    if refusal:
+        return refusal
+    if to_status == "remediated":
+        if _is_first_line(user, model) or user.pk == finding_owner_id or user.has_role(Role.VALIDATOR):
+            return None
+        return "Only the owning team or the finding's owner may mark a finding remediated."
+    if not user.has_role(Role.VALIDATOR):
+        return "Only a validator may accept, close or reopen a finding."
+    return None
+
+
+def capabilities(user) -> list[str]:
+    """What the user may do, for the API (`/api/v1/me/`) and the portal to show."""
+    if not user.is_authenticated:
+        return []
+    if is_auditor_only(user):
+        return ["read_everything", "read_only", "verify_audit_trail", "export_audit_trail"]
+    roles = user.role_names
+    caps: set[str] = set()
+    if can_read_everything(user):
+        caps.add("read_everything")
+    if is_admin(user):
+        caps |= {"manage_policies", "manage_users", "register_models", "edit_documentation"}
+    if Role.ENGINEER in roles or Role.MODEL_OWNER in roles:
+        caps |= {"register_models", "register_versions", "run_jobs", "assess_risk",
+                 "edit_documentation", "request_promotions", "respond_to_findings"}
+    if Role.MODEL_OWNER in roles:
+        caps |= {"sign_off_documentation"}
+    if Role.VALIDATOR in roles:
+        caps |= {"override_risk_tier", "open_findings", "close_findings", "decide_promotions",
+                 "assess_risk", "respond_to_findings", "rollback"}
+    if Role.COMPLIANCE in roles:
+        caps |= {"open_findings", "decide_promotions", "assess_risk", "respond_to_findings"}
+    if Role.BUSINESS_APPROVER in roles:
+        caps.add("decide_promotions")
+    if roles & {Role.AUDITOR, Role.VALIDATOR, Role.COMPLIANCE} or is_admin(user):
+        caps |= {"verify_audit_trail", "export_audit_trail"}
+    return sorted(caps)
