@@ -171,7 +171,7 @@ SPECTACULAR_SETTINGS = {
 
 # Celery: the distributed engine. Filesystem transport by default, Redis in production.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
-BROKER_DIR = VAR_DIR / "broker"
+BROKER_DIR = Path(os.environ.get("CELERY_FILESYSTEM_ROOT", VAR_DIR / "broker"))
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
@@ -206,3 +206,35 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# Explainability jobs (explainability app). A running job's worker stamps a heartbeat every
+# JOB_HEARTBEAT_SECONDS; one silent for JOB_STALE_AFTER seconds is presumed lost and may be claimed
+# again (at most JOB_MAX_ATTEMPTS attempts). Transient errors retry after
+# JOB_RETRY_BACKOFF_SECONDS * 2**(attempt-1). Big SHAP / fairness jobs split into chunks.
+JOB_HEARTBEAT_SECONDS = float(os.environ.get("JOB_HEARTBEAT_SECONDS", "10"))
+JOB_STALE_AFTER = float(os.environ.get("JOB_STALE_AFTER", "60"))
+JOB_REQUEUE_QUEUED_AFTER = float(os.environ.get("JOB_REQUEUE_QUEUED_AFTER", "3600"))
+JOB_RETRY_BACKOFF_SECONDS = float(os.environ.get("JOB_RETRY_BACKOFF_SECONDS", "5"))
+JOB_SHAP_CHUNK_ROWS = int(os.environ.get("JOB_SHAP_CHUNK_ROWS", "2000"))
+JOB_FAIRNESS_CHUNK_ROWS = int(os.environ.get("JOB_FAIRNESS_CHUNK_ROWS", "250000"))
+DRIFT_SCHEDULE_ENABLED = env_bool("DRIFT_SCHEDULE_ENABLED", True)
+DRIFT_SCHEDULE_CRON = os.environ.get("DRIFT_SCHEDULE_CRON", "0 3 * * *")  # m h dom mon dow
+
+
+def _crontab(expr: str):
+    from celery.schedules import crontab
+
+    minute, hour, day_of_month, month_of_year, day_of_week = expr.split()
+    return crontab(minute=minute, hour=hour, day_of_month=day_of_month,
+                   month_of_year=month_of_year, day_of_week=day_of_week)
+
+
+CELERY_BEAT_SCHEDULE["explainability-recover-lost-jobs"] = {
+    "task": "explainability.tasks.recover_lost_jobs",
+    "schedule": max(JOB_STALE_AFTER / 2, 5.0),
+}
+if DRIFT_SCHEDULE_ENABLED:
+    CELERY_BEAT_SCHEDULE["explainability-scheduled-drift"] = {
+        "task": "explainability.tasks.scheduled_drift_checks",
+        "schedule": _crontab(DRIFT_SCHEDULE_CRON),
+    }
