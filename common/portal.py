@@ -1,0 +1,55 @@
+"""Helpers for the portal's HTML views: sign-in required, domain errors rendered as pages.
+
+Views stay thin: they parse, call one service or selector, and render. A service's refusal
+(`Forbidden`) becomes a 403 page carrying the rule's sentence; `NotFound` a 404 page.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Page, Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from common.errors import Conflict, DomainError, Forbidden, NotFound
+
+PAGE_SIZE = 50
+
+
+def error_page(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    titles = {403: "You may not do this", 404: "Not found", 409: "Conflict"}
+    return render(
+        request,
+        "portal/error.html",
+        {"title": titles.get(exc.status_code, "That did not work"), "detail": exc.detail},
+        status=exc.status_code,
+    )
+
+
+def portal_view(view: Callable) -> Callable:
+    """Sign-in required; Forbidden/NotFound/Conflict raised below become pages with the sentence."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except (Forbidden, NotFound, Conflict) as exc:
+            return error_page(request, exc)
+
+    return login_required(wrapper)
+
+
+def paginate(request: HttpRequest, queryset, per_page: int = PAGE_SIZE) -> Page:
+    """One page of `queryset` (?page=N); out-of-range pages show the last page."""
+    try:
+        size = min(max(int(request.GET.get("page_size", per_page)), 1), 200)
+    except ValueError:
+        size = per_page
+    return Paginator(queryset, size).get_page(request.GET.get("page"))
+
+
+def is_htmx(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))

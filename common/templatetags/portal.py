@@ -1,0 +1,101 @@
+"""Small presentation helpers shared by every portal page (badges, navigation, JSON, dates)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import template
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+
+from governance.choices import Role
+from governance.permissions import explain_cannot_write, is_admin
+
+register = template.Library()
+
+_STAGE_LABELS = {
+    "development": "Development",
+    "staging": "Staging",
+    "production": "Production",
+    "archived": "Archived",
+}
+
+
+@register.simple_tag
+def stage_badge(stage: str | None) -> str:
+    if not stage:
+        return ""
+    return format_html(
+        '<span class="badge stage-{}">{}</span>', stage, _STAGE_LABELS.get(stage, stage.title())
+    )
+
+
+@register.simple_tag
+def tier_badge(tier: int | None) -> str:
+    if not tier:
+        return format_html('<span class="badge tier-none">{}</span>', "Not assessed")
+    return format_html('<span class="badge tier-{}">Tier {}</span>', tier, tier)
+
+
+@register.simple_tag
+def status_badge(status: str | None, label: str | None = None) -> str:
+    if not status:
+        return ""
+    text = label or str(status).replace("_", " ").capitalize()
+    return format_html('<span class="badge status-{}">{}</span>', status, text)
+
+
+@register.filter
+def role_labels(user) -> list[str]:
+    labels = dict(Role.choices)
+    return [labels.get(r, r) for r in sorted(getattr(user, "role_names", ()))]
+
+
+@register.filter
+def can_write(user) -> bool:
+    """Whether write controls are shown at all (auditors never see one)."""
+    return explain_cannot_write(user) is None
+
+
+@register.filter
+def is_portal_admin(user) -> bool:
+    return is_admin(user)
+
+
+@register.filter
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, default=str)
+
+
+@register.filter
+def get_item(mapping, key):
+    if mapping is None:
+        return None
+    try:
+        return mapping.get(key)
+    except AttributeError:
+        return None
+
+
+@register.simple_tag(takes_context=True)
+def nav_link(context, url_name: str, label: str, exact: bool = False) -> str:
+    """A navigation link marked aria-current when the page is under it."""
+    try:
+        url = reverse(url_name)
+    except NoReverseMatch:
+        return ""
+    path = getattr(context.get("request"), "path", "")
+    current = path == url if exact or url == "/" else path.startswith(url)
+    return format_html(
+        '<li><a href="{}"{}>{}</a></li>', url, ' aria-current="page"' if current else "", label
+    )
+
+
+@register.simple_tag
+def url_or_empty(url_name: str, *args) -> str:
+    """Reverse a URL that another app may not have shipped yet; empty when it does not exist."""
+    try:
+        return reverse(url_name, args=args)
+    except NoReverseMatch:
+        return ""

@@ -1,0 +1,10 @@
+"""Portal pages of governance (namespace `governance`)."""
+
+from django.urls import path
+
+from governance import views
+
+urlpatterns = [
+    path("audit/", views.audit_log, name="audit-log"),
+    path("audit/verify/", views.audit_verify, name="audit-verify"),
+]

@@ -1,0 +1,215 @@
+"""Portal pages of the registry: inventory, model and version pages, datasets, lineage explorer,
+and "what was in production on date D". Views parse, call registry selectors, and render.
+
+Apps above the registry (explainability, approvals) add sections to the model and version pages
+through `MODEL_SECTIONS` / `VERSION_SECTIONS` (the registry never imports them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import django_filters
+from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from common.errors import ValidationFailed
+from common.portal import paginate, portal_view
+from common.templatetags.lineage_svg import merge_graphs
+from governance import permissions as perms
+from governance.models import AuditEvent, Team
+from registry import filters, selectors
+from registry.choices import Stage
+from registry.models import DatasetVersion, LineageEdge, ModelVersion, RegisteredModel
+
+STAGE_ORDER = {s: i for i, s in enumerate([Stage.PRODUCTION, Stage.STAGING, Stage.DEVELOPMENT, Stage.ARCHIVED])}
+PAGE_LINEAGE_DEPTH = 10
+
+
+@dataclass(frozen=True)
+class Section:
+    """A block another app renders on a registry page: `build(request, obj)` returns the
+    template context (or None to show nothing); `order` sorts the blocks."""
+
+    order: int
+    template: str
+    build: Callable
+
+
+MODEL_SECTIONS: list[Section] = []
+VERSION_SECTIONS: list[Section] = []
+
+
+def _render_sections(sections: list[Section], request: HttpRequest, obj) -> list[dict]:
+    out = []
+    for section in sorted(sections, key=lambda s: s.order):
+        ctx = section.build(request, obj)
+        if ctx is not None:
+            out.append({"template": section.template, "ctx": ctx})
+    return out
+
+
+# --- inventory --------------------------------------------------------------------------
+
+
+class InventoryFilter(filters.ModelFilter):
+    """The API's model filters plus the portal's: review overdue (and open findings, when the
+    governance app records them)."""
+
+    review_overdue = django_filters.BooleanFilter(method="filter_review_overdue")
+
+    class Meta(filters.ModelFilter.Meta):
+        fields = [*filters.ModelFilter.Meta.fields, "review_overdue"]
+
+    def filter_review_overdue(self, qs, name, value):
+        overdue = Q(next_review_date__lt=timezone.localdate())
+        return qs.filter(overdue) if value else qs.exclude(overdue)
+
+
+def _inventory_queryset(user):
+    versions = ModelVersion.objects.only("id", "model_id", "version", "stage").order_by("-version")
+    return selectors.model_list_for_user(user).prefetch_related(
+        Prefetch("versions", queryset=versions, to_attr="portal_versions")
+    )
+
+
+@portal_view
+def inventory(request: HttpRequest) -> HttpResponse:
+    params = request.GET.copy()
+    params.setdefault("ordering", "name")
+    flt = InventoryFilter(params, queryset=_inventory_queryset(request.user))
+    page = paginate(request, flt.qs)
+    today = timezone.localdate()
+    for model in page.object_list:
+        model.stages = sorted({v.stage for v in model.portal_versions}, key=STAGE_ORDER.get)
+        model.latest = model.portal_versions[0] if model.portal_versions else None
+        model.review_overdue = bool(model.next_review_date and model.next_review_date < today)
+    eu_classes = (
+        RegisteredModel.objects.exclude(eu_ai_act_class="")
+        .order_by("eu_ai_act_class").values_list("eu_ai_act_class", flat=True).distinct()
+    )
+    return render(request, "registry/inventory.html", {
+        "page": page, "filter": flt, "params": params,
+        "teams": Team.objects.filter(Exists(RegisteredModel.objects.filter(team=OuterRef("pk")))),
+        "eu_classes": list(eu_classes), "stages": Stage.choices,
+        "sorts": [("name", "Name"), ("-updated_at", "Recently changed"),
+                  ("risk_tier", "Risk tier (1 first)"), ("next_review_date", "Next review")],
+    })
+
+
+# --- model and version pages ------------------------------------------------------------
+
+
+@portal_view
+def model_detail(request: HttpRequest, name: str) -> HttpResponse:
+    model = selectors.model_get_for_user(request.user, name)
+    versions = list(selectors.version_list(model))
+    trail = AuditEvent.objects.filter(model_name=model.name).order_by("-seq")[:100]
+    return render(request, "registry/model_detail.html", {
+        "model": model, "versions": versions, "trail": trail,
+        "review_overdue": bool(model.next_review_date and model.next_review_date < timezone.localdate()),
+        "can_edit": perms.explain_cannot_edit_model(request.user, model) is None,
+        "sections": _render_sections(MODEL_SECTIONS, request, model),
+    })
+
+
+@portal_view
+def version_detail(request: HttpRequest, name: str, version: int) -> HttpResponse:
+    model = selectors.model_get_for_user(request.user, name)
+    mv = selectors.version_get(model, version)
+    node = f"model:{model.name}@{mv.version}"
+    graph = merge_graphs(
+        selectors.lineage_graph(request.user, node=node, direction="upstream", depth=PAGE_LINEAGE_DEPTH),
+        selectors.lineage_graph(request.user, node=node, direction="downstream", depth=PAGE_LINEAGE_DEPTH),
+    )
+    return render(request, "registry/version_detail.html", {
+        "model": model, "version": mv, "graph": graph, "node": node,
+        "edges_in": list(mv.upstream_edges.all()),
+        "sections": _render_sections(VERSION_SECTIONS, request, mv),
+    })
+
+
+# --- datasets ---------------------------------------------------------------------------
+
+
+@portal_view
+def dataset_list(request: HttpRequest) -> HttpResponse:
+    qs = selectors.dataset_list().order_by("name")
+    search = request.GET.get("search", "").strip()
+    if search:
+        qs = qs.filter(Q(name__icontains=search) | Q(description__icontains=search))
+    return render(request, "registry/dataset_list.html", {"page": paginate(request, qs), "search": search})
+
+
+@portal_view
+def dataset_detail(request: HttpRequest, name: str) -> HttpResponse:
+    dataset = selectors.dataset_get(name)
+    versions = list(
+        selectors.dataset_version_list(dataset).prefetch_related(
+            Prefetch(
+                "downstream_edges",
+                queryset=LineageEdge.objects.select_related("downstream_model__model"),
+            )
+        ).order_by("-version")
+    )
+    return render(request, "registry/dataset_detail.html", {"dataset": dataset, "versions": versions})
+
+
+# --- lineage explorer ---------------------------------------------------------------------
+
+
+@portal_view
+def lineage(request: HttpRequest) -> HttpResponse:
+    """Pick a dataset version: everything it fed, to any depth. Pick a model version:
+    everything it came from (and, on request, everything it feeds)."""
+    node = request.GET.get("node", "").strip()
+    if not node and request.GET.get("dataset"):
+        node = f"dataset:{request.GET['dataset']}"
+    if not node and request.GET.get("model"):
+        node = f"model:{request.GET['model']}"
+    default_dir = "downstream" if node.startswith("dataset:") else "upstream"
+    direction = request.GET.get("direction") or default_dir
+    try:
+        depth = int(request.GET.get("depth") or selectors.MAX_LINEAGE_DEPTH)
+    except ValueError:
+        depth = selectors.MAX_LINEAGE_DEPTH
+    graph, error = None, ""
+    if node:
+        try:
+            graph = selectors.lineage_graph(request.user, node=node, direction=direction, depth=depth)
+        except ValidationFailed as exc:
+            error = exc.detail
+    models_in_graph = [n for n in (graph or {}).get("nodes", []) if n["type"] == "model"]
+    dataset_versions = DatasetVersion.objects.select_related("dataset").order_by("dataset__name", "-version")[:500]
+    model_versions = (
+        ModelVersion.objects.filter(model__in=selectors.model_list_for_user(request.user).values("pk"))
+        .select_related("model").order_by("model__name", "-version")[:500]
+    )
+    return render(request, "registry/lineage.html", {
+        "node": node, "direction": direction, "depth": depth, "graph": graph, "error": error,
+        "models_in_graph": models_in_graph, "dataset_versions": dataset_versions,
+        "model_versions": model_versions, "max_depth": selectors.MAX_LINEAGE_DEPTH,
+    })
+
+
+# --- what was in production on date D ------------------------------------------------------
+
+
+@portal_view
+def production_on(request: HttpRequest) -> HttpResponse:
+    """Versions in production at the end of day D (in the user's time zone), from the audit record."""
+    raw = request.GET.get("date", "")
+    error = ""
+    try:
+        day = dt.date.fromisoformat(raw) if raw else timezone.localdate()
+    except ValueError:
+        day, error = timezone.localdate(), f"{raw!r} is not a date (YYYY-MM-DD)."
+    end_of_day = timezone.make_aware(dt.datetime.combine(day, dt.time.max))
+    versions = selectors.versions_in_stage_on(request.user, stage=Stage.PRODUCTION, moment=end_of_day)
+    return render(request, "registry/production_on.html", {
+        "day": day, "versions": versions, "error": error, "moment": end_of_day,
+    })
