@@ -94,6 +94,10 @@ class ModelVersion(models.Model):
     description = models.TextField(blank=True)
     tags = models.JSONField(default=list, blank=True)
     stage_changed_at = models.DateTimeField(null=True, blank=True)
+    exclusive_production = models.BooleanField(
+        default=True,
+        help_text="False when the tier policy allows more than one version in production.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
     )
@@ -106,6 +110,12 @@ class ModelVersion(models.Model):
             models.CheckConstraint(
                 condition=Q(kind=VersionKind.VENDOR) | ~Q(artifact_sha256=""),
                 name="modelversion_artifact_has_sha256",
+            ),
+            # At most one production version per model, unless the policy allows several.
+            models.UniqueConstraint(
+                fields=["model"],
+                condition=Q(stage=Stage.PRODUCTION, exclusive_production=True),
+                name="modelversion_one_exclusive_production",
             ),
         ]
         indexes = [models.Index(fields=["stage", "model"], name="modelversion_stage_idx")]

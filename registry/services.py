@@ -305,10 +305,17 @@ def model_version_update(*, actor, version: ModelVersion, changes: dict[str, Any
 
 
 def set_stage(
-    *, version: ModelVersion, stage: str, actor, reason: str, cause: dict | None = None
+    *,
+    version: ModelVersion,
+    stage: str,
+    actor,
+    reason: str,
+    cause: dict | None = None,
+    exclusive_production: bool = True,
 ) -> ModelVersion:
     """Move a version to `stage`. Only the approvals app calls this, inside its own transaction
-    (an executed promotion request or an audited emergency rollback)."""
+    (an executed promotion request or an audited emergency rollback). A second exclusive
+    production version of one model is refused by the database."""
     if stage not in Stage.values:
         raise ValidationFailed(f"Unknown stage {stage!r}.")
     if not transaction.get_connection().in_atomic_block:
@@ -319,7 +326,8 @@ def set_stage(
         return version
     version.stage = stage
     version.stage_changed_at = timezone.now()
-    version.save(update_fields=["stage", "stage_changed_at"])
+    version.exclusive_production = exclusive_production
+    version.save(update_fields=["stage", "stage_changed_at", "exclusive_production"])
     audit.record(
         action="registry.version.stage_changed", actor=actor, target=version,
         model_name=version.model.name,
