@@ -190,7 +190,8 @@ def lineage(request: HttpRequest) -> HttpResponse:
         .select_related("model").order_by("model__name", "-version")[:500]
     )
     return render(request, "registry/lineage.html", {
-        "node": node, "direction": direction, "depth": depth, "graph": graph, "error": error,
+        "node": node, "direction": direction, "depth": depth,
+        "model_direction": direction if node.startswith("model:") else "upstream", "graph": graph, "error": error,
         "models_in_graph": models_in_graph, "dataset_versions": dataset_versions,
         "model_versions": model_versions, "max_depth": selectors.MAX_LINEAGE_DEPTH,
     })

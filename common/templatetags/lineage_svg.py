@@ -128,18 +128,18 @@ def lineage_svg(graph: dict | None, label: str = "Lineage graph") -> str:
         x1, y1, x2, y2 = sx + NODE_W, sy + NODE_H / 2, tx - 2, ty + NODE_H / 2
         mid = (x1 + x2) / 2
         dash = ' stroke-dasharray="5 4"' if e["kind"] == "evaluated_on" else ""
+        d = f"M{x1:.0f},{y1:.0f} C{mid:.0f},{y1:.0f} {mid:.0f},{y2:.0f} {x2:.0f},{y2:.0f}"
         parts.append(
             format_html(
-                '<path d="M{:.0f},{:.0f} C{:.0f},{:.0f} {:.0f},{:.0f} {:.0f},{:.0f}" fill="none" '
-                'stroke="#7a8394" stroke-width="1.5" marker-end="url(#arrow)"{}>'
-                "<title>{} {} {}</title></path>",
-                x1, y1, mid, y1, mid, y2, x2, y2, mark_safe(dash),
+                '<path d="{}" fill="none" stroke="#7a8394" stroke-width="1.5" '
+                'marker-end="url(#arrow)"{}><title>{} {} {}</title></path>',
+                d, mark_safe(dash),
                 e["source"].split(":", 1)[1], e["kind"].replace("_", " "),
                 e["target"].split(":", 1)[1],
             )
         )
     for n in graph["nodes"]:
-        x, y = pos[n["id"]]
+        x, y = (round(c) for c in pos[n["id"]])
         key = "dataset" if n["type"] == "dataset" else (n.get("stage") or "development")
         fill, stroke = _FILL.get(key, _FILL["development"])
         is_root = n["id"] == graph.get("root")
