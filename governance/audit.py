@@ -139,10 +139,59 @@ class VerifyResult:
         return out
 
 
+_HASHED_COLUMNS = (
+    "seq", "timestamp", "actor_id", "actor_name", "actor_roles", "action", "object_type",
+    "object_id", "object_repr", "model_name", "payload", "request_id", "client_ip",
+    "prev_hash", "hash",
+)
+
+
+def _verify_rows(rows: Iterable[tuple], expected_last: int | None) -> VerifyResult:
+    """The fast path of verification: tuples instead of model instances, hashing inlined.
+    Must stay byte-for-byte identical to compute_hash()."""
+    sha256, dumps, utc = hashlib.sha256, json.dumps, dt.UTC
+    expected_prev = GENESIS_HASH
+    expected_seq = 1
+    checked = 0
+    for (seq, ts, actor_id, actor_name, roles, action, otype, oid, orepr, model_name, payload,
+         request_id, client_ip, prev_hash, digest) in rows:
+        if seq != expected_seq:
+            return VerifyResult(False, checked, expected_seq, f"event #{expected_seq} is missing")
+        if prev_hash != expected_prev:
+            return VerifyResult(False, checked, seq, "prev_hash does not match event before")
+        fields = {
+            "seq": seq, "timestamp": ts.astimezone(utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "actor_id": actor_id, "actor_name": actor_name, "actor_roles": sorted(roles),
+            "action": action, "object_type": otype, "object_id": oid, "object_repr": orepr,
+            "model_name": model_name, "payload": payload, "request_id": request_id,
+            "client_ip": client_ip,
+        }
+        canonical = dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        if sha256(canonical.encode() + prev_hash.encode()).hexdigest() != digest:
+            return VerifyResult(False, checked, seq, "content does not match its hash")
+        expected_prev = digest
+        expected_seq += 1
+        checked += 1
+    if expected_last is not None and expected_last != checked:
+        return VerifyResult(False, checked, checked + 1, "events after the last one are missing")
+    return VerifyResult(True, checked)
+
+
 def verify_chain(events: Iterable[AuditEvent] | None = None, batch_size: int = 5000) -> VerifyResult:
-    """Walk the chain in sequence order; report the first event whose link or hash is wrong."""
+    """Walk the chain in sequence order; report the first event whose link or hash is wrong.
+
+    Without `events`, reads the chain head first and checks every event up to it (events
+    appended meanwhile are left for the next run), streaming rows (a server-side cursor on
+    PostgreSQL) without building model instances.
+    """
     if events is None:
-        events = AuditEvent.objects.order_by("seq").iterator(chunk_size=batch_size)
+        head = AuditChainHead.objects.filter(id=1).first()
+        last = head.last_seq if head else 0
+        rows = (
+            AuditEvent.objects.filter(seq__lte=last).order_by("seq")
+            .values_list(*_HASHED_COLUMNS).iterator(chunk_size=batch_size)
+        )
+        return _verify_rows(rows, last)
     expected_prev = GENESIS_HASH
     expected_seq = 1
     checked = 0
@@ -156,7 +205,4 @@ def verify_chain(events: Iterable[AuditEvent] | None = None, batch_size: int = 5
         expected_prev = event.hash
         expected_seq += 1
         checked += 1
-    head = AuditChainHead.objects.filter(id=1).first()
-    if head and head.last_seq != checked:
-        return VerifyResult(False, checked, checked + 1, "events after the last one are missing")
     return VerifyResult(True, checked)
