@@ -1,0 +1,61 @@
+"""Audit log page: filters, chain verification status, dashboard."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from governance.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def test_audit_log_filters_by_action_and_model(web_for, registry):
+    web = web_for("auditor")
+    html = web.get("/audit/?action=registry.dataset.registered").content.decode()
+    assert "registry.dataset.registered" in html
+    assert "<code>registry.version.registered</code>" not in html
+    html = web.get("/audit/?model_name=credit-challenger").content.decode()
+    assert "credit-challenger@1" in html and "fraud-score" not in html
+
+
+def test_audit_log_date_range_error_is_next_to_the_field(web_for, registry):
+    html = web_for("auditor").get("/audit/?since=2026-02-02&until=2026-01-01").content.decode()
+    assert "The end date must not be before the start date." in html
+    assert 'id="id_until-error"' in html
+
+
+def test_audit_log_query_count_does_not_grow_with_rows(web_for, registry, personas):
+    web = web_for("auditor")
+    with CaptureQueriesContext(connection) as ctx:
+        web.get("/audit/?page_size=5")
+    with CaptureQueriesContext(connection) as ctx2:
+        web.get("/audit/?page_size=100")
+    assert len(ctx.captured_queries) == len(ctx2.captured_queries)
+
+
+def test_chain_verification_reports_an_intact_chain(web_for, registry):
+    response = web_for("auditor").get("/audit/verify/", HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert "Audit chain intact." in html
+    assert f"All {AuditEvent.objects.count()} events checked" in html
+    assert "<html" not in html  # an htmx fragment, not a page
+
+
+def test_chain_verification_reports_a_tampered_event(web_for, registry):
+    if connection.vendor == "sqlite":
+        drop = "DROP TRIGGER IF EXISTS governance_auditevent_no_update"
+    else:
+        drop = "ALTER TABLE governance_auditevent DISABLE TRIGGER USER"
+    with connection.cursor() as cur:
+        cur.execute(drop)
+        cur.execute("UPDATE governance_auditevent SET object_repr = 'forged' WHERE seq = 3")
+    html = web_for("auditor").get("/audit/verify/").content.decode()
+    assert "Audit chain broken at event #3" in html
+
+
+def test_dashboard_counts_link_to_the_filtered_inventory(web_for, registry):
+    html = web_for("validator").get("/").content.decode()
+    assert 'href="/models/?review_overdue=true"' in html
+    assert 'href="/models/?risk_tier=unassessed&amp;stage=development">3</a>' in html
