@@ -328,7 +328,7 @@ def _population(
 
 def _labels_of(series: pd.Series) -> tuple[np.ndarray, list[str]]:
     if is_bool_dtype(series.dtype):
-        series = series.astype(int)
+        series = series.astype("Int64")
     return group_codes(series)
 
 

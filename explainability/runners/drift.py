@@ -1,0 +1,379 @@
+"""Data drift between a reference and a current dataset, per feature, plus importance drift.
+
+The rules:
+
+- Numeric features: PSI over bins cut at the reference's inner quantiles (``psi_bins`` bins at
+  most; repeated quantiles merge, so a 0/1 feature gets one bin per value), with a separate bin
+  for missing values when either side has any; and the two-sample Kolmogorov-Smirnov test
+  (``scipy.stats.ks_2samp``) on the present values.
+- Categorical features (object, string, category or bool columns, or listed in ``categorical``):
+  PSI over the categories (the 100 most frequent reference categories, the rest pooled as
+  ``(other)``, missing values as ``(missing)``) and the chi-square test of homogeneity
+  (``scipy.stats.chi2_contingency``) on the same table.
+- PSI = sum((cur - ref) * ln(cur / ref)) over bins of shares, each share floored at 1e-4 so an
+  empty bin contributes a large but finite amount.
+- Verdict per feature: "drift" when PSI >= ``psi.alert``; "warn" when PSI >= ``psi.warn`` or the
+  test's p-value is below its threshold (with large samples tests flag tiny shifts, so a test alone
+  never says "drift"); "stable" otherwise. The overall verdict is the worst feature's.
+- Importance drift (when both SHAP importances are given): shares of total importance, per-feature
+  share change and rank change, total variation distance (verdict by ``importance_shift``), and
+  Spearman rank correlation.
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+from .errors import JobInputError
+from .fairness_counts import MISSING_GROUP, group_codes
+from .jsonable import to_jsonable
+
+DEFAULT_DRIFT_THRESHOLDS: dict[str, Any] = {
+    "psi": {"warn": 0.1, "alert": 0.25},
+    "ks_pvalue": 0.01,
+    "chi2_pvalue": 0.01,
+    "importance_shift": {"warn": 0.1, "alert": 0.2},
+}
+EPSILON = 1e-4
+MAX_CATEGORIES = 100
+OTHER_CATEGORY = "(other)"
+_ORDER = {"stable": 0, "warn": 1, "drift": 2}
+
+
+def run_drift(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    *,
+    features: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
+    psi_bins: int = 10,
+    thresholds: Mapping[str, Any] | None = None,
+    reference_importance: Any = None,
+    current_importance: Any = None,
+) -> dict[str, Any]:
+    """Compare ``current`` with ``reference`` (see module docstring).
+
+    Result: ``{"verdict", "features": [{"feature", "type", "psi", "ks_statistic", "ks_pvalue"
+    | "chi2_statistic", "chi2_pvalue", "verdict", "reasons", "reference", "current", "bins"}],
+    "summary": {"stable", "warn", "drift", "drifted", "warned"}, "rows", "thresholds",
+    "importance"}``; features are ordered by PSI, largest first.
+    """
+    limits = _thresholds(thresholds)
+    if psi_bins is None or int(psi_bins) < 2:
+        raise JobInputError("psi_bins must be at least 2")
+    for name, frame in (("reference", reference), ("current", current)):
+        if not isinstance(frame, pd.DataFrame) or len(frame) == 0:
+            raise JobInputError(f"The {name} dataset has no rows")
+    names = [str(f) for f in (features if features is not None else reference.columns)]
+    if not names:
+        raise JobInputError("No features to compare")
+    problems = [
+        f"{'Column' if len(missing) == 1 else 'Columns'} {', '.join(repr(m) for m in missing)} "
+        f"{'is' if len(missing) == 1 else 'are'} missing from the {side} dataset"
+        for side, frame in (("reference", reference), ("current", current))
+        if (missing := [name for name in names if name not in frame.columns])
+    ]
+    if problems:
+        raise JobInputError("; ".join(problems))
+    unknown = [name for name in categorical or [] if name not in names]
+    if unknown:
+        raise JobInputError(f"Categorical columns {', '.join(unknown)} are not among the features")
+    listed = set(categorical or [])
+    results = []
+    for name in names:
+        ref, cur = reference[name], current[name]
+        if name in listed or not _numeric(ref) or not _numeric(cur):
+            results.append(_categorical(name, ref, cur, limits))
+        else:
+            results.append(_numeric_feature(name, ref, cur, int(psi_bins), limits))
+    results.sort(key=lambda item: -item["psi"])
+    verdicts = [item["verdict"] for item in results]
+    importance = None
+    if reference_importance is not None and current_importance is not None:
+        importance = importance_drift(reference_importance, current_importance, limits)
+    overall = max(verdicts + ([importance["verdict"]] if importance else []), key=_ORDER.get)
+    return to_jsonable(
+        {
+            "verdict": overall,
+            "features": results,
+            "summary": {
+                "stable": verdicts.count("stable"),
+                "warn": verdicts.count("warn"),
+                "drift": verdicts.count("drift"),
+                "drifted": [item["feature"] for item in results if item["verdict"] == "drift"],
+                "warned": [item["feature"] for item in results if item["verdict"] == "warn"],
+            },
+            "rows": {"reference": len(reference), "current": len(current)},
+            "thresholds": limits,
+            "importance": importance,
+        }
+    )
+
+
+def psi(reference_counts: Sequence[float], current_counts: Sequence[float]) -> float:
+    """Population stability index of two histograms over the same bins (shares floored)."""
+    ref = np.asarray(reference_counts, dtype=float)
+    cur = np.asarray(current_counts, dtype=float)
+    ref_share = np.maximum(ref / max(ref.sum(), 1.0), EPSILON)
+    cur_share = np.maximum(cur / max(cur.sum(), 1.0), EPSILON)
+    return float(np.sum((cur_share - ref_share) * np.log(cur_share / ref_share)))
+
+
+def importance_drift(
+    reference: Any, current: Any, thresholds: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Compare two feature importances (dicts, SHAP ``feature_importance`` lists or results)."""
+    from scipy.stats import spearmanr
+
+    limits = _thresholds(thresholds)
+    ref, cur = _importance(reference, "reference"), _importance(current, "current")
+    names = sorted(set(ref) | set(cur), key=lambda n: (-ref.get(n, 0.0), n))
+    ref_values = np.array([ref.get(n, 0.0) for n in names])
+    cur_values = np.array([cur.get(n, 0.0) for n in names])
+    ref_share = ref_values / ref_values.sum() if ref_values.sum() > 0 else ref_values
+    cur_share = cur_values / cur_values.sum() if cur_values.sum() > 0 else cur_values
+    ref_rank, cur_rank = _ranks(ref_values), _ranks(cur_values)
+    shift = float(0.5 * np.abs(cur_share - ref_share).sum())
+    correlation = None
+    if len(names) >= 2 and np.ptp(ref_values) > 0 and np.ptp(cur_values) > 0:
+        correlation = float(spearmanr(ref_values, cur_values).statistic)
+    bounds = limits["importance_shift"]
+    top = min(5, len(names))
+    return {
+        "verdict": _verdict(shift, bounds),
+        "total_variation": shift,
+        "spearman": correlation,
+        "top_overlap": len(
+            set(np.array(names)[np.argsort(-ref_values, kind="stable")[:top]])
+            & set(np.array(names)[np.argsort(-cur_values, kind="stable")[:top]])
+        ),
+        "top_k": top,
+        "features": sorted(
+            (
+                {
+                    "feature": name,
+                    "reference_share": float(ref_share[i]),
+                    "current_share": float(cur_share[i]),
+                    "share_change": float(cur_share[i] - ref_share[i]),
+                    "reference_rank": int(ref_rank[i]),
+                    "current_rank": int(cur_rank[i]),
+                    "rank_change": int(ref_rank[i] - cur_rank[i]),
+                }
+                for i, name in enumerate(names)
+            ),
+            key=lambda item: -abs(item["share_change"]),
+        ),
+    }
+
+
+def _numeric(series: pd.Series) -> bool:
+    return is_numeric_dtype(series.dtype) and not is_bool_dtype(series.dtype)
+
+
+def _numeric_feature(
+    name: str, ref: pd.Series, cur: pd.Series, bins: int, limits: Mapping[str, Any]
+) -> dict[str, Any]:
+    from scipy.stats import ks_2samp
+
+    ref_values, cur_values = ref.to_numpy(dtype=float), cur.to_numpy(dtype=float)
+    ref_present = ref_values[np.isfinite(ref_values)]
+    cur_present = cur_values[np.isfinite(cur_values)]
+    edges = (
+        np.unique(np.quantile(ref_present, np.linspace(0, 1, bins + 1)[1:-1]))
+        if ref_present.size
+        else np.empty(0)
+    )
+    ref_counts = np.bincount(
+        np.searchsorted(edges, ref_present, side="right"), minlength=len(edges) + 1
+    )
+    cur_counts = np.bincount(
+        np.searchsorted(edges, cur_present, side="right"), minlength=len(edges) + 1
+    )
+    bounds = [-np.inf, *edges.tolist(), np.inf]
+    rows = [
+        {
+            "lower": bounds[i],
+            "upper": bounds[i + 1],
+            "reference": int(ref_counts[i]),
+            "current": int(cur_counts[i]),
+        }
+        for i in range(len(edges) + 1)
+    ]
+    ref_missing, cur_missing = (
+        len(ref_values) - ref_present.size,
+        len(cur_values) - cur_present.size,
+    )
+    if ref_missing or cur_missing:
+        rows.append({"label": MISSING_GROUP, "reference": ref_missing, "current": cur_missing})
+    value = psi([r["reference"] for r in rows], [r["current"] for r in rows])
+    statistic = pvalue = None
+    if ref_present.size and cur_present.size:
+        test = ks_2samp(ref_present, cur_present)
+        statistic, pvalue = float(test.statistic), float(test.pvalue)
+    verdict, reasons = _feature_verdict(value, pvalue, limits["ks_pvalue"], "KS", limits)
+    return {
+        "feature": name,
+        "type": "numeric",
+        "psi": value,
+        "ks_statistic": statistic,
+        "ks_pvalue": pvalue,
+        "verdict": verdict,
+        "reasons": reasons,
+        "reference": _numeric_summary(ref_present, len(ref_values)),
+        "current": _numeric_summary(cur_present, len(cur_values)),
+        "mean_shift_sd": _mean_shift(ref_present, cur_present),
+        "bins": _shares(rows),
+    }
+
+
+def _categorical(
+    name: str, ref: pd.Series, cur: pd.Series, limits: Mapping[str, Any]
+) -> dict[str, Any]:
+    from scipy.stats import chi2_contingency
+
+    ref_counts, cur_counts = _category_counts(ref), _category_counts(cur)
+    new = [label for label in cur_counts.index if label not in ref_counts.index]
+    categories = list(ref_counts.index[:MAX_CATEGORIES])
+    if len(ref_counts) <= MAX_CATEGORIES and len(new) <= MAX_CATEGORIES:
+        categories += new
+    rows = [
+        {"label": c, "reference": int(ref_counts.get(c, 0)), "current": int(cur_counts.get(c, 0))}
+        for c in categories
+    ]
+    other_ref = int(ref_counts.sum()) - sum(r["reference"] for r in rows)
+    other_cur = int(cur_counts.sum()) - sum(r["current"] for r in rows)
+    if other_ref or other_cur:
+        rows.append({"label": OTHER_CATEGORY, "reference": other_ref, "current": other_cur})
+    table = np.array([[r["reference"] for r in rows], [r["current"] for r in rows]], dtype=float)
+    value = psi(table[0], table[1])
+    statistic = pvalue = None
+    if table.shape[1] >= 2:
+        test = chi2_contingency(table)
+        statistic, pvalue = float(test.statistic), float(test.pvalue)
+    verdict, reasons = _feature_verdict(value, pvalue, limits["chi2_pvalue"], "chi-square", limits)
+    return {
+        "feature": name,
+        "type": "categorical",
+        "psi": value,
+        "chi2_statistic": statistic,
+        "chi2_pvalue": pvalue,
+        "verdict": verdict,
+        "reasons": reasons + ([f"new categories: {', '.join(new[:10])}"] if new else []),
+        "reference": {"rows": len(ref), "missing_rate": float(ref.isna().mean())},
+        "current": {"rows": len(cur), "missing_rate": float(cur.isna().mean())},
+        "new_categories": new[:MAX_CATEGORIES],
+        "bins": _shares(rows),
+    }
+
+
+def _category_counts(series: pd.Series) -> pd.Series:
+    codes, labels = group_codes(series.astype("Int64") if is_bool_dtype(series.dtype) else series)
+    counts = np.bincount(codes, minlength=len(labels))
+    return pd.Series(counts, index=labels).sort_values(ascending=False, kind="stable")
+
+
+def _feature_verdict(
+    value: float, pvalue: float | None, alpha: float, test: str, limits: Mapping[str, Any]
+) -> tuple[str, list[str]]:
+    verdict = _verdict(value, limits["psi"])
+    reasons = []
+    if verdict != "stable":
+        reasons.append(
+            f"PSI {value:.3f} >= {limits['psi']['alert' if verdict == 'drift' else 'warn']}"
+        )
+    if pvalue is not None and pvalue < alpha:
+        reasons.append(f"{test} p-value {pvalue:.2g} < {alpha}")
+        verdict = max(verdict, "warn", key=_ORDER.get)
+    return verdict, reasons
+
+
+def _verdict(value: float, bounds: Mapping[str, float]) -> str:
+    if value >= bounds["alert"]:
+        return "drift"
+    return "warn" if value >= bounds["warn"] else "stable"
+
+
+def _numeric_summary(values: np.ndarray, rows: int) -> dict[str, Any]:
+    return {
+        "rows": rows,
+        "missing_rate": (rows - values.size) / rows if rows else None,
+        "mean": float(values.mean()) if values.size else None,
+        "std": float(values.std(ddof=1)) if values.size > 1 else None,
+        "min": float(values.min()) if values.size else None,
+        "max": float(values.max()) if values.size else None,
+    }
+
+
+def _mean_shift(ref: np.ndarray, cur: np.ndarray) -> float | None:
+    if ref.size < 2 or not cur.size:
+        return None
+    spread = ref.std(ddof=1)
+    return float((cur.mean() - ref.mean()) / spread) if spread > 0 else None
+
+
+def _shares(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    ref_total = sum(r["reference"] for r in rows) or 1
+    cur_total = sum(r["current"] for r in rows) or 1
+    return [
+        {
+            **r,
+            "reference_share": r["reference"] / ref_total,
+            "current_share": r["current"] / cur_total,
+        }
+        for r in rows
+    ]
+
+
+def _importance(value: Any, side: str) -> dict[str, float]:
+    if isinstance(value, Mapping) and "feature_importance" in value:
+        value = value["feature_importance"]
+    if isinstance(value, Mapping):
+        items = {str(k): v for k, v in value.items()}
+    elif isinstance(value, Sequence) and not isinstance(value, str):
+        try:
+            items = {str(row["feature"]): row["mean_abs_shap"] for row in value}
+        except (TypeError, KeyError) as exc:
+            raise JobInputError(
+                f"The {side} importance must map features to values or be a SHAP "
+                "feature_importance list"
+            ) from exc
+    else:
+        raise JobInputError(f"The {side} importance is not a mapping or a list")
+    try:
+        parsed = {name: abs(float(v)) for name, v in items.items()}
+    except (TypeError, ValueError) as exc:
+        raise JobInputError(f"The {side} importance values must be numbers") from exc
+    if not parsed:
+        raise JobInputError(f"The {side} importance is empty")
+    return parsed
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    order = np.argsort(-values, kind="stable")
+    ranks = np.empty(len(values), dtype=int)
+    ranks[order] = np.arange(1, len(values) + 1)
+    return ranks
+
+
+def _thresholds(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    merged = {
+        key: dict(value) if isinstance(value, Mapping) else value
+        for key, value in DEFAULT_DRIFT_THRESHOLDS.items()
+    }
+    for key, value in (overrides or {}).items():
+        if key not in merged:
+            raise JobInputError(
+                f"Unknown drift threshold '{key}'; known: {', '.join(DEFAULT_DRIFT_THRESHOLDS)}"
+            )
+        if isinstance(merged[key], dict):
+            if not isinstance(value, Mapping) or set(value) - {"warn", "alert"}:
+                raise JobInputError(
+                    f'Drift threshold {key} must look like {{"warn": 0.1, "alert": 0.25}}'
+                )
+            merged[key].update({k: float(v) for k, v in value.items()})
+        else:
+            merged[key] = float(value)
+    return merged

@@ -1,0 +1,151 @@
+"""Drift runner: PSI/KS/chi-square verdicts, importance drift and input errors."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import chi2_contingency, ks_2samp
+
+from explainability.runners.drift import importance_drift, psi, run_drift
+from explainability.runners.errors import JobInputError
+
+
+@pytest.fixture(scope="module")
+def frames():
+    rng = np.random.default_rng(7)
+    n = 4000
+
+    def sample(shift: float, city_p):
+        return pd.DataFrame(
+            {
+                "income": rng.normal(50_000, 12_000, n) + shift * 12_000,
+                "age": rng.normal(40, 10, n),
+                "binary": rng.integers(0, 2, n),
+                "city": rng.choice(["north", "south", "east"], n, p=city_p),
+                "segment": rng.choice(["a", "b"], n),
+            }
+        )
+
+    return sample(0.0, [0.5, 0.3, 0.2]), sample(1.0, [0.2, 0.3, 0.5])
+
+
+def _by_feature(result):
+    return {item["feature"]: item for item in result["features"]}
+
+
+def test_a_one_sd_shift_is_drift_and_unshifted_features_are_stable(frames):
+    reference, current = frames
+    result = run_drift(reference, current)
+    features = _by_feature(result)
+    assert features["income"]["verdict"] == "drift"
+    assert features["income"]["psi"] > 0.25
+    assert features["income"]["mean_shift_sd"] == pytest.approx(1.0, abs=0.1)
+    assert features["age"]["verdict"] == "stable" and features["age"]["psi"] < 0.1
+    assert features["binary"]["verdict"] == "stable"
+    assert features["segment"]["verdict"] == "stable"
+    assert features["city"]["type"] == "categorical" and features["city"]["verdict"] == "drift"
+    assert result["verdict"] == "drift"
+    assert set(result["summary"]["drifted"]) == {"income", "city"}
+    assert result["features"][0]["psi"] >= result["features"][-1]["psi"]
+    assert json.loads(json.dumps(result, allow_nan=False)) == result
+
+
+def test_statistics_equal_scipy(frames):
+    reference, current = frames
+    features = _by_feature(run_drift(reference, current))
+    ks = ks_2samp(reference["age"], current["age"])
+    assert features["age"]["ks_statistic"] == pytest.approx(ks.statistic)
+    assert features["age"]["ks_pvalue"] == pytest.approx(ks.pvalue)
+    table = [
+        [(reference.city == c).sum() for c in ("north", "south", "east")],
+        [(current.city == c).sum() for c in ("north", "south", "east")],
+    ]
+    assert features["city"]["chi2_pvalue"] == pytest.approx(chi2_contingency(table).pvalue)
+
+
+def test_psi_uses_reference_quantile_bins_and_floors_empty_bins():
+    assert psi([50, 50], [50, 50]) == 0.0
+    expected = (0.9 - 0.5) * np.log(0.9 / 0.5) + (0.1 - 0.5) * np.log(0.1 / 0.5)
+    assert psi([50, 50], [90, 10]) == pytest.approx(expected)
+    assert np.isfinite(psi([100, 0], [0, 100]))
+    reference = pd.DataFrame({"x": np.arange(1000.0)})
+    result = run_drift(reference, reference.copy(), psi_bins=4)
+    bins = result["features"][0]["bins"]
+    assert [b["upper"] for b in bins][:3] == pytest.approx(
+        np.quantile(np.arange(1000.0), [0.25, 0.5, 0.75])
+    )
+    assert all(b["reference_share"] == pytest.approx(0.25) for b in bins)
+
+
+def test_missing_values_get_their_own_bin(frames):
+    reference, current = frames
+    holes = current.assign(age=current.age.where(np.arange(len(current)) % 3 != 0))
+    feature = _by_feature(run_drift(reference, holes, features=["age"]))["age"]
+    assert feature["bins"][-1]["label"] == "(missing)"
+    assert feature["current"]["missing_rate"] == pytest.approx(1 / 3, abs=1e-3)
+    assert feature["verdict"] == "drift"
+
+
+def test_new_categories_are_named(frames):
+    reference, current = frames
+    moved = current.assign(city=current.city.replace({"east": "west"}))
+    feature = _by_feature(run_drift(reference, moved, features=["city"]))["city"]
+    assert feature["new_categories"] == ["west"]
+    assert any("new categories: west" in reason for reason in feature["reasons"])
+
+
+def test_listed_categorical_numeric_column_is_compared_by_category(frames):
+    reference, current = frames
+    feature = _by_feature(run_drift(reference, current, categorical=["binary"]))["binary"]
+    assert feature["type"] == "categorical" and {b["label"] for b in feature["bins"]} == {"0", "1"}
+
+
+def test_thresholds_can_be_tightened(frames):
+    reference, current = frames
+    result = run_drift(
+        reference, current, features=["age"], thresholds={"psi": {"warn": 0.0, "alert": 0.5}}
+    )
+    assert result["features"][0]["verdict"] == "warn"
+    with pytest.raises(JobInputError, match="Unknown drift threshold 'pvalue'"):
+        run_drift(reference, current, thresholds={"pvalue": 0.05})
+
+
+def test_importance_drift_ranks_and_shares():
+    reference = {"income": 0.5, "age": 0.3, "city": 0.2}
+    current = [
+        {"feature": "income", "mean_abs_shap": 0.1},
+        {"feature": "age", "mean_abs_shap": 0.3},
+        {"feature": "city", "mean_abs_shap": 0.6},
+    ]
+    result = importance_drift(reference, current)
+    assert result["total_variation"] == pytest.approx(0.4)
+    assert result["verdict"] == "drift"
+    income = next(item for item in result["features"] if item["feature"] == "income")
+    assert (income["reference_rank"], income["current_rank"], income["rank_change"]) == (1, 3, -2)
+    assert income["share_change"] == pytest.approx(-0.4)
+    assert result["spearman"] == pytest.approx(-1.0)
+    same = importance_drift(
+        reference,
+        {"feature_importance": [{"feature": k, "mean_abs_shap": v} for k, v in reference.items()]},
+    )
+    assert same["verdict"] == "stable" and same["total_variation"] == 0
+
+
+def test_importance_drift_is_part_of_the_overall_verdict():
+    frame = pd.DataFrame({"x": np.arange(100.0)})
+    result = run_drift(
+        frame, frame, reference_importance={"x": 1, "y": 0}, current_importance={"x": 0, "y": 1}
+    )
+    assert result["features"][0]["verdict"] == "stable"
+    assert result["importance"]["verdict"] == "drift" and result["verdict"] == "drift"
+
+
+def test_missing_columns_and_empty_frames_are_explained(frames):
+    reference, current = frames
+    with pytest.raises(JobInputError, match="Column 'age' is missing from the current dataset"):
+        run_drift(reference, current.drop(columns="age"))
+    with pytest.raises(JobInputError, match="Columns 'zip', 'age' are missing from the reference"):
+        run_drift(reference.drop(columns="age"), current.assign(zip=1), features=["zip", "age"])
+    with pytest.raises(JobInputError, match="The current dataset has no rows"):
+        run_drift(reference, current.iloc[:0])
