@@ -1,0 +1,174 @@
+"""What a job runs on: the model artifact and dataset files, checked before use.
+
+The rules: the artifact is loaded only by `runners.loading.load_model`, which re-hashes the bytes
+against the sha256 recorded on the job (the version's) and refuses untrusted skops types; a
+dataset file is re-hashed against the job's `data_sha256` before it is read; files missing from
+storage are transient (another machine may still be copying them), everything else is the
+user's to fix. A worker process keeps the last few loaded models and frames, keyed by sha256,
+so the chunks of one job do not reload them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from django.conf import settings
+
+from explainability.runners.data import read_table, sha256_file
+from explainability.runners.errors import JobInputError, TransientJobError, UnsafeArtifactError
+from explainability.runners.loading import LoadedModel, load_model
+from registry import storage
+
+#: Trusting every builtin (eval, exec, open...) would defeat the allowlist, whatever settings say.
+_NEVER_TRUSTED_PREFIXES = {"builtins.", "builtins"}
+
+_CACHE_SIZE = 4
+_lock = threading.Lock()
+_cache: OrderedDict[tuple, Any] = OrderedDict()
+
+
+def _cached(key: tuple, build: Callable[[], Any]) -> Any:
+    with _lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    value = build()
+    with _lock:
+        _cache[key] = value
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return value
+
+
+def clear_cache() -> None:
+    with _lock:
+        _cache.clear()
+
+
+def trusted_types() -> list[str]:
+    return [
+        t for t in settings.TRUSTED_SKOPS_TYPE_PREFIXES if t.strip() not in _NEVER_TRUSTED_PREFIXES
+    ]
+
+
+def _stored_file(artifact, what: str) -> Path:
+    if artifact is None:
+        raise JobInputError(f"The {what} has no uploaded file to analyse")
+    path = storage.absolute_path(artifact.storage_path)
+    if not path.exists():
+        raise TransientJobError(f"The {what} file is not in storage ({path})")
+    return path
+
+
+def model_path(version) -> Path:
+    return _stored_file(version.artifact, f"artifact of {version.ref}")
+
+
+def dataset_path(dataset_version) -> Path:
+    return _stored_file(dataset_version.file, f"dataset {dataset_version.ref}")
+
+
+def load_version_model(version, expected_sha256: str) -> LoadedModel:
+    """The version's model, loaded safely; feature names from the model or else its signature."""
+    path = model_path(version)
+    stat = path.stat()
+    model = _cached(
+        ("model", str(path), expected_sha256, stat.st_size, stat.st_mtime_ns),
+        lambda: load_model(
+            path, artifact_format=version.artifact_format, expected_sha256=expected_sha256,
+            trusted_types=trusted_types(),
+        ),
+    )
+    signature = signature_features(version)
+    if model.feature_names is None and signature:
+        model.feature_names = signature
+    elif model.feature_names and signature and list(model.feature_names) != signature:
+        raise JobInputError(
+            f"The version's signature lists the features {', '.join(signature)} but the model "
+            f"was fitted on {', '.join(model.feature_names)}; register a corrected version"
+        )
+    return model
+
+
+def signature_features(version) -> list[str]:
+    inputs = (version.signature or {}).get("inputs") or []
+    return [str(i["name"]) for i in inputs if isinstance(i, dict) and i.get("name")]
+
+
+def check_data_sha256(path: Path, expected: str, ref: str) -> None:
+    stat = path.stat()
+    actual = _cached(("sha", str(path), stat.st_size, stat.st_mtime_ns), lambda: sha256_file(path))
+    if actual != (expected or "").lower():
+        raise UnsafeArtifactError(
+            f"The data file of {ref} has sha256 {actual} but {expected} was registered; it "
+            "changed after registration and will not be used"
+        )
+
+
+def read_dataset(
+    dataset_version, expected_sha256: str, *, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """The dataset version's table (optionally only `columns`), after its sha256 check."""
+    path = dataset_path(dataset_version)
+    check_data_sha256(path, expected_sha256, dataset_version.ref)
+    stat = path.stat()
+    key = ("frame", str(path), stat.st_size, stat.st_mtime_ns, tuple(columns or ()))
+    return _cached(key, lambda: _read(path, dataset_version.data_format, columns))
+
+
+def _read(path: Path, data_format: str, columns: Sequence[str] | None) -> pd.DataFrame:
+    # Stored files are content-addressed without an extension; the reader picks the format by
+    # extension, so it reads through a link that carries the registered format.
+    suffix = ".parquet" if data_format == "parquet" else ".csv"
+    with tempfile.TemporaryDirectory(prefix="gatehouse-data-") as tmp:
+        link = Path(tmp) / f"data{suffix}"
+        os.symlink(path, link)
+        return read_table(link, columns=list(columns) if columns else None)
+
+
+def dataset_columns(dataset_version) -> list[str]:
+    """Column names from the registered schema (empty when unknown)."""
+    return [str(c["name"]) for c in (dataset_version.schema or []) if isinstance(c, dict)]
+
+
+def parquet_chunks(
+    dataset_version, expected_sha256: str, *, chunk_rows: int, columns: Sequence[str]
+) -> tuple[Path, int, int]:
+    """The dataset's `columns` as a Parquet file with one row group per chunk (cached by sha256
+    and chunk size, shared by jobs); returns (path, rows, row groups)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cache = Path(settings.JOB_OUTPUT_ROOT) / "_cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256("\x1f".join(columns).encode()).hexdigest()[:12]
+    name = f"{expected_sha256}-{chunk_rows}-{digest}.parquet"
+    target = cache / name
+    if not target.exists():
+        frame = read_dataset(dataset_version, expected_sha256, columns=columns)
+        fd, tmp = tempfile.mkstemp(dir=cache, suffix=".tmp")
+        os.close(fd)
+        try:
+            pq.write_table(
+                pa.Table.from_pandas(frame, preserve_index=False), tmp, row_group_size=chunk_rows
+            )
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    meta = pq.ParquetFile(target).metadata
+    return target, meta.num_rows, meta.num_row_groups
+
+
+def read_row_group(path: Path, index: int) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).read_row_group(index).to_pandas()

@@ -1,0 +1,76 @@
+"""Reads of explainability jobs, with visibility and a bounded number of queries.
+
+Approvals reads evidence through `latest_job` (the newest job of a kind on a version with a
+status); the portal through `jobs_for_version` and `job_get_for_user`.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from common.errors import NotFound
+from explainability import permissions
+from explainability.choices import JobKind, JobStatus
+from explainability.models import Job
+from governance import permissions as perms
+
+_RELATED = (
+    "model_version__model__team", "dataset__dataset", "reference_dataset__dataset", "created_by",
+    "retry_of",
+)
+
+
+def _jobs() -> QuerySet[Job]:
+    return Job.objects.select_related(*_RELATED).prefetch_related("retried_by")
+
+
+def jobs_for_version(version) -> QuerySet[Job]:
+    """Every job on one model version, newest first."""
+    return _jobs().filter(model_version=version).order_by("-queued_at", "-id")
+
+
+def latest_job(version, kind: str, *, status: str | None = JobStatus.SUCCEEDED) -> Job | None:
+    """The newest job of `kind` on `version` with `status` (any status when None)."""
+    qs = jobs_for_version(version).filter(kind=kind)
+    if status is not None:
+        qs = qs.filter(status=status)
+    return qs.first()
+
+
+def latest_results(version) -> dict[str, Job | None]:
+    """The newest succeeded job of each kind on `version` (three queries at most)."""
+    return {kind: latest_job(version, kind) for kind in JobKind.values}
+
+
+def job_list_for_user(user) -> QuerySet[Job]:
+    """Jobs on models the user may see."""
+    qs = _jobs()
+    if not perms.can_read_everything(user):
+        qs = qs.filter(model_version__model__team_id__in=user.team_ids)
+    return qs.order_by("-queued_at", "-id")
+
+
+def job_get_for_user(user, job_id: int | str) -> Job:
+    """The job, if the user may see its model; otherwise NotFound (404, not 403)."""
+    try:
+        pk = int(job_id)
+    except (TypeError, ValueError):
+        raise NotFound(f"Job {job_id!r} is not a number.") from None
+    job = _jobs().filter(pk=pk).first()
+    if job is None or not permissions.can_view_job(user, job):
+        raise NotFound(f"No job {pk} that you can see.")
+    return job
+
+
+def job_for_worker(job_id: int) -> Job:
+    """A job with everything a worker reads (model, files, datasets) in one query."""
+    return Job.objects.select_related(
+        "model_version__model", "model_version__artifact", "dataset__dataset", "dataset__file",
+        "reference_dataset__dataset", "reference_dataset__file", "created_by",
+    ).get(pk=job_id)
+
+
+def shap_importance(version) -> list[dict] | None:
+    """Global SHAP importance of the newest succeeded SHAP job on `version`, or None."""
+    job = latest_job(version, JobKind.SHAP)
+    return (job.result or {}).get("feature_importance") if job else None

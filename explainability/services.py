@@ -1,0 +1,507 @@
+"""Every write to explainability jobs: requests from people (start, cancel, retry) and the
+worker's transitions (claim, heartbeat, progress, succeed, fail, requeue).
+
+Each state change locks the job row, checks the move against `choices.TRANSITIONS`, writes the
+row and its one audit event in the same transaction. Worker-side transitions are conditional on
+the attempt that claimed the job, so a superseded or cancelled attempt can never finish it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.db.models.functions import Least
+from django.utils import timezone
+
+from common.errors import Conflict, Forbidden, ValidationFailed
+from explainability import params as job_params
+from explainability import permissions, policy
+from explainability.choices import FINISHED, TRANSITIONS, JobKind, JobStatus
+from explainability.models import Job
+from governance import audit
+from registry.choices import EdgeKind, VersionKind
+from registry.models import DatasetVersion, LineageEdge, ModelVersion
+
+log = logging.getLogger(__name__)
+
+#: Progress while a job is planned (0-5), computed (5-95) and merged (95-100).
+PROGRESS_PLANNED = 5
+PROGRESS_MERGING = 95
+
+
+class IllegalTransition(Conflict):
+    """A job cannot move from its status to the one asked for."""
+
+
+def _require(refusal: str | None) -> None:
+    if refusal:
+        raise Forbidden(refusal)
+
+
+def _enqueue(job_id: int) -> None:
+    from explainability import tasks
+
+    tasks.run_job.delay(job_id)
+
+
+def training_dataset(version: ModelVersion) -> DatasetVersion | None:
+    """The first dataset version the model version was trained on (its lineage edge)."""
+    edge = (
+        LineageEdge.objects.filter(downstream_model=version, kind=EdgeKind.TRAINED_ON)
+        .select_related("upstream_dataset__dataset", "upstream_dataset__file")
+        .order_by("id")
+        .first()
+    )
+    return edge.upstream_dataset if edge else None
+
+
+def _check_inputs(
+    *, version: ModelVersion, kind: str, dataset: DatasetVersion,
+    reference: DatasetVersion | None,
+) -> None:
+    if kind in (JobKind.SHAP, JobKind.FAIRNESS):
+        if version.kind == VersionKind.VENDOR:
+            msg = f"{version.ref} is a vendor model without an artifact, so it cannot be scored."
+            raise ValidationFailed(msg, errors={"kind": [msg]})
+        if version.artifact_id is None:
+            msg = (
+                f"The artifact of {version.ref} is only an external URI; upload the file to "
+                "analyse it here."
+            )
+            raise ValidationFailed(msg, errors={"kind": [msg]})
+    for field, dv in (("dataset", dataset), ("reference_dataset", reference)):
+        if dv is not None and dv.file_id is None:
+            msg = f"Dataset version {dv.ref} is only an external URI; upload the file to analyse it."
+            raise ValidationFailed(msg, errors={field: [msg]})
+    if reference is not None and reference.pk == dataset.pk:
+        msg = "Drift compares two different dataset versions; the reference is the same as the data."
+        raise ValidationFailed(msg, errors={"reference_dataset": [msg]})
+
+
+def _create(
+    *, actor, version: ModelVersion, kind: str, dataset: DatasetVersion,
+    reference: DatasetVersion | None, params: dict[str, Any], retry_of: Job | None = None,
+) -> Job:
+    return Job.objects.create(
+        model_version=version, dataset=dataset, reference_dataset=reference, kind=kind,
+        params=params, status=JobStatus.QUEUED, max_attempts=settings.JOB_MAX_ATTEMPTS,
+        artifact_sha256=version.artifact_sha256 if kind != JobKind.DRIFT else "",
+        data_sha256=dataset.sha256, reference_sha256=reference.sha256 if reference else "",
+        created_by=actor, retry_of=retry_of,
+    )
+
+
+def _describe(job: Job) -> dict[str, Any]:
+    return {
+        "kind": job.kind, "model_version": job.model_version.ref, "dataset": job.dataset.ref,
+        "reference_dataset": job.reference_dataset.ref if job.reference_dataset_id else None,
+        "params": job.params, "artifact_sha256": job.artifact_sha256,
+        "data_sha256": job.data_sha256,
+    }
+
+
+@transaction.atomic(durable=True)
+def job_start(
+    *,
+    actor,
+    version: ModelVersion,
+    kind: str,
+    dataset: DatasetVersion,
+    reference_dataset: DatasetVersion | None = None,
+    params: dict[str, Any] | None = None,
+) -> Job:
+    """Queue a SHAP, fairness or drift job on `version`; a worker runs it after commit.
+
+    Only the owning team, validators and admins may. Drift compares `dataset` with
+    `reference_dataset`, by default the version's training data (its `trained_on` lineage).
+    Parameters may tighten the tier policy's fairness thresholds but never loosen them.
+    """
+    _require(permissions.explain_cannot_start_job(actor, version.model))
+    if kind not in JobKind.values:
+        msg = f"kind must be one of {', '.join(JobKind.values)}."
+        raise ValidationFailed(msg, errors={"kind": [msg]})
+    clean = job_params.normalise(kind, params)
+    if kind == JobKind.DRIFT:
+        reference_dataset = reference_dataset or training_dataset(version)
+        if reference_dataset is None:
+            msg = (
+                f"{version.ref} has no training dataset in its lineage; name the reference "
+                "dataset version to compare with (reference_dataset)."
+            )
+            raise ValidationFailed(msg, errors={"reference_dataset": [msg]})
+    else:
+        reference_dataset = None
+    if kind == JobKind.FAIRNESS:
+        policy.check_fairness_override(version.model, clean.get("thresholds"))
+        if not clean.get("sensitive_attributes") and not dataset.dataset.sensitive_attributes:
+            msg = (
+                f"Dataset {dataset.dataset.name} declares no sensitive attributes; list them in "
+                "params.sensitive_attributes."
+            )
+            raise ValidationFailed(msg, errors={"params.sensitive_attributes": [msg]})
+        if not clean.get("label_column"):
+            msg = "A fairness job needs params.label_column: the column holding the true outcome."
+            raise ValidationFailed(msg, errors={"params.label_column": [msg]})
+    _check_inputs(version=version, kind=kind, dataset=dataset, reference=reference_dataset)
+    job = _create(
+        actor=actor, version=version, kind=kind, dataset=dataset, reference=reference_dataset,
+        params=clean,
+    )
+    audit.record(
+        action="explainability.job.queued", actor=actor, target=job,
+        model_name=version.model.name, payload={"after": _describe(job)},
+    )
+    transaction.on_commit(lambda: _enqueue(job.pk))
+    return job
+
+
+def _locked(job_id: int) -> Job:
+    return (
+        Job.objects.select_for_update()
+        .select_related("model_version__model", "dataset__dataset", "reference_dataset__dataset")
+        .get(pk=job_id)
+    )
+
+
+def _transition(job: Job, target: str) -> None:
+    if target not in TRANSITIONS[job.status]:
+        raise IllegalTransition(
+            f"Job {job.pk} is {job.status}; it cannot become {target}.", code="illegal_transition"
+        )
+
+
+@transaction.atomic(durable=True)
+def job_cancel(*, actor, job: Job) -> Job:
+    """Cancel a queued or running job. A running attempt notices at its next step and its
+    result is discarded; a finished job cannot be cancelled."""
+    job = _locked(job.pk)
+    _require(permissions.explain_cannot_manage_job(actor, job))
+    if job.is_finished:
+        raise IllegalTransition(
+            f"Job {job.pk} already {job.status}; only queued or running jobs can be cancelled.",
+            code="illegal_transition",
+        )
+    _transition(job, JobStatus.CANCELLED)
+    before = job.status
+    now = timezone.now()
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.CANCELLED, finished_at=now)
+    job.refresh_from_db()
+    audit.record(
+        action="explainability.job.cancelled", actor=actor, target=job,
+        model_name=job.model_version.model.name,
+        payload={"before": {"status": before}, "after": {"status": JobStatus.CANCELLED}},
+    )
+    transaction.on_commit(lambda: _discard_outputs(job.pk, keep=None))
+    return job
+
+
+@transaction.atomic(durable=True)
+def job_retry(*, actor, job: Job) -> Job:
+    """Queue a new job with the same inputs as a failed or cancelled one, linked by `retry_of`;
+    the old job keeps its error. A job is retried at most once (its retry can be retried)."""
+    job = _locked(job.pk)
+    _require(permissions.explain_cannot_manage_job(actor, job))
+    _require(permissions.explain_cannot_start_job(actor, job.model_version.model))
+    if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+        raise IllegalTransition(
+            f"Job {job.pk} is {job.status}; only failed or cancelled jobs can be retried.",
+            code="illegal_transition",
+        )
+    existing = Job.objects.filter(retry_of=job).values_list("pk", flat=True).first()
+    if existing:
+        raise Conflict(
+            f"Job {job.pk} was already retried as job {existing}; retry that one instead.",
+            code="already_retried",
+        )
+    version = job.model_version
+    _check_inputs(
+        version=version, kind=job.kind, dataset=job.dataset, reference=job.reference_dataset
+    )
+    new = _create(
+        actor=actor, version=version, kind=job.kind, dataset=job.dataset,
+        reference=job.reference_dataset, params=job.params, retry_of=job,
+    )
+    audit.record(
+        action="explainability.job.retried", actor=actor, target=new,
+        model_name=version.model.name,
+        payload={"retry_of": job.pk, "previous_error": job.error_message,
+                 "after": _describe(new)},
+    )
+    transaction.on_commit(lambda: _enqueue(new.pk))
+    return new
+
+
+# --- worker-side transitions --------------------------------------------------------------
+
+
+def _stale_before() -> dt.datetime:
+    return timezone.now() - dt.timedelta(seconds=settings.JOB_STALE_AFTER)
+
+
+def _claimable() -> Q:
+    """Queued, or running with a heartbeat old enough that its worker must be gone."""
+    return Q(status=JobStatus.QUEUED) | Q(
+        Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=_stale_before()),
+        status=JobStatus.RUNNING,
+    )
+
+
+def _actor(job: Job):
+    return job.created_by
+
+
+@transaction.atomic(durable=True)
+def job_claim(*, job_id: int, worker: str, task_id: str = "") -> Job | None:
+    """Claim a job for one attempt, or return None when there is nothing to run.
+
+    A conditional UPDATE (queued, or running with a stale heartbeat, and attempts left) makes the
+    claim: a redelivered message for a finished or live job changes nothing. A job out of
+    attempts fails with the reason instead of running again (no redelivery loop).
+    """
+    job = Job.objects.select_for_update().filter(pk=job_id).first()
+    if job is None:
+        return None
+    claimable = Job.objects.filter(_claimable(), pk=job_id)
+    if not claimable.exists():
+        return None
+    now = timezone.now()
+    before = {"status": job.status, "worker": job.worker, "attempts": job.attempts}
+    if job.attempts >= job.max_attempts:
+        message = (
+            f"The job gave up after {job.attempts} attempts (worker lost?): each attempt stopped "
+            "without finishing, so it will not be run again. Retry it once the cause is fixed."
+        )
+        claimable.update(
+            status=JobStatus.FAILED, finished_at=now, error_code="gave_up",
+            error_message=message,
+            error_detail=f"last worker: {job.worker or '-'}; max_attempts={job.max_attempts}",
+        )
+        job.refresh_from_db()
+        audit.record(
+            action="explainability.job.failed", actor=_actor(job), target=job,
+            model_name=job.model_version.model.name,
+            payload={"before": before, "after": {"status": JobStatus.FAILED},
+                     "error": message},
+        )
+        transaction.on_commit(lambda: _discard_outputs(job_id, keep=None))
+        return None
+    updated = claimable.filter(attempts__lt=F("max_attempts")).update(
+        status=JobStatus.RUNNING, attempts=F("attempts") + 1, worker=worker[:255],
+        task_id=task_id[:255], started_at=now, heartbeat_at=now, progress=0,
+        chunks_total=0, chunks_done=0,
+    )
+    if not updated:
+        return None
+    job = Job.objects.select_related(
+        "model_version__model", "dataset__dataset", "dataset__file",
+        "reference_dataset__dataset", "reference_dataset__file", "model_version__artifact",
+    ).get(pk=job_id)
+    audit.record(
+        action="explainability.job.started", actor=_actor(job), target=job,
+        model_name=job.model_version.model.name,
+        payload={"before": before, "after": {"status": JobStatus.RUNNING, "worker": job.worker,
+                                             "attempt": job.attempts}},
+    )
+    return job
+
+
+def _mine(job_id: int, attempt: int):
+    return Job.objects.filter(pk=job_id, status=JobStatus.RUNNING, attempts=attempt)
+
+
+def job_heartbeat(*, job_id: int, attempt: int) -> bool:
+    """Stamp the attempt as alive; False when the job is no longer this attempt's to run."""
+    return bool(_mine(job_id, attempt).update(heartbeat_at=timezone.now()))
+
+
+def job_is_current(*, job_id: int, attempt: int) -> bool:
+    return _mine(job_id, attempt).exists()
+
+
+def job_set_progress(*, job_id: int, attempt: int, progress: int, chunks_total: int = 0) -> bool:
+    fields: dict[str, Any] = {"progress": max(0, min(99, int(progress))),
+                              "heartbeat_at": timezone.now()}
+    if chunks_total:
+        fields.update(chunks_total=chunks_total, chunks_done=0)
+    return bool(_mine(job_id, attempt).update(**fields))
+
+
+def job_chunk_done(*, job_id: int, attempt: int) -> bool:
+    """Count one finished chunk; progress moves from 5 to 95 as chunks finish (atomic in SQL,
+    so chunks finishing at once on many workers never lose an increment)."""
+    span = PROGRESS_MERGING - PROGRESS_PLANNED
+    return bool(
+        _mine(job_id, attempt)
+        .filter(chunks_total__gt=0)
+        .update(
+            chunks_done=F("chunks_done") + 1,
+            progress=Least(
+                PROGRESS_MERGING,
+                PROGRESS_PLANNED + (F("chunks_done") + 1) * span / F("chunks_total"),
+            ),
+            heartbeat_at=timezone.now(),
+        )
+    )
+
+
+def _summary(job: Job, result: dict[str, Any]) -> dict[str, Any]:
+    if job.kind == JobKind.FAIRNESS:
+        return {"passed": result.get("passed")}
+    if job.kind == JobKind.DRIFT:
+        return {"verdict": result.get("verdict")}
+    top = [f.get("feature") for f in (result.get("feature_importance") or [])[:3]]
+    return {"explainer": result.get("explainer"), "top_features": top}
+
+
+@transaction.atomic(durable=True)
+def job_succeed(*, job_id: int, attempt: int, result: dict[str, Any], files_dir: str = "") -> bool:
+    """Store the result of the attempt that holds the job; False (result discarded) when the job
+    was cancelled or another attempt took it over."""
+    job = Job.objects.select_for_update().select_related("model_version__model").get(pk=job_id)
+    if job.status != JobStatus.RUNNING or job.attempts != attempt:
+        return False
+    _transition(job, JobStatus.SUCCEEDED)
+    now = timezone.now()
+    _mine(job_id, attempt).update(
+        status=JobStatus.SUCCEEDED, result=result, progress=100, finished_at=now,
+        heartbeat_at=now, files_dir=files_dir, error_code="", error_message="", error_detail="",
+    )
+    job.refresh_from_db()
+    audit.record(
+        action="explainability.job.succeeded", actor=_actor(job), target=job,
+        model_name=job.model_version.model.name,
+        payload={"after": {"status": JobStatus.SUCCEEDED, "attempt": attempt,
+                           "artifact_sha256": job.artifact_sha256,
+                           "data_sha256": job.data_sha256, **_summary(job, result)}},
+    )
+    keep = files_dir.rsplit("/", 1)[-1] if files_dir else None
+    transaction.on_commit(lambda: _discard_outputs(job_id, keep=keep))
+    return True
+
+
+@transaction.atomic(durable=True)
+def job_fail(
+    *, job_id: int, attempt: int, code: str, message: str, detail: str = ""
+) -> bool:
+    """Fail the attempt's job with a sentence for the user (and the technical detail); nothing
+    it wrote is kept."""
+    job = Job.objects.select_for_update().select_related("model_version__model").get(pk=job_id)
+    if job.status != JobStatus.RUNNING or job.attempts != attempt:
+        return False
+    _mine(job_id, attempt).update(
+        status=JobStatus.FAILED, finished_at=timezone.now(), error_code=code[:50],
+        error_message=message or "The job failed.", error_detail=detail[:20000],
+    )
+    job.refresh_from_db()
+    audit.record(
+        action="explainability.job.failed", actor=_actor(job), target=job,
+        model_name=job.model_version.model.name,
+        payload={"before": {"status": JobStatus.RUNNING}, "after": {"status": JobStatus.FAILED},
+                 "attempt": attempt, "code": code, "error": message},
+    )
+    transaction.on_commit(lambda: _discard_outputs(job_id, keep=None))
+    return True
+
+
+@transaction.atomic(durable=True)
+def job_requeue(*, job_id: int, attempt: int, reason: str) -> bool:
+    """Put the attempt's job back in the queue after a transient error (the caller schedules the
+    retry with backoff). Out of attempts, the job fails with the reason instead."""
+    job = Job.objects.select_for_update().select_related("model_version__model").get(pk=job_id)
+    if job.status != JobStatus.RUNNING or job.attempts != attempt:
+        return False
+    if job.attempts >= job.max_attempts:
+        message = (
+            f"The job gave up after {job.attempts} attempts; the last one failed with a "
+            f"temporary error: {reason}"
+        )
+        _mine(job_id, attempt).update(
+            status=JobStatus.FAILED, finished_at=timezone.now(), error_code="gave_up",
+            error_message=message, error_detail=reason[:20000],
+        )
+        action, after = "explainability.job.failed", {"status": JobStatus.FAILED}
+    else:
+        _mine(job_id, attempt).update(status=JobStatus.QUEUED, heartbeat_at=None, worker="")
+        action, after = "explainability.job.requeued", {"status": JobStatus.QUEUED}
+    job.refresh_from_db()
+    audit.record(
+        action=action, actor=_actor(job), target=job, model_name=job.model_version.model.name,
+        payload={"before": {"status": JobStatus.RUNNING}, "after": after, "attempt": attempt,
+                 "reason": reason},
+    )
+    transaction.on_commit(lambda: _discard_outputs(job_id, keep=None))
+    return action == "explainability.job.requeued"
+
+
+def job_release_orphans(*, worker: str) -> list[int]:
+    """At a worker's start: its previous life's running jobs are orphans. Mark them stale so the
+    next claim may take them (no status change, so no audit event) and return their ids."""
+    ids = list(
+        Job.objects.filter(status=JobStatus.RUNNING, worker=worker).values_list("pk", flat=True)
+    )
+    if ids:
+        Job.objects.filter(pk__in=ids, status=JobStatus.RUNNING, worker=worker).update(
+            heartbeat_at=None
+        )
+    return ids
+
+
+def jobs_to_recover() -> list[int]:
+    """Running jobs whose worker stopped heart-beating, and queued jobs waiting suspiciously long
+    (their message may have been lost); re-sending them is safe because the claim is conditional."""
+    lost_queue = timezone.now() - dt.timedelta(seconds=settings.JOB_REQUEUE_QUEUED_AFTER)
+    return list(
+        Job.objects.filter(
+            Q(status=JobStatus.RUNNING)
+            & (Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=_stale_before()))
+            | Q(status=JobStatus.QUEUED, queued_at__lt=lost_queue)
+        ).values_list("pk", flat=True)[:500]
+    )
+
+
+def _discard_outputs(job_id: int, *, keep: str | None) -> None:
+    """Remove every attempt folder of the job except `keep` (the succeeded one)."""
+    from pathlib import Path
+
+    root = Path(settings.JOB_OUTPUT_ROOT) / str(job_id)
+    if not root.is_dir():
+        return
+    for child in root.iterdir():
+        if child.name != keep:
+            shutil.rmtree(child, ignore_errors=True)
+
+
+def finished_statuses() -> frozenset[str]:
+    return FINISHED
+
+
+@transaction.atomic(durable=True)
+def job_start_scheduled(
+    *, version: ModelVersion, dataset: DatasetVersion, reference_dataset: DatasetVersion
+) -> Job | None:
+    """The scheduler's drift check (actor: system). Skipped when the same comparison is already
+    queued, running or done, so a schedule never piles up duplicates."""
+    duplicate = Job.objects.filter(
+        model_version=version, kind=JobKind.DRIFT, dataset=dataset,
+        reference_dataset=reference_dataset,
+        status__in=[JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.SUCCEEDED],
+    ).exists()
+    if duplicate:
+        return None
+    _check_inputs(version=version, kind=JobKind.DRIFT, dataset=dataset, reference=reference_dataset)
+    job = _create(
+        actor=None, version=version, kind=JobKind.DRIFT, dataset=dataset,
+        reference=reference_dataset, params=job_params.normalise(JobKind.DRIFT, {}),
+    )
+    audit.record(
+        action="explainability.job.queued", actor=None, target=job,
+        model_name=version.model.name, payload={"after": _describe(job), "scheduled": True},
+    )
+    transaction.on_commit(lambda: _enqueue(job.pk))
+    return job

@@ -1,0 +1,97 @@
+"""Celery tasks for explainability jobs: thin, they take ids and call runtime/services.
+
+Reliability: every task is acks_late (a message is acknowledged only after the work) and rejected
+back to the queue if its worker dies; the worker prefetches one message at a time (settings).
+The Job row decides what runs: `job_claim` is conditional, so a redelivered or duplicated message
+for a finished or live job does nothing, and a job out of attempts fails instead of looping.
+Workers that die without a trace (SIGKILL) are covered by heartbeats: a new worker with the same
+name releases its predecessor's jobs at start, and `recover_lost_jobs` (beat) re-sends jobs
+whose heartbeat went silent.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import chord, shared_task
+from celery.signals import worker_ready
+from django.conf import settings
+
+from explainability import runtime, services
+from explainability.models import Job
+
+log = logging.getLogger(__name__)
+
+RELIABLE = {"acks_late": True, "reject_on_worker_lost": True}
+
+
+def _backoff(attempt: int) -> float:
+    return settings.JOB_RETRY_BACKOFF_SECONDS * (2 ** max(attempt - 1, 0))
+
+
+def _requeue(job_id: int, attempt: int) -> None:
+    run_job.apply_async((job_id,), countdown=_backoff(attempt))
+
+
+def _dispatch(job: Job, attempt: int, specs: list[dict[str, Any]]) -> None:
+    header = [run_chunk.s(job.pk, attempt, spec) for spec in specs]
+    # The chord_unlock fallback (non-Redis result backends) polls once a second; bound it by the
+    # hard time limit so a chunk lost with its worker cannot make it poll forever.
+    chord(header)(
+        merge_chunks.si(job.pk, attempt, specs),
+        max_retries=int(settings.CELERY_TASK_TIME_LIMIT),
+    )
+
+
+@shared_task(bind=True, name="explainability.tasks.run_job", **RELIABLE)
+def run_job(self, job_id: int) -> str:
+    job = services.job_claim(
+        job_id=job_id, worker=self.request.hostname or "worker", task_id=self.request.id or ""
+    )
+    if job is None:
+        return "not claimable"
+    runtime.run_attempt(job, dispatch=_dispatch, requeue=_requeue)
+    return f"attempt {job.attempts}"
+
+
+@shared_task(bind=True, name="explainability.tasks.run_chunk", **RELIABLE)
+def run_chunk(self, job_id: int, attempt: int, spec: dict[str, Any]) -> None:
+    runtime.run_chunk(job_id, attempt, spec, requeue=_requeue)
+
+
+@shared_task(bind=True, name="explainability.tasks.merge_chunks", **RELIABLE)
+def merge_chunks(self, job_id: int, attempt: int, specs: list[dict[str, Any]]) -> None:
+    runtime.run_merge(job_id, attempt, specs, requeue=_requeue)
+
+
+@shared_task(name="explainability.tasks.recover_lost_jobs")
+def recover_lost_jobs() -> list[int]:
+    """Re-send jobs whose worker went silent (the claim decides whether they run again)."""
+    ids = services.jobs_to_recover()
+    for job_id in ids:
+        run_job.delay(job_id)
+    return ids
+
+
+@shared_task(name="explainability.tasks.scheduled_drift_checks")
+def scheduled_drift_checks() -> list[int]:
+    """Beat: a drift job per production version against its newest non-training data."""
+    from explainability import scheduling
+
+    return scheduling.queue_drift_checks()
+
+
+@worker_ready.connect
+def _release_orphans_at_start(sender=None, **kwargs) -> None:
+    """A worker starting under a name that still holds running jobs was killed before finishing
+    them: release those jobs and re-send them, with any other silent ones."""
+    hostname = getattr(sender, "hostname", "") or ""
+    try:
+        orphans = services.job_release_orphans(worker=hostname) if hostname else []
+        for job_id in sorted(set(orphans) | set(services.jobs_to_recover())):
+            run_job.delay(job_id)
+        if orphans:
+            log.warning("worker %s released jobs %s left by its previous run", hostname, orphans)
+    except Exception:  # noqa: BLE001 - never keep a worker from starting; beat will recover
+        log.exception("could not release orphaned jobs at worker start")
