@@ -238,3 +238,10 @@ if DRIFT_SCHEDULE_ENABLED:
         "task": "explainability.tasks.scheduled_drift_checks",
         "schedule": _crontab(DRIFT_SCHEDULE_CRON),
     }
+
+# Governance: flag models whose periodic review is overdue and notify their owners (daily).
+REVIEW_OVERDUE_CRON = os.environ.get("REVIEW_OVERDUE_CRON", "30 6 * * *")  # m h dom mon dow
+CELERY_BEAT_SCHEDULE["governance-mark-overdue-reviews"] = {
+    "task": "governance.tasks.mark_overdue_reviews",
+    "schedule": _crontab(REVIEW_OVERDUE_CRON),
+}
