@@ -34,3 +34,124 @@ class AuditEventAdmin(AppendOnlyAdmin):
     list_display = ("seq", "timestamp", "actor_name", "action", "object_repr")
     list_filter = ("action",)
     search_fields = ("object_repr", "actor_name", "model_name")
+
+
+# --- governance records -------------------------------------------------------------------
+# Policies are edited here, through the service, as a new version. Every other record changes
+# only through its service (with its audit event), so the admin shows them read-only.
+
+from django import forms  # noqa: E402
+from django.core.exceptions import ValidationError  # noqa: E402
+
+from common.errors import DomainError  # noqa: E402
+from governance.models import (  # noqa: E402
+    Document,
+    DocumentRevision,
+    DocumentTemplate,
+    Finding,
+    ReviewOverdue,
+    RiskAssessment,
+    TierPolicy,
+)
+
+
+class ReadOnlyAdmin(AppendOnlyAdmin):
+    """Viewable by admins and auditors; changed only through services."""
+
+
+class TierPolicyForm(forms.ModelForm):
+    class Meta:
+        model = TierPolicy
+        fields = ["tier", "rules", "notes"]
+
+    def clean(self):
+        data = super().clean()
+        from governance.policy import rules_errors
+
+        errors = rules_errors(data.get("rules"))
+        if errors:
+            raise ValidationError(
+                {"rules": [f"{path}: {msg}" for path, msgs in errors.items() for msg in msgs]}
+            )
+        return data
+
+
+@admin.register(TierPolicy)
+class TierPolicyAdmin(GatehouseAdmin):
+    """Saving a policy (new or edited) publishes a NEW version; old versions never change."""
+
+    form = TierPolicyForm
+    list_display = ("tier", "version", "is_active", "created_by", "created_at", "notes")
+    list_filter = ("tier", "is_active")
+    readonly_fields = ("version", "is_active", "created_by", "created_at")
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_changeform_initial_data(self, request):
+        from governance.policy import default_rules
+
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("rules", default_rules(int(initial.get("tier") or 3)))
+        return initial
+
+    def save_model(self, request, obj, form, change):
+        from governance.services import tier_policy_publish
+
+        try:
+            published = tier_policy_publish(
+                actor=request.user, tier=form.cleaned_data["tier"],
+                rules=form.cleaned_data["rules"], notes=form.cleaned_data.get("notes", ""),
+            )
+        except DomainError as exc:
+            raise ValidationError(exc.detail) from exc
+        obj.pk = published.pk
+        obj.version = published.version
+        obj.is_active = True
+        obj._state.adding = False
+
+    def message_user(self, request, message, *args, **kwargs):
+        super().message_user(request, message + " (published as a new policy version)", *args, **kwargs)
+
+
+@admin.register(RiskAssessment)
+class RiskAssessmentAdmin(ReadOnlyAdmin):
+    list_display = ("model", "computed_tier", "override_tier", "eu_ai_act_class", "score",
+                    "assessed_by", "created_at", "expires_at")
+    list_filter = ("computed_tier", "eu_ai_act_class")
+
+
+@admin.register(DocumentTemplate)
+class DocumentTemplateAdmin(ReadOnlyAdmin):
+    list_display = ("slug", "version", "title", "is_active")
+
+
+class DocumentRevisionInline(admin.TabularInline):
+    model = DocumentRevision
+    extra = 0
+    fields = ("number", "section_key", "author", "created_at", "note")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Document)
+class DocumentAdmin(ReadOnlyAdmin):
+    list_display = ("version", "template_slug", "revision", "signed_off_by", "signed_off_revision")
+    inlines = [DocumentRevisionInline]
+
+
+@admin.register(Finding)
+class FindingAdmin(ReadOnlyAdmin):
+    list_display = ("title", "model", "severity", "status", "owner", "due_date")
+    list_filter = ("severity", "status")
+
+
+@admin.register(ReviewOverdue)
+class ReviewOverdueAdmin(ReadOnlyAdmin):
+    list_display = ("model", "review_date", "detected_at")

@@ -1,0 +1,117 @@
+"""The audit record: list, verify, export (CSV / JSON Lines), stage history of a model."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+
+from django.http import StreamingHttpResponse
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from common.errors import ValidationFailed
+from governance import api_permissions, audit, selectors
+from governance.api import serializers as s
+from governance.api.base import ExportView, GovernanceView
+from governance.api.filters import AuditEventFilter
+from governance.api.lookups import model_for_user
+
+EXPORT_COLUMNS = [
+    "seq", "timestamp", "actor_name", "actor_roles", "action", "object_type", "object_id",
+    "object_repr", "model_name", "payload", "request_id", "client_ip", "prev_hash", "hash",
+]
+
+
+class AuditEventListView(GenericAPIView):
+    """Audit events you may read (governance roles: all; others: their teams' models and their
+    own actions). Filters: object_type, object_id, model, actor, action, since, until."""
+
+    permission_classes = api_permissions.DEFAULT
+    serializer_class = s.AuditEventOutput
+    filterset_class = AuditEventFilter
+
+    def get_queryset(self):
+        return selectors.audit_events_for_user(self.request.user)
+
+    def get(self, request):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(s.AuditEventOutput(page, many=True).data)
+
+
+class AuditVerifyView(GovernanceView):
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        return Response(audit.verify_chain().as_dict())
+
+
+def _rows(qs):
+    return qs.values_list(*EXPORT_COLUMNS).iterator(chunk_size=2000)
+
+
+def _jsonl(qs):
+    for row in _rows(qs):
+        record = dict(zip(EXPORT_COLUMNS, row, strict=True))
+        record["timestamp"] = record["timestamp"].isoformat()
+        yield json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def _csv(qs):
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(EXPORT_COLUMNS)
+    for row in _rows(qs):
+        row = list(row)
+        row[1] = row[1].isoformat()
+        row[3] = json.dumps(row[3])
+        row[9] = json.dumps(row[9], ensure_ascii=False, sort_keys=True)
+        writer.writerow(row)
+        if buf.tell() > 64_000:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue()
+
+
+class AuditExportView(ExportView):
+    """Stream the (filtered) events you may read: ?format=csv|jsonl plus the list's filters."""
+
+    @extend_schema(parameters=[OpenApiParameter("format", str, enum=["csv", "jsonl"])],
+                   responses={200: bytes})
+    def get(self, request):
+        fmt = request.query_params.get("format", "jsonl")
+        if fmt not in ("csv", "jsonl"):
+            raise ValidationFailed("format must be csv or jsonl.", errors={"format": ["csv or jsonl"]})
+        params = request.query_params.copy()
+        params.pop("format", None)
+        fs = AuditEventFilter(params, queryset=selectors.audit_events_for_user(request.user))
+        if not fs.is_valid():
+            raise ValidationFailed("Invalid filter.", errors=fs.errors)
+        qs = fs.qs.order_by("seq")
+        if fmt == "csv":
+            response = StreamingHttpResponse(_csv(qs), content_type="text/csv; charset=utf-8")
+        else:
+            response = StreamingHttpResponse(_jsonl(qs), content_type="application/x-ndjson")
+        response["Content-Disposition"] = f'attachment; filename="audit-events.{fmt}"'
+        return response
+
+
+class StageHistoryView(GovernanceView):
+    """Stage changes of a model's versions from the audit record; ?at=<ISO datetime> adds which
+    versions were in each stage (notably production) at that moment."""
+
+    @extend_schema(parameters=[OpenApiParameter("at", str)], responses={200: dict})
+    def get(self, request, name: str):
+        model = model_for_user(request.user, name)
+        at = None
+        raw = request.query_params.get("at")
+        if raw:
+            at = parse_datetime(raw.replace(" ", "+"))
+            if at is None:
+                raise ValidationFailed("at must be an ISO 8601 date-time.", errors={"at": ["Invalid."]})
+            if at.tzinfo is None:
+                at = at.replace(tzinfo=dt.UTC)
+        return Response(selectors.stage_history(model, at=at))
