@@ -27,9 +27,10 @@ SR117_REQUIRED = [
     "ongoing_monitoring",
 ]
 ANNEX_IV_REQUIRED = [
-    "general_description", "development_process", "monitoring_and_control", "performance_metrics",
-    "risk_management", "lifecycle_changes", "standards_applied", "eu_declaration",
-    "post_market_monitoring",
+    "general_description", "dev_methods", "dev_design", "dev_architecture", "dev_data",
+    "dev_oversight", "dev_validation", "dev_cybersecurity", "monitoring_and_control",
+    "performance_metrics", "risk_management", "lifecycle_changes", "standards_applied",
+    "eu_declaration", "post_market_monitoring",
 ]
 
 

@@ -10,8 +10,23 @@ from django.db.models import Max
 from common.errors import Forbidden, ValidationFailed
 from governance import audit
 from governance import permissions as perms
-from governance.models import TierPolicy
+from governance.models import DocumentTemplate, TierPolicy
 from governance.policy import normalised, rules_errors
+
+
+def _check_sections_exist(rules: dict[str, Any]) -> None:
+    """Every required document section must exist in the active template it names."""
+    templates = {t.slug: set(t.section_keys) for t in DocumentTemplate.objects.filter(is_active=True)}
+    problems = []
+    for slug, keys in (rules.get("required_document_sections") or {}).items():
+        if slug not in templates:
+            problems.append(f"required_document_sections: no template {slug!r}")
+            continue
+        problems += [f"required_document_sections.{slug}: the template has no section {k!r}"
+                     for k in keys if k not in templates[slug]]
+    if problems:
+        raise ValidationFailed(f"The policy rules are not valid: {problems[0]}",
+                               errors={"rules": problems})
 
 
 @transaction.atomic
@@ -32,6 +47,7 @@ def tier_policy_publish(*, actor, tier: int, rules: dict[str, Any], notes: str =
         first = next(iter(errors))
         raise ValidationFailed(f"The policy rules are not valid: {first}: {errors[first][0]}",
                                errors={"rules": [f"{k}: {m}" for k, v in errors.items() for m in v]})
+    _check_sections_exist(rules)
     # Lock this tier's rows: two admins publishing at once get consecutive versions.
     list(TierPolicy.objects.select_for_update().filter(tier=tier).values_list("pk", flat=True))
     current = TierPolicy.objects.filter(tier=tier, is_active=True).first()
