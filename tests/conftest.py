@@ -40,7 +40,10 @@ def _isolated_artifact_root(settings, tmp_path):
 
 def make_persona(name: str):
     roles, teams = PERSONAS[name]
-    return gov.user_create(username=name, roles=list(roles), teams=teams, password="pw-" + name)
+    return gov.user_create(
+        username=name, roles=list(roles), teams=teams, password="pw-" + name,
+        email=f"{name}@example.com",
+    )
 
 
 @pytest.fixture

@@ -1,0 +1,81 @@
+from rest_framework import serializers
+
+from approvals.choices import DecisionKind, TargetStage
+from approvals.models import ApprovalCondition, Decision, Notification, PromotionRequest
+
+
+class PromotionCreateInput(serializers.Serializer):
+    model = serializers.SlugField()
+    version = serializers.IntegerField(min_value=1)
+    target_stage = serializers.ChoiceField(choices=TargetStage.choices)
+    justification = serializers.CharField()
+
+
+class ConditionInput(serializers.Serializer):
+    text = serializers.CharField()
+    due_date = serializers.DateField()
+
+
+class DecisionInput(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=DecisionKind.choices)
+    role = serializers.CharField()
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+    conditions = ConditionInput(many=True, required=False)
+
+
+class ReasonInput(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class RollbackInput(serializers.Serializer):
+    reason = serializers.CharField()
+
+
+class ConditionResolveInput(serializers.Serializer):
+    note = serializers.CharField()
+
+
+class DecisionOutput(serializers.ModelSerializer):
+    approver = serializers.CharField(source="approver.username")
+
+    class Meta:
+        model = Decision
+        fields = ["id", "approver", "role", "decision", "comment", "evidence_fingerprint", "created_at"]
+
+
+class ConditionOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ApprovalCondition
+        fields = ["id", "text", "due_date", "status", "resolved_at", "resolution_note"]
+
+
+class PromotionOutput(serializers.ModelSerializer):
+    model = serializers.CharField(source="model.name")
+    version = serializers.IntegerField(source="version.version")
+    requested_by = serializers.CharField(source="requested_by.username")
+    policy = serializers.SerializerMethodField()
+    decisions = DecisionOutput(many=True, read_only=True)
+    conditions = ConditionOutput(many=True, read_only=True)
+    approvals_missing = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PromotionRequest
+        fields = [
+            "id", "model", "version", "target_stage", "state", "state_reason", "requested_by",
+            "justification", "policy", "required_roles", "approvals_missing", "gate_report",
+            "evidence", "evidence_fingerprint", "decisions", "conditions", "deadline_at",
+            "approved_at", "execute_by", "executed_at", "closed_at", "created_at",
+        ]
+
+    def get_policy(self, obj) -> dict:
+        return {"id": obj.policy_id, "tier": obj.policy.tier, "version": obj.policy.version}
+
+    def get_approvals_missing(self, obj) -> list[str]:
+        approved = {d.role for d in obj.decisions.all() if d.decision == DecisionKind.APPROVE}
+        return [r for r in obj.required_roles if r not in approved]
+
+
+class NotificationOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "subject", "body", "link", "created_at", "read_at"]

@@ -1,0 +1,124 @@
+"""Who hears about what: in-app notifications, e-mail (Django's backend) and signed webhooks.
+
+Everything is sent after the transaction commits, so a failed request notifies nobody; a failing
+webhook endpoint never blocks the workflow (delivery runs in Celery with retries)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.urls import NoReverseMatch, reverse
+
+from approvals.models import Notification, WebhookDelivery, WebhookEndpoint
+from governance.models import User
+
+
+def request_url(req) -> str:
+    try:
+        path = reverse("approvals:promotion-detail", args=[req.pk])
+    except NoReverseMatch:
+        path = f"/api/v1/promotions/{req.pk}/"
+    return settings.PUBLIC_BASE_URL.rstrip("/") + path
+
+
+def notify(users: Iterable, *, kind: str, subject: str, body: str = "", link: str = "") -> None:
+    """In-app notification rows now (inside the caller's transaction), e-mail after commit."""
+    recipients = {u.pk: u for u in users if u is not None and getattr(u, "is_active", True)}
+    if not recipients:
+        return
+    Notification.objects.bulk_create(
+        [Notification(user=u, kind=kind, subject=subject[:300], body=body, link=link) for u in recipients.values()]
+    )
+    emails = sorted({u.email for u in recipients.values() if u.email})
+    if emails:
+        message = f"{body}\n\n{link}".strip()
+        transaction.on_commit(lambda: send_mail(
+            f"[Gatehouse] {subject}", message, settings.DEFAULT_FROM_EMAIL, emails, fail_silently=True
+        ))
+
+
+def _users_with_roles(roles: Iterable[str]):
+    return User.objects.filter(role_grants__role__in=list(roles), is_active=True).distinct()
+
+
+def _stakeholders(req) -> list:
+    return [req.requested_by, req.model.owner]
+
+
+def promotion_opened(req) -> None:
+    notify(
+        _users_with_roles(req.required_roles), kind="promotion_awaiting",
+        subject=f"Approval needed: {req.version.ref} → {req.target_stage}",
+        body=f"{req.requested_by.username} asks to promote {req.version.ref} to {req.target_stage}: "
+             f"{req.justification}\nRoles needed: {', '.join(req.required_roles)}.",
+        link=request_url(req),
+    )
+
+
+def decision_recorded(req, decision) -> None:
+    notify(
+        _stakeholders(req), kind="promotion_decision",
+        subject=f"{decision.approver.username} chose {decision.decision} ({decision.role}) on #{req.pk}",
+        body=decision.comment, link=request_url(req),
+    )
+
+
+def promotion_state_changed(req, *, actor) -> None:
+    recipients = _stakeholders(req)
+    if req.state in ("revoked", "expired"):
+        recipients += list(_users_with_roles(["validator"]))
+    notify(
+        recipients, kind=f"promotion_{req.state}",
+        subject=f"Promotion #{req.pk} {req.version.ref} → {req.target_stage}: {req.state}",
+        body=req.state_reason, link=request_url(req),
+    )
+
+
+def version_rolled_back(version, *, actor, reason: str, from_stage: str) -> None:
+    model = version.model
+    recipients = [model.owner, *model.developers.all(), *_users_with_roles(["validator"])]
+    notify(
+        recipients, kind="version_rolled_back",
+        subject=f"Emergency rollback: {version.ref} removed from {from_stage}",
+        body=f"By {getattr(actor, 'username', 'system')}: {reason}",
+        link=settings.PUBLIC_BASE_URL.rstrip("/") + f"/models/{model.name}/",
+    )
+
+
+# --- webhooks -------------------------------------------------------------------------------
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def webhook_payload(event) -> dict:
+    return {
+        "event": event.action, "seq": event.seq, "timestamp": event.timestamp.isoformat(),
+        "actor": event.actor_name, "object": {"type": event.object_type, "id": event.object_id,
+                                              "repr": event.object_repr},
+        "model": event.model_name, "payload": event.payload, "audit_hash": event.hash,
+    }
+
+
+def on_audit_event(event) -> None:
+    """Audit subscriber (after commit): queue a delivery per endpoint that wants this event."""
+    endpoints = [e for e in WebhookEndpoint.objects.filter(is_active=True) if e.wants(event.action)]
+    if not endpoints:
+        return
+    from approvals.tasks import deliver_webhook
+
+    payload = webhook_payload(event)
+    for endpoint in endpoints:
+        delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_type=event.action, payload=payload)
+        deliver_webhook.delay(delivery.pk)
+
+
+def encode(payload: dict) -> bytes:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
