@@ -21,10 +21,8 @@ The rules:
   chunks, computed on any workers, gives exactly the values of one unsplit run.
 """
 
-import base64
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,128 +32,43 @@ from .data import check_features
 from .errors import JobInputError
 from .jsonable import to_jsonable
 from .loading import LoadedModel
+from .shap_explainers import (
+    GAP_TOLERANCE,
+    LINEAR_EXPLAINER,
+    PATH_DEPENDENT_FIRST,
+    PERMUTATION_EXPLAINER,
+    TREE_EXPLAINER,
+    additivity_gap,
+    explain_model_specific,
+    explain_permutation,
+    explainer_family,
+    explainer_label,
+    short_error,
+    verified_output_space,
+)
+from .shap_plan import ShapChunk, ShapPlan, replace_plan, row_seed
 from .shap_plots import write_shap_plots
 
-TREE_EXPLAINER = "TreeExplainer"
-LINEAR_EXPLAINER = "LinearExplainer"
-PERMUTATION_EXPLAINER = "PermutationExplainer"
+__all__ = [
+    "FILES",
+    "LINEAR_EXPLAINER",
+    "PERMUTATION_EXPLAINER",
+    "TREE_EXPLAINER",
+    "ShapChunk",
+    "ShapPlan",
+    "chunk_bounds",
+    "compute_shap_chunk",
+    "finalize_shap",
+    "merge_shap_chunks",
+    "prepare_shap",
+    "row_seed",
+    "run_shap",
+]
 
 FILES = {"values": "shap_values.npz", "bar": "shap_bar.svg", "beeswarm": "shap_beeswarm.svg"}
 
-_TREE_MODELS = {
-    "DecisionTreeClassifier",
-    "DecisionTreeRegressor",
-    "ExtraTreeClassifier",
-    "ExtraTreeRegressor",
-    "RandomForestClassifier",
-    "RandomForestRegressor",
-    "ExtraTreesClassifier",
-    "ExtraTreesRegressor",
-    "GradientBoostingClassifier",
-    "GradientBoostingRegressor",
-    "HistGradientBoostingClassifier",
-    "HistGradientBoostingRegressor",
-    "LGBMClassifier",
-    "LGBMRegressor",
-    "LGBMRanker",
-    "XGBClassifier",
-    "XGBRegressor",
-    "XGBRFClassifier",
-    "XGBRFRegressor",
-}
-_LINEAR_MODELS = {
-    "LogisticRegression",
-    "LogisticRegressionCV",
-    "LinearRegression",
-    "Ridge",
-    "RidgeCV",
-    "Lasso",
-    "LassoCV",
-    "ElasticNet",
-    "ElasticNetCV",
-    "SGDClassifier",
-    "SGDRegressor",
-}
 _PROBE_ROWS = 10
-# shap's interventional algorithm mis-handles HistGradientBoosting's binned thresholds on some rows
-# (its own additivity check passes while the values miss the estimator's output), so these start
-# with the path-dependent algorithm, which reproduces the estimator exactly.
-_PATH_DEPENDENT_FIRST = {"HistGradientBoostingClassifier", "HistGradientBoostingRegressor"}
-_GAP_TOLERANCE = 1e-3
 _KMEANS_MAX_ROWS = 20_000
-
-
-@dataclass
-class ShapPlan:
-    """Everything a worker needs, besides the model and the data, to compute any chunk."""
-
-    explainer: str
-    explainer_reason: str
-    output_space: str
-    feature_names: list[str]
-    n_rows_total: int
-    row_indices: list[int]
-    seed: int
-    background_method: str
-    background_indices: list[int] | None = None
-    background_data: list[list[float]] | None = None
-    class_index: int | None = None
-    class_label: Any = None
-    n_outputs: int = 1
-    feature_perturbation: str | None = None
-    max_evals: int | None = None
-
-    @property
-    def rows_explained(self) -> int:
-        """How many rows the plan explains."""
-        return len(self.row_indices)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable form (what a task passes to the chunk tasks)."""
-        return to_jsonable(asdict(self))
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ShapPlan":
-        """Inverse of ``to_dict``."""
-        return cls(**data)
-
-
-@dataclass
-class ShapChunk:
-    """SHAP values of plan rows ``start:stop`` (positions in ``plan.row_indices``)."""
-
-    start: int
-    stop: int
-    values: np.ndarray
-    base_values: np.ndarray
-    additivity_checked: bool = True
-    additivity_max_gap: float | None = None
-    notes: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable form; arrays travel as base64 float64 bytes (exact round trip)."""
-        return {
-            "start": self.start,
-            "stop": self.stop,
-            "values": _encode(self.values),
-            "base_values": _encode(self.base_values),
-            "additivity_checked": self.additivity_checked,
-            "additivity_max_gap": self.additivity_max_gap,
-            "notes": list(self.notes),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ShapChunk":
-        """Inverse of ``to_dict``."""
-        return cls(
-            start=int(data["start"]),
-            stop=int(data["stop"]),
-            values=_decode(data["values"]),
-            base_values=_decode(data["base_values"]),
-            additivity_checked=bool(data.get("additivity_checked", True)),
-            additivity_max_gap=data.get("additivity_max_gap"),
-            notes=list(data.get("notes", [])),
-        )
 
 
 def run_shap(
@@ -250,14 +163,14 @@ def prepare_shap(
     else:
         plan.background_data = _kmeans_background(frame, size, rng_background)
 
-    family, reason = _family(model)
+    family, reason = explainer_family(model)
     if family in (TREE_EXPLAINER, LINEAR_EXPLAINER):
         tree = family == TREE_EXPLAINER
         candidates: list[tuple[str, str | None]] = [
             (family, feature_perturbation if tree else None)
         ]
         if tree and feature_perturbation == "interventional":
-            if type(model.model).__name__ in _PATH_DEPENDENT_FIRST:
+            if type(model.model).__name__ in PATH_DEPENDENT_FIRST:
                 candidates.insert(0, (family, "tree_path_dependent"))
                 reason += (
                     "; tree_path_dependent because shap's interventional algorithm does not "
@@ -267,21 +180,21 @@ def prepare_shap(
                 candidates.append((family, "tree_path_dependent"))
         failures = []
         for name, perturbation in candidates:
-            attempt = _replace(plan, explainer=name, feature_perturbation=perturbation)
+            attempt = replace_plan(plan, explainer=name, feature_perturbation=perturbation)
             try:
                 probe = compute_shap_chunk(
                     model, X, attempt, 0, min(_PROBE_ROWS, len(rows)), strict=True
                 )
             except Exception as exc:  # shap raises many exception types for unsupported models
-                failures.append(f"{_label(name, perturbation)} failed: {_short(exc)}")
+                failures.append(f"{explainer_label(name, perturbation)} failed: {short_error(exc)}")
                 continue
-            space, problem = _verified_output_space(model, frame, attempt, probe)
+            space, problem = verified_output_space(model, frame, attempt, probe)
             if space is None:
-                failures.append(f"{_label(name, perturbation)}: {problem}")
+                failures.append(f"{explainer_label(name, perturbation)}: {problem}")
                 continue
             attempt.output_space = space
             attempt.explainer_reason = reason + (
-                f"; {'; '.join(failures)}; used {_label(name, perturbation)} instead"
+                f"; {'; '.join(failures)}; used {explainer_label(name, perturbation)} instead"
                 if failures
                 else (f" ({perturbation})" if perturbation else "")
             )
@@ -335,18 +248,24 @@ def compute_shap_chunk(
         empty = np.empty((0, len(plan.feature_names)))
         return ShapChunk(start, stop, empty, np.empty(0))
     if plan.explainer == PERMUTATION_EXPLAINER:
-        values, base = _permutation(model, rows, indices, background, plan)
+        values, base = explain_permutation(model, rows, indices, background, plan)
     else:
         try:
-            values, base = _model_specific(model, rows, background, plan, check_additivity=True)
+            values, base = explain_model_specific(
+                model, rows, background, plan, check_additivity=True
+            )
         except Exception as exc:
             if strict or "additivity" not in str(exc).lower():
                 raise
-            values, base = _model_specific(model, rows, background, plan, check_additivity=False)
+            values, base = explain_model_specific(
+                model, rows, background, plan, check_additivity=False
+            )
             checked = False
-            notes.append(f"rows {start}:{stop}: shap's additivity check failed ({_short(exc)})")
-    gap = None if strict else _additivity_gap(model, rows, plan, values, base)
-    if gap is not None and gap > _GAP_TOLERANCE:
+            notes.append(
+                f"rows {start}:{stop}: shap's additivity check failed ({short_error(exc)})"
+            )
+    gap = None if strict else additivity_gap(model, rows, plan, values, base)
+    if gap is not None and gap > GAP_TOLERANCE:
         notes.append(
             f"rows {start}:{stop}: base + sum(SHAP) misses the model's {plan.output_space} "
             f"output by up to {gap:.3g}"
@@ -486,11 +405,6 @@ def finalize_shap(
     )
 
 
-def row_seed(seed: int, row_index: int) -> int:
-    """The permutation explainer's seed for one row: independent of how rows are chunked."""
-    return int(np.random.SeedSequence([int(seed), int(row_index)]).generate_state(1)[0])
-
-
 def _features(model: LoadedModel, X: pd.DataFrame) -> list[str]:
     if not isinstance(X, pd.DataFrame):
         raise JobInputError("SHAP needs the dataset as a table with named columns")
@@ -528,27 +442,6 @@ def _output(
     return width, int(class_index), label
 
 
-def _family(model: LoadedModel) -> tuple[str, str]:
-    if model.kind == "onnx":
-        return PERMUTATION_EXPLAINER, (
-            "ONNX graph: explained model-agnostically through its output on the raw features"
-        )
-    if model.kind == "pipeline":
-        return PERMUTATION_EXPLAINER, (
-            "scikit-learn Pipeline: explained model-agnostically through its output on the raw "
-            "(pre-transformation) features"
-        )
-    name = type(model.model).__name__
-    module = type(model.model).__module__
-    if name in _TREE_MODELS or (name == "Booster" and module.startswith(("lightgbm", "xgboost"))):
-        return TREE_EXPLAINER, f"{name} is a tree ensemble: exact TreeExplainer"
-    if name in _LINEAR_MODELS:
-        return LINEAR_EXPLAINER, f"{name} is linear: exact LinearExplainer (independent features)"
-    return PERMUTATION_EXPLAINER, (
-        f"{name} has no model-specific explainer: model-agnostic PermutationExplainer"
-    )
-
-
 def _background(frame: pd.DataFrame, plan: ShapPlan) -> pd.DataFrame:
     if plan.background_indices is not None:
         return frame.iloc[plan.background_indices]
@@ -568,187 +461,3 @@ def _kmeans_background(
     distinct = len(source.drop_duplicates())
     summary = shap.kmeans(source.to_numpy(dtype=float), min(size, distinct))
     return np.asarray(summary.data, dtype=float).tolist()
-
-
-def _model_specific(
-    model: LoadedModel,
-    rows: pd.DataFrame,
-    background: pd.DataFrame,
-    plan: ShapPlan,
-    *,
-    check_additivity: bool,
-) -> tuple[np.ndarray, np.ndarray]:
-    import shap
-
-    estimator = model.model
-    if plan.explainer == TREE_EXPLAINER:
-        data = (
-            model.model_input(background) if plan.feature_perturbation == "interventional" else None
-        )
-        explainer = shap.TreeExplainer(
-            estimator, data=data, feature_perturbation=plan.feature_perturbation
-        )
-        explanation = explainer(model.model_input(rows), check_additivity=check_additivity)
-    elif plan.explainer == LINEAR_EXPLAINER:
-        masker = shap.maskers.Independent(
-            background.to_numpy(dtype=float), max_samples=len(background)
-        )
-        explainer = shap.LinearExplainer(estimator, masker)
-        explanation = explainer(rows.to_numpy(dtype=float))
-    else:
-        raise ValueError(f"unknown explainer {plan.explainer}")
-    return _one_output(explanation.values, explanation.base_values, plan, len(rows))
-
-
-def _permutation(
-    model: LoadedModel,
-    rows: pd.DataFrame,
-    indices: Sequence[int],
-    background: pd.DataFrame,
-    plan: ShapPlan,
-) -> tuple[np.ndarray, np.ndarray]:
-    import shap
-
-    masker = shap.maskers.Independent(background.to_numpy(dtype=float), max_samples=len(background))
-    explainer = shap.PermutationExplainer(
-        _output_function(model, plan), masker, feature_names=plan.feature_names
-    )
-    data = rows.to_numpy(dtype=float)
-    values = np.empty((len(rows), len(plan.feature_names)))
-    base = np.empty(len(rows))
-    state = np.random.get_state()  # shap draws from NumPy's global generator
-    try:
-        for position, row_index in enumerate(indices):
-            np.random.seed(row_seed(plan.seed, row_index))
-            explanation = explainer(
-                data[position : position + 1], max_evals=plan.max_evals, silent=True
-            )
-            values[position] = np.asarray(explanation.values, dtype=float).reshape(-1)
-            base[position] = float(np.asarray(explanation.base_values).reshape(-1)[0])
-    finally:
-        np.random.set_state(state)
-    return values, base
-
-
-def _output_function(model: LoadedModel, plan: ShapPlan):
-    names = plan.feature_names
-
-    def as_frame(values: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame(values, columns=names)
-
-    if plan.class_index is None:
-        return lambda values: np.asarray(model.predict(as_frame(values)), dtype=float)
-    column = plan.class_index
-    return lambda values: model.predict_proba(as_frame(values))[:, column]
-
-
-def _one_output(
-    values: Any, base_values: Any, plan: ShapPlan, n_rows: int
-) -> tuple[np.ndarray, np.ndarray]:
-    values = np.asarray(values, dtype=float)
-    base = np.asarray(base_values, dtype=float)
-    if values.ndim == 3:
-        column = plan.class_index or 0
-        values = values[:, :, column]
-        base = base.reshape(n_rows, -1)[:, column] if base.size > 1 else base
-    elif plan.class_index == 0 and plan.n_outputs == 2:
-        # one margin for a binary model explains class 1; class 0's margin is its negation
-        values, base = -values, -base
-    return values.reshape(n_rows, -1), np.broadcast_to(base.reshape(-1), (n_rows,)).copy()
-
-
-def _verified_output_space(
-    model: LoadedModel, frame: pd.DataFrame, plan: ShapPlan, probe: ShapChunk
-) -> tuple[str | None, str]:
-    """Which model output ``base + sum(values)`` reproduces on the probe rows.
-
-    shap's own additivity check compares with shap's internal copy of the trees, which can itself
-    be wrong (seen with HistGradientBoosting), so the check here is against the estimator.
-    Returns ``(None, why)`` when the values add up to none of the model's outputs.
-    """
-    rows = frame.iloc[plan.row_indices[probe.start : probe.stop]]
-    total = probe.values.sum(axis=1) + probe.base_values
-    gaps: list[float] = []
-    for space, reference in _reference_outputs(model, rows, plan):
-        usable = np.isfinite(reference)
-        if not usable.any():
-            continue
-        gap = np.abs(total[usable] - reference[usable])
-        if np.allclose(total[usable], reference[usable], rtol=1e-4, atol=1e-4):
-            return space, ""
-        gaps.append(float(gap.max()))
-    if not gaps:
-        return "raw", ""
-    return None, (f"values do not add up to the model's output (smallest max gap {min(gaps):.3g})")
-
-
-def _additivity_gap(
-    model: LoadedModel, rows: pd.DataFrame, plan: ShapPlan, values: np.ndarray, base: np.ndarray
-) -> float | None:
-    total = values.sum(axis=1) + base
-    for space, reference in _reference_outputs(model, rows, plan):
-        usable = np.isfinite(reference)
-        if space == plan.output_space and usable.any():
-            return float(np.max(np.abs(total[usable] - reference[usable])))
-    return None
-
-
-def _reference_outputs(
-    model: LoadedModel, rows: pd.DataFrame, plan: ShapPlan
-) -> list[tuple[str, np.ndarray]]:
-    estimator = model.model
-    references: list[tuple[str, np.ndarray]] = []
-    if plan.class_index is None:
-        return [("raw", np.asarray(model.predict(rows), dtype=float).reshape(-1))]
-    p = model.predict_proba(rows)[:, plan.class_index]
-    references.append(("probability", p))
-    if plan.n_outputs == 2:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logit = np.log(p / (1 - p))
-        references.append(("log_odds", np.where((p > 1e-9) & (p < 1 - 1e-9), logit, np.nan)))
-    margin = None
-    model_input = model.model_input(rows)
-    try:
-        if type(estimator).__module__.startswith("lightgbm"):
-            margin = estimator.predict(model_input, raw_score=True)
-        elif type(estimator).__module__.startswith("xgboost"):
-            margin = estimator.predict(model_input, output_margin=True)
-        elif hasattr(estimator, "decision_function"):
-            margin = estimator.decision_function(model_input)
-    except (TypeError, ValueError, AttributeError):
-        margin = None
-    if margin is not None:
-        margin = np.asarray(margin, dtype=float)
-        if margin.ndim == 2 and margin.shape[1] == plan.n_outputs:
-            references.append(("raw", margin[:, plan.class_index]))
-        elif margin.ndim == 1 and plan.n_outputs == 2:
-            references.append(("raw", margin if plan.class_index == 1 else -margin))
-    return references
-
-
-def _replace(plan: ShapPlan, **changes: Any) -> ShapPlan:
-    return ShapPlan(**{**asdict(plan), **changes})
-
-
-def _encode(array: np.ndarray) -> dict[str, Any]:
-    array = np.ascontiguousarray(array, dtype="<f8")
-    return {
-        "dtype": "<f8",
-        "shape": list(array.shape),
-        "data": base64.b64encode(array.tobytes()).decode("ascii"),
-    }
-
-
-def _decode(data: dict[str, Any]) -> np.ndarray:
-    raw = base64.b64decode(data["data"])
-    return np.frombuffer(raw, dtype=np.dtype(data["dtype"])).reshape(data["shape"]).copy()
-
-
-def _short(exc: Exception, limit: int = 160) -> str:
-    lines = str(exc).strip().splitlines()
-    text = f"{type(exc).__name__}: {lines[0] if lines else ''}"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _label(name: str, perturbation: str | None) -> str:
-    return f"{name} ({perturbation})" if perturbation else name
