@@ -7,4 +7,5 @@ from governance import views
 urlpatterns = [
     path("audit/", views.audit_log, name="audit-log"),
     path("audit/verify/", views.audit_verify, name="audit-verify"),
+    path("findings/", views.finding_list, name="finding-list"),
 ]

@@ -1,8 +1,11 @@
-"""Portal pages of governance: the audit log (filters, chain verification, export links)."""
+"""Portal pages of governance: the audit log (filters, chain verification, export links) and the
+findings list. Pages about one model (risk, documents) live in registry.views, which may import
+both the registry and governance."""
 
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import urlencode
 
 from django import forms
 from django.http import HttpRequest, HttpResponse
@@ -10,8 +13,13 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from common.portal import paginate, portal_view
-from governance import audit
-from governance.models import AuditEvent
+from governance import audit, selectors
+from governance.choices import (
+    BLOCKING_SEVERITIES,
+    UNRESOLVED_FINDING_STATUSES,
+    FindingStatus,
+    Severity,
+)
 
 
 class AuditFilterForm(forms.Form):
@@ -45,22 +53,46 @@ class AuditFilterForm(forms.Form):
             qs = qs.filter(object_repr__icontains=data["object"])
         # Dates are days in the user's time zone.
         if data.get("since"):
-            qs = qs.filter(timestamp__gte=timezone.make_aware(dt.datetime.combine(data["since"], dt.time.min)))
+            qs = qs.filter(timestamp__gte=_day_start(data["since"]))
         if data.get("until"):
-            qs = qs.filter(timestamp__lte=timezone.make_aware(dt.datetime.combine(data["until"], dt.time.max)))
+            qs = qs.filter(timestamp__lte=_day_end(data["until"]))
         return qs
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def _day_end(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.max))
+
+
+def _export_query(form: AuditFilterForm) -> str:
+    """The audit log's filters in the export API's terms (dates as instants in the user's zone)."""
+    if not (form.is_bound and form.is_valid()):
+        return ""
+    data = form.cleaned_data
+    params = {
+        "action": data.get("action"), "actor": data.get("actor"), "model": data.get("model_name"),
+        "since": _day_start(data["since"]).isoformat() if data.get("since") else None,
+        "until": _day_end(data["until"]).isoformat() if data.get("until") else None,
+    }
+    return urlencode({k: v for k, v in params.items() if v})
 
 
 @portal_view
 def audit_log(request: HttpRequest) -> HttpResponse:
+    """The audit record the user may read, newest first, with filters and export links."""
     form = AuditFilterForm(request.GET or None)
-    qs = AuditEvent.objects.order_by("-seq")
+    qs = selectors.audit_events_for_user(request.user).order_by("-seq")
     if form.is_bound and form.is_valid():
         qs = form.filter(qs)
     elif form.is_bound:
         qs = qs.none()
+    query = _export_query(form)
     return render(request, "governance/audit_log.html", {
-        "form": form, "page": paginate(request, qs), "query": request.GET.urlencode(),
+        "form": form, "page": paginate(request, qs), "export_query": query + "&" if query else "",
+        "object_filter_not_exported": bool(form.is_bound and form.is_valid() and form.cleaned_data.get("object")),
     })
 
 
@@ -70,3 +102,22 @@ def audit_verify(request: HttpRequest) -> HttpResponse:
     result = audit.verify_chain()
     template = "governance/_chain_status.html" if request.htmx else "governance/chain_status.html"
     return render(request, template, {"result": result, "checked_at": timezone.now()})
+
+
+@portal_view
+def finding_list(request: HttpRequest) -> HttpResponse:
+    """Validation findings on models the user may see; ?open_high=1 lists the blocking ones."""
+    qs = selectors.finding_list_for_user(request.user)
+    status = request.GET.get("status", "")
+    severity = request.GET.get("severity", "")
+    open_high = request.GET.get("open_high") == "1"
+    if open_high:
+        qs = qs.filter(status__in=UNRESOLVED_FINDING_STATUSES, severity__in=BLOCKING_SEVERITIES)
+    if status in FindingStatus.values:
+        qs = qs.filter(status=status)
+    if severity in Severity.values:
+        qs = qs.filter(severity=severity)
+    return render(request, "governance/finding_list.html", {
+        "page": paginate(request, qs), "status": status, "severity": severity,
+        "open_high": open_high, "statuses": FindingStatus.choices, "severities": Severity.choices,
+    })

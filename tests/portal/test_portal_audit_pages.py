@@ -59,3 +59,20 @@ def test_dashboard_counts_link_to_the_filtered_inventory(web_for, registry):
     html = web_for("validator").get("/").content.decode()
     assert 'href="/models/?review_overdue=true"' in html
     assert 'href="/models/?risk_tier=unassessed&amp;stage=development">3</a>' in html
+
+
+def test_engineer_reads_only_the_events_of_their_teams_models(web_for, registry):
+    html = web_for("engineer").get("/audit/?model_name=fraud-score").content.decode()
+    assert "fraud-score@1" not in html
+    assert "credit-default@1" in web_for("engineer").get("/audit/").content.decode()
+
+
+def test_export_links_carry_the_filters_and_download_with_the_session(web_for, registry):
+    web = web_for("auditor")
+    html = web.get("/audit/?action=registry.version.registered&model_name=credit-default").content.decode()
+    link = "/api/v1/audit-events/export/?action=registry.version.registered&amp;model=credit-default&amp;format=csv"
+    assert link in html
+    response = web.get(link.replace("&amp;", "&"))
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content).decode()
+    assert "credit-default@1" in body and "fraud-score" not in body

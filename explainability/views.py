@@ -1,0 +1,177 @@
+"""Portal pages of explainability: start a SHAP / fairness / drift job from a version page, watch
+it live (htmx polling), read a failed job's error, retry it, and read the results (SHAP plots and
+top features, fairness pass/fail per metric and group, drift per feature).
+
+The version page's evidence block is added through `registry.views.VERSION_SECTIONS`.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from common.errors import ValidationFailed
+from common.portal import paginate, portal_view
+from explainability import permissions, selectors, services
+from explainability.choices import FINISHED, JobKind, JobStatus
+from registry import selectors as registry_selectors
+from registry import views as registry_views
+from registry.models import DatasetVersion
+
+SERVED_FILE_TYPES = {".svg": "image/svg+xml"}
+
+
+class JobStartForm(forms.Form):
+    kind = forms.ChoiceField(choices=JobKind.choices, label="Analysis")
+    dataset = forms.ChoiceField(label="Dataset version", help_text="The data analysed (drift: the current data).")
+    label_column = forms.CharField(
+        required=False, max_length=100, label="Label column (fairness)",
+        help_text="The column holding the true outcome.",
+    )
+    sensitive_attributes = forms.CharField(
+        required=False, max_length=300, label="Sensitive attributes (fairness)",
+        help_text="Comma-separated; empty uses the dataset's declared attributes.",
+    )
+
+    def __init__(self, *args, dataset_choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["dataset"].choices = list(dataset_choices)
+
+    def params(self) -> dict:
+        data = self.cleaned_data
+        if data["kind"] != JobKind.FAIRNESS:
+            return {}
+        out: dict = {}
+        if data.get("label_column"):
+            out["label_column"] = data["label_column"].strip()
+        attrs = [a.strip() for a in (data.get("sensitive_attributes") or "").split(",") if a.strip()]
+        if attrs:
+            out["sensitive_attributes"] = attrs
+        return out
+
+
+def _dataset_choices(version) -> list[tuple[str, str]]:
+    """Dataset versions to analyse: the version's own lineage inputs first, then the rest."""
+    own = [e.upstream_dataset for e in version.upstream_edges.all() if e.upstream_dataset_id]
+    others = DatasetVersion.objects.select_related("dataset").exclude(
+        pk__in=[d.pk for d in own]
+    ).order_by("dataset__name", "-version")[:200]
+    return [(str(d.pk), d.ref) for d in [*own, *others]]
+
+
+def _default_form(version) -> JobStartForm:
+    initial: dict = {}
+    own = [e.upstream_dataset for e in version.upstream_edges.all() if e.upstream_dataset_id]
+    if own:
+        initial["dataset"] = str(own[0].pk)
+    return JobStartForm(initial=initial, dataset_choices=_dataset_choices(version))
+
+
+def evidence_section(request: HttpRequest, version) -> dict:
+    """The version page's evidence block: jobs, latest results, and the start form if allowed."""
+    jobs = list(selectors.jobs_for_version(version))
+    latest = {}
+    for job in jobs:
+        if job.status == JobStatus.SUCCEEDED:
+            latest.setdefault(job.kind, job)
+    can_start = permissions.explain_cannot_start_job(request.user, version.model) is None
+    return {
+        "version": version, "jobs": jobs, "shap": latest.get(JobKind.SHAP),
+        "fairness": latest.get(JobKind.FAIRNESS), "drift": latest.get(JobKind.DRIFT),
+        "form": _default_form(version) if can_start else None,
+        "live": any(j.status not in FINISHED for j in jobs),
+    }
+
+
+registry_views.VERSION_SECTIONS.append(
+    registry_views.Section(order=20, template="explainability/_evidence.html", build=evidence_section)
+)
+
+
+@require_POST
+@portal_view
+def job_start(request: HttpRequest, name: str, version: int) -> HttpResponse:
+    model = registry_selectors.model_get_for_user(request.user, name)
+    mv = registry_selectors.version_get(model, version)
+    form = JobStartForm(request.POST, dataset_choices=_dataset_choices(mv))
+    back = reverse("registry:version-detail", args=[name, version]) + "#evidence"
+    if form.is_valid():
+        dataset = DatasetVersion.objects.select_related("dataset").get(pk=form.cleaned_data["dataset"])
+        try:
+            job = services.job_start(
+                actor=request.user, version=mv, kind=form.cleaned_data["kind"], dataset=dataset,
+                params=form.params(),
+            )
+        except ValidationFailed as exc:
+            for field, errs in (exc.errors or {}).items():
+                target = field.removeprefix("params.")
+                form.add_error(target if target in form.fields else None, " ".join(map(str, errs)))
+            if not exc.errors:
+                form.add_error(None, exc.detail)
+        else:
+            messages.success(request, f"{job.get_kind_display()} job #{job.pk} queued on {mv.ref}.")
+            return redirect(back)
+    return render(request, "explainability/job_start.html", {
+        "form": form, "version": mv, "model": model,
+    }, status=400)
+
+
+@portal_view
+def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = selectors.job_get_for_user(request.user, job_id)
+    return render(request, "explainability/job_detail.html", {
+        "job": job, "can_manage": permissions.explain_cannot_manage_job(request.user, job) is None,
+    })
+
+
+@portal_view
+def job_status(request: HttpRequest, job_id: int) -> HttpResponse:
+    """The live status fragment (polled every 2 s while the job runs). When the job finishes the
+    fragment asks the page to reload so the results appear."""
+    job = selectors.job_get_for_user(request.user, job_id)
+    response = render(request, "explainability/_job_status.html", {"job": job, "poll": True})
+    if job.is_finished and request.GET.get("was") not in (None, "", *FINISHED):
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@require_POST
+@portal_view
+def job_retry(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = selectors.job_get_for_user(request.user, job_id)
+    new = services.job_retry(actor=request.user, job=job)
+    messages.success(request, f"Job #{job.pk} retried as job #{new.pk}.")
+    return redirect("explainability:job-detail", job_id=new.pk)
+
+
+@portal_view
+def job_file(request: HttpRequest, job_id: int, name: str) -> HttpResponse:
+    """A plot the job wrote (SVG only), served with a restrictive content security policy."""
+    job = selectors.job_get_for_user(request.user, job_id)
+    path = job.file_path(name)
+    content_type = SERVED_FILE_TYPES.get("." + name.rsplit(".", 1)[-1].lower()) if "." in name else None
+    if path is None or content_type is None or not path.is_file():
+        raise Http404("No such file for this job.")
+    response = FileResponse(open(path, "rb"), content_type=content_type)
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@portal_view
+def job_list(request: HttpRequest) -> HttpResponse:
+    qs = selectors.job_list_for_user(request.user)
+    status = request.GET.get("status", "")
+    kind = request.GET.get("kind", "")
+    if status in JobStatus.values:
+        qs = qs.filter(status=status)
+    if kind in JobKind.values:
+        qs = qs.filter(kind=kind)
+    return render(request, "explainability/job_list.html", {
+        "page": paginate(request, qs), "status": status, "kind": kind,
+        "statuses": JobStatus.choices, "kinds": JobKind.choices,
+    })
