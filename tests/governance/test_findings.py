@@ -25,7 +25,7 @@ def _open(personas, model, severity="high", **kw):
                                  severity=severity, **kw)
 
 
-def test_validator_opens_a_finding_its_owner_is_notified(client_for, model, version, mailoutbox,
+def test_validator_opens_a_finding_its_owner_is_notified(client_for, personas, model, version, mailoutbox,
                                                          django_capture_on_commit_callbacks):
     personas["owner"].email = "owner@example.com"
     personas["owner"].save()
