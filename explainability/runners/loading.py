@@ -101,6 +101,8 @@ class LoadedModel:
     @property
     def is_classifier(self) -> bool:
         """Whether the model produces class probabilities."""
+        if isinstance(self.model, OnnxModel):
+            return self.model.proba_output is not None
         return hasattr(self.model, "predict_proba")
 
     def model_input(self, X: Any) -> Any:

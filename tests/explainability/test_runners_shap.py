@@ -10,6 +10,7 @@ import skops.io as sio
 from sklearn.datasets import load_breast_cancer, make_classification
 from sklearn.ensemble import (
     GradientBoostingClassifier,
+    GradientBoostingRegressor,
     HistGradientBoostingClassifier,
     RandomForestClassifier,
 )
@@ -216,6 +217,38 @@ def test_hist_gradient_boosting_uses_path_dependent_trees_and_says_why(tmp_path,
     assert np.allclose(stored["values"], direct.values)
     total = stored["values"].sum(1) + stored["base_values"]
     assert np.allclose(total, estimator.decision_function(rows), atol=1e-6)
+
+
+def test_regressor_explains_its_prediction_in_raw_units(tmp_path, binary):
+    X, _ = binary
+    target = 3 * X["x0"] - X["x1"] + 10
+    estimator = GradientBoostingRegressor(n_estimators=10, max_depth=2, random_state=0)
+    model = _saved(tmp_path, estimator.fit(X, target))
+    result = run_shap(model, X, sample_size=20, background_size=20, out_dir=str(tmp_path))
+    stored = _npz(tmp_path)
+    assert (result["explainer"], result["output_space"]) == ("TreeExplainer", "raw")
+    assert result["class_index"] is None and result["additivity_max_gap"] < 1e-6
+    rows = X.iloc[stored["row_indices"]]
+    total = stored["values"].sum(1) + stored["base_values"]
+    assert np.allclose(total, estimator.predict(rows), atol=1e-6)
+    with pytest.raises(JobInputError, match="class_index was given"):
+        prepare_shap(model, X, class_index=1)
+
+
+def test_onnx_regressor_is_not_mistaken_for_a_classifier(tmp_path, binary):
+    skl2onnx = pytest.importorskip("skl2onnx")
+    from sklearn.linear_model import LinearRegression
+
+    X, _ = binary
+    estimator = LinearRegression().fit(X.to_numpy(), X["x0"] * 2 + 1)
+    onx = skl2onnx.to_onnx(estimator, X.to_numpy()[:1].astype(np.float32), target_opset=17)
+    path = tmp_path / "reg.onnx"
+    path.write_bytes(onx.SerializeToString())
+    model = load_model(path, artifact_format="onnx", expected_sha256=sha256_file(path))
+    assert model.is_classifier is False
+    result = run_shap(model, X, sample_size=2, background_size=5, out_dir=str(tmp_path))
+    assert (result["explainer"], result["output_space"]) == ("PermutationExplainer", "raw")
+    assert result["additivity_max_gap"] < 1e-3
 
 
 def test_unsupported_multiclass_boosting_falls_back_to_permutation(tmp_path, multiclass):
