@@ -1,0 +1,203 @@
+"""The audit trail: append-only in the database, tamper-evident, readable and exportable."""
+
+import contextlib
+import csv
+import io
+import json
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from governance import audit
+from governance.models import AuditEvent
+from registry import services as registry_services
+from tests import factories
+
+
+@contextlib.contextmanager
+def triggers_disabled():
+    """Go behind the application's back, as a DBA or an attacker with a shell would."""
+    from importlib import import_module
+
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute("ALTER TABLE governance_auditevent DISABLE TRIGGER governance_auditevent_append_only")
+        else:
+            cur.execute("DROP TRIGGER governance_auditevent_no_update")
+            cur.execute("DROP TRIGGER governance_auditevent_no_delete")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cur:
+            if connection.vendor == "postgresql":
+                cur.execute("ALTER TABLE governance_auditevent ENABLE TRIGGER governance_auditevent_append_only")
+            else:
+                for statement in import_module("governance.migrations.0002_audit_append_only").SQLITE_UP:
+                    cur.execute(statement)
+
+
+@pytest.mark.parametrize("sql", [
+    "UPDATE governance_auditevent SET action = 'governance.user.deleted' WHERE seq = 1",
+    "DELETE FROM governance_auditevent WHERE seq = 1",
+])
+def test_the_database_refuses_update_and_delete(personas, sql):
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        with connection.cursor() as cur:
+            cur.execute(sql)
+    assert AuditEvent.objects.filter(seq=1, action="governance.team.created").exists()
+
+
+def test_the_model_refuses_update_and_delete(personas):
+    event = AuditEvent.objects.first()
+    with pytest.raises(RuntimeError):
+        event.save()
+    with pytest.raises(RuntimeError):
+        event.delete()
+
+
+def test_verify_pinpoints_a_row_edited_behind_the_applications_back(client_for, personas):
+    client = client_for("auditor")
+    assert client.get("/api/v1/audit-events/verify/").json() == {
+        "ok": True, "checked": AuditEvent.objects.count()}
+    target = AuditEvent.objects.order_by("seq")[5]
+    with triggers_disabled(), connection.cursor() as cur:
+        cur.execute("UPDATE governance_auditevent SET object_repr = %s WHERE seq = %s",
+                    ["someone-else", target.seq])
+    body = client.get("/api/v1/audit-events/verify/").json()
+    assert body["ok"] is False and body["broken_at"] == target.seq
+    assert body["checked"] == target.seq - 1
+    assert "content does not match" in body["reason"]
+
+
+def test_verify_pinpoints_a_deleted_row_and_a_rehashed_row(personas):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    events = list(AuditEvent.objects.order_by("seq"))
+    with triggers_disabled(), connection.cursor() as cur:
+        cur.execute("DELETE FROM governance_auditevent WHERE seq = %s", [events[3].seq])
+    result = audit.verify_chain()
+    assert (result.ok, result.broken_at) == (False, events[3].seq)
+    with pytest.raises(CommandError, match=f"#{events[3].seq}"):
+        call_command("verify_audit", stdout=io.StringIO())
+
+
+def test_a_forged_row_with_a_recomputed_hash_breaks_the_next_link(personas):
+    events = list(AuditEvent.objects.order_by("seq"))
+    victim = events[2]
+    victim.payload = {"forged": True}
+    forged = audit.event_hash(victim)
+    with triggers_disabled(), connection.cursor() as cur:
+        cur.execute("UPDATE governance_auditevent SET payload = %s, hash = %s WHERE seq = %s",
+                    [json.dumps({"forged": True}), forged, victim.seq])
+    result = audit.verify_chain()
+    assert (result.ok, result.broken_at) == (False, victim.seq + 1)
+    assert "prev_hash" in result.reason
+
+
+def test_verify_command_reports_ok(personas):
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("verify_audit", stdout=out)
+    assert json.loads(out.getvalue()) == {"ok": True, "checked": AuditEvent.objects.count()}
+
+
+def test_a_failed_request_writes_no_event(client_for, personas):
+    factories.model(personas["engineer"])
+    client = client_for("engineer")
+    before = AuditEvent.objects.count()
+    response = client.post("/api/v1/models/credit-default/risk-assessments/",
+                           {"answers": {"materiality": "high"}}, format="json")
+    assert response.status_code == 400
+    assert AuditEvent.objects.count() == before
+
+
+def test_events_carry_actor_roles_request_id_and_client_address(client_for, personas):
+    from tests.governance.helpers import CREDIT_ANSWERS
+
+    factories.model(personas["engineer"])
+    client_for("engineer").post("/api/v1/models/credit-default/risk-assessments/",
+                                {"answers": CREDIT_ANSWERS}, format="json",
+                                HTTP_X_REQUEST_ID="req-42", REMOTE_ADDR="10.1.2.3")
+    event = AuditEvent.objects.get(action="governance.risk_assessment.created")
+    assert (event.actor_name, event.actor_roles) == ("engineer", ["engineer"])
+    assert (event.request_id, event.client_ip) == ("req-42", "10.1.2.3")
+    assert event.object_type == "governance.riskassessment"
+
+
+def test_list_filters_by_object_actor_action_and_time(client_for, personas):
+    factories.model(personas["engineer"])
+    client = client_for("auditor")
+    url = "/api/v1/audit-events/"
+    assert client.get(url + "?model=credit-default").json()["count"] == 1
+    assert client.get(url + "?actor=engineer&action=registry.model.registered").json()["count"] == 1
+    assert client.get(url + "?action=governance.").json()["count"] >= 10
+    future = (timezone.now() + timezone.timedelta(days=1)).isoformat()
+    assert client.get(url, {"since": future}).json()["count"] == 0
+    assert client.get(url, {"until": future}).json()["count"] == AuditEvent.objects.count()
+    event = AuditEvent.objects.get(action="registry.model.registered")
+    found = client.get(url, {"object_type": event.object_type, "object_id": event.object_id}).json()
+    assert [e["seq"] for e in found["results"]] == [event.seq]
+    assert client.get(url + "?since=yesterday").status_code == 400
+
+
+def test_engineers_read_only_their_teams_models_and_their_own_actions(client_for, personas):
+    factories.model(personas["engineer"])
+    factories.model(personas["other_engineer"], name="fraud-model", team_name="fraud")
+    names = {e["model_name"] for e in client_for("engineer").get(
+        "/api/v1/audit-events/?page_size=200").json()["results"]}
+    assert "credit-default" in names and "fraud-model" not in names
+    assert client_for("validator").get("/api/v1/audit-events/?model=fraud-model").json()["count"] == 1
+
+
+def test_audit_list_query_count_is_bounded(client_for, personas):
+    from tests import contract
+
+    contract.assert_list_queries_bounded(
+        client_for("auditor"), "/api/v1/audit-events/",
+        lambda: [factories.model(personas["engineer"], name=f"m{i}") for i in range(5)])
+
+
+def test_export_as_csv_and_json_lines(client_for, personas):
+    factories.model(personas["engineer"])
+    client = client_for("auditor")
+    total = AuditEvent.objects.count()  # includes the auditor's token event
+    jsonl = client.get("/api/v1/audit-events/export/?format=jsonl")
+    assert jsonl.status_code == 200 and jsonl["Content-Type"] == "application/x-ndjson"
+    lines = [json.loads(x) for x in b"".join(jsonl.streaming_content).decode().splitlines()]
+    assert [x["seq"] for x in lines] == list(range(1, total + 1))
+    registered = next(x for x in lines if x["action"] == "registry.model.registered")
+    assert registered["payload"]["after"]["team"] == "credit"
+    response = client.get("/api/v1/audit-events/export/?format=csv&model=credit-default")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [r["action"] for r in rows] == ["registry.model.registered"]
+    assert json.loads(rows[0]["payload"])["after"]["name"] == "credit-default"
+    assert client.get("/api/v1/audit-events/export/?format=xml").status_code == 400
+
+
+def test_stage_history_answers_what_was_in_production_at_a_time(client_for, personas):
+    eng, val = personas["engineer"], personas["validator"]
+    model = factories.model(eng)
+    v1 = factories.version(eng, model)
+    v2 = factories.version(eng, model)
+    with transaction.atomic():
+        registry_services.set_stage(version=v1, stage="production", actor=val, reason="approved")
+    between = timezone.now()
+    with transaction.atomic():
+        registry_services.set_stage(version=v1, stage="archived", actor=val, reason="replaced")
+        registry_services.set_stage(version=v2, stage="production", actor=val, reason="approved")
+    client = client_for("auditor")
+    body = client.get("/api/v1/models/credit-default/stage-history/").json()
+    assert [(c["version"], c["from"], c["to"]) for c in body["changes"]] == [
+        (1, "development", "production"), (1, "production", "archived"),
+        (2, "development", "production")]
+    at_between = client.get("/api/v1/models/credit-default/stage-history/",
+                            {"at": between.isoformat()}).json()
+    assert [v["version"] for v in at_between["in_production"]] == [1]
+    now = client.get("/api/v1/models/credit-default/stage-history/",
+                     {"at": timezone.now().isoformat()}).json()
+    assert [v["version"] for v in now["in_production"]] == [2]
+    assert client_for("other_engineer").get(
+        "/api/v1/models/credit-default/stage-history/").status_code == 404
