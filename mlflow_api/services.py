@@ -1,0 +1,489 @@
+"""Every write the MLflow API makes. Registry rows are written through `registry.services`;
+stage moves to Staging/Production go through a promotion request (`approvals.services`);
+MLflow tags and aliases are this app's own rows. Each state change records one audit event in
+its own transaction.
+
+Registry services are durable transactions, so a create-with-tags is two transactions: the
+registration (its event) and then the tags (one `mlflow_api.*.tagged` event). Everything is
+validated before the first one starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import ProtectedError
+from django.urls import NoReverseMatch, reverse
+
+from approvals import services as approvals_services
+from approvals.choices import LIVE_STATES, DecisionKind
+from approvals.models import PromotionRequest
+from common.errors import Conflict, Forbidden, ValidationFailed
+from governance import audit
+from governance import permissions as perms
+from governance.models import Team
+from mlflow_api import protocol
+from mlflow_api.models import ModelAlias, ModelTag, VersionTag
+from registry import services as registry_services
+from registry.choices import Stage
+from registry.models import ModelVersion, RegisteredModel
+
+NAME_RE = re.compile(r"^[-a-zA-Z0-9_]{1,100}$")
+ALIAS_RE = re.compile(r"^[\w\-]{1,255}$")
+MAX_TAG_KEY = 250
+MAX_TAG_VALUE = 8000
+
+TEAM_TAG = "gatehouse.team"
+SHA_TAG = "gatehouse.artifact_sha256"
+FORMAT_TAG = "gatehouse.artifact_format"
+
+
+def _require(refusal: str | None) -> None:
+    if refusal:
+        raise Forbidden(refusal)
+
+
+def check_name(name: str, field: str = "name") -> str:
+    name = (name or "").strip()
+    if not NAME_RE.match(name):
+        raise ValidationFailed(
+            f"Invalid {field} {name!r}: Gatehouse model names are 1-100 letters, digits, '-' or "
+            "'_' (they appear in references like credit-default@3)."
+        )
+    return name
+
+
+def check_tags(tags: dict[str, str]) -> dict[str, str]:
+    for key, value in tags.items():
+        if not key or len(key) > MAX_TAG_KEY:
+            raise ValidationFailed(f"Invalid tag key {key!r}: 1 to {MAX_TAG_KEY} characters.")
+        if len(value) > MAX_TAG_VALUE:
+            raise ValidationFailed(f"The value of tag {key!r} is longer than {MAX_TAG_VALUE} characters.")
+    return tags
+
+
+def public_url(path: str) -> str:
+    return settings.PUBLIC_BASE_URL.rstrip("/") + path
+
+
+def _url(name: str, fallback: str, **kwargs) -> str:
+    try:
+        return public_url(reverse(name, kwargs=kwargs))
+    except NoReverseMatch:
+        return public_url(fallback)
+
+
+def promotion_url(request_id: int) -> str:
+    return _url("approvals:request-detail", f"/promotions/{request_id}/", request_id=request_id)
+
+
+def model_url(name: str) -> str:
+    return _url("registry:model-detail", f"/models/{name}/", name=name)
+
+
+# --- registered models --------------------------------------------------------------------------
+
+
+def team_for(actor, tags: dict[str, str]) -> Team:
+    """The `gatehouse.team` tag's team, or the caller's only team."""
+    wanted = (tags.get(TEAM_TAG) or "").strip()
+    mine = list(Team.objects.filter(id__in=actor.team_ids).order_by("name"))
+    if wanted:
+        team = Team.objects.filter(name=wanted).first()
+        if team is None:
+            raise ValidationFailed(f"Unknown team {wanted!r} in the tag {TEAM_TAG}.")
+        return team
+    if len(mine) == 1:
+        return mine[0]
+    choices = ", ".join(t.name for t in mine) if mine else "none: you belong to no team"
+    raise ValidationFailed(
+        f"Say which team owns the model with the tag {TEAM_TAG} (your teams: {choices})."
+    )
+
+
+def model_create(*, actor, name: str, description: str = "", tags: dict[str, str] | None = None) -> RegisteredModel:
+    """Register a model owned by the caller's team (registry rules), then keep its MLflow tags."""
+    name = check_name(name)
+    tags = check_tags(dict(tags or {}))
+    _require(perms.explain_cannot_write(actor))
+    team = team_for(actor, tags)
+    model = registry_services.model_register(actor=actor, name=name, team=team, description=description or "")
+    if tags:
+        model_tags_set(actor=actor, model=model, tags=tags)
+    return model
+
+
+def model_describe(*, actor, model: RegisteredModel, description: str) -> RegisteredModel:
+    return registry_services.model_update(actor=actor, model=model, changes={"description": description or ""})
+
+
+@transaction.atomic(durable=True)
+def model_rename(*, actor, model: RegisteredModel, new_name: str) -> RegisteredModel:
+    """Rename a model that has no governance history yet. Once a version has been promoted,
+    archived, or asked for promotion, the name is what the audit record and approvals refer to,
+    so it stays."""
+    new_name = check_name(new_name, "new_name")
+    _require(perms.explain_cannot_edit_model(actor, model))
+    model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+    if new_name == model.name:
+        return model
+    if RegisteredModel.objects.filter(name=new_name).exists():
+        raise Conflict(f"Registered Model (name={new_name}) already exists.", code="already_exists")
+    if (
+        PromotionRequest.objects.filter(model=model).exists()
+        or ModelVersion.objects.filter(model=model, stage_changed_at__isnull=False).exists()
+    ):
+        raise Forbidden(
+            f"{model.name} has promotion or stage history in Gatehouse; its name is part of that "
+            "record and cannot change. Register a new model under the new name instead."
+        )
+    old = model.name
+    RegisteredModel.objects.filter(pk=model.pk).update(name=new_name)
+    model.name = new_name
+    audit.record(
+        action="mlflow_api.model.renamed", actor=actor, target=model, model_name=new_name,
+        payload={"before": {"name": old}, "after": {"name": new_name}},
+    )
+    return model
+
+
+@transaction.atomic(durable=True)
+def model_delete(*, actor, model: RegisteredModel) -> None:
+    """Only an empty model (no versions, no governance records) may be deleted: registered
+    versions are the audit record and are never deleted."""
+    _require(perms.explain_cannot_edit_model(actor, model))
+    model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+    count = ModelVersion.objects.filter(model=model).count()
+    if count:
+        raise Forbidden(
+            f"{model.name} has {count} registered version(s). Gatehouse keeps every registered "
+            "version for the audit record, so the model cannot be deleted; archive its versions "
+            "instead (transition them to Archived)."
+        )
+    name, pk = model.name, model.pk
+    try:
+        model.delete()
+    except ProtectedError:
+        raise Forbidden(
+            f"{name} has governance records (risk assessments, findings or reviews) and is kept "
+            "for the audit record; it cannot be deleted."
+        ) from None
+    audit.record(
+        action="mlflow_api.model.deleted", actor=actor, object_type="registry.registeredmodel",
+        object_id=pk, object_repr=name, model_name=name, payload={"before": {"name": name}},
+    )
+
+
+@transaction.atomic(durable=True)
+def model_tags_set(*, actor, model: RegisteredModel, tags: dict[str, str]) -> None:
+    """Set MLflow tags on a model (owning team and admins); one event for the changed keys."""
+    check_tags(tags)
+    _require(perms.explain_cannot_edit_model(actor, model))
+    current = {t.key: t for t in ModelTag.objects.select_for_update().filter(model=model)}
+    before, after = _upsert(current, tags, lambda k, v: ModelTag(model=model, key=k, value=v))
+    if after:
+        audit.record(action="mlflow_api.model.tagged", actor=actor, target=model,
+                     model_name=model.name, payload={"before": before, "after": after})
+
+
+@transaction.atomic(durable=True)
+def model_tag_delete(*, actor, model: RegisteredModel, key: str) -> None:
+    _require(perms.explain_cannot_edit_model(actor, model))
+    tag = ModelTag.objects.select_for_update().filter(model=model, key=key).first()
+    if tag is None:
+        return
+    tag.delete()
+    audit.record(action="mlflow_api.model.untagged", actor=actor, target=model,
+                 model_name=model.name, payload={"before": {key: tag.value}, "after": {}})
+
+
+def _upsert(current: dict, tags: dict[str, str], make) -> tuple[dict, dict]:
+    before, after = {}, {}
+    for key, value in tags.items():
+        row = current.get(key)
+        if row is None:
+            make(key, value).save()
+            before[key], after[key] = None, value
+        elif row.value != value:
+            before[key], after[key] = row.value, value
+            row.value = value
+            row.save(update_fields=["value", "updated_at"])
+    return before, after
+
+
+# --- model versions -----------------------------------------------------------------------------
+
+
+def _local_file(source: str) -> Path | None:
+    """The file a `file://` or absolute-path source names, if it lies under ARTIFACT_ROOT (the
+    server never reads files elsewhere)."""
+    parsed = urlparse(source)
+    if parsed.scheme == "file":
+        raw = unquote(parsed.path)
+    elif parsed.scheme == "" and source.startswith("/"):
+        raw = source
+    else:
+        return None
+    root = Path(settings.ARTIFACT_ROOT).resolve()
+    path = Path(raw).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    return path
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def artifact_identity(source: str, tags: dict[str, str]) -> tuple[str, str]:
+    """(sha256, format) of a version's artifact: the `gatehouse.artifact_sha256` tag, or the hash
+    of the file when `source` is a file under ARTIFACT_ROOT. Gatehouse never registers an
+    artifact whose content it cannot pin."""
+    sha = (tags.get(SHA_TAG) or "").strip().lower()
+    fmt = (tags.get(FORMAT_TAG) or "").strip().lower()
+    if not sha:
+        local = _local_file(source)
+        if local is not None:
+            sha = _sha256_of(local)
+    if not re.fullmatch(r"[0-9a-f]{64}", sha):
+        raise ValidationFailed(
+            "Gatehouse pins every model version to the sha256 of its artifact, and MLflow does "
+            f"not send one: add the tag {SHA_TAG}=<64 hex characters> (and {FORMAT_TAG}=skops "
+            "or onnx when the source is not a .skops/.onnx file)."
+        )
+    return sha, fmt
+
+
+def version_create(
+    *, actor, model: RegisteredModel, source: str, run_id: str = "", run_link: str = "",
+    description: str = "", tags: dict[str, str] | None = None, extra: dict | None = None,
+) -> ModelVersion:
+    """Register the next version from an MLflow source; `source`, `run_id` and `run_link` are
+    kept as provenance, MLflow tags as tags. `extra` adds registry fields (the importer's
+    hyperparameters, metrics, datasets)."""
+    tags = check_tags(dict(tags or {}))
+    source = (source or "").strip()
+    if not source:
+        raise ValidationFailed("A model version needs its source (the URI of the model artifacts).")
+    _require(perms.explain_cannot_edit_model(actor, model))
+    sha, fmt = artifact_identity(source, tags)
+    extra = dict(extra or {})
+    provenance = {"source": source, "run_id": run_id or "", "run_link": run_link or "",
+                  "mlflow_tags": tags, **extra.pop("provenance", {})}
+    version = registry_services.model_version_register(
+        actor=actor, model=model, artifact_uri=source, artifact_sha256=sha, artifact_format=fmt,
+        description=description or "", provenance=provenance, **extra,
+    )
+    if tags:
+        version_tags_set(actor=actor, version=version, tags=tags)
+    return version
+
+
+def version_describe(*, actor, version: ModelVersion, description: str) -> ModelVersion:
+    return registry_services.model_version_update(
+        actor=actor, version=version, changes={"description": description or ""}
+    )
+
+
+def version_delete(*, actor, version: ModelVersion) -> None:
+    """Registered versions are never deleted: they are the audit record."""
+    _require(perms.explain_cannot_write(actor))
+    raise Forbidden(
+        f"Gatehouse keeps every registered version for the audit record, so {version.ref} cannot "
+        "be deleted; archive it instead (transition its stage to Archived)."
+    )
+
+
+@transaction.atomic(durable=True)
+def version_tags_set(*, actor, version: ModelVersion, tags: dict[str, str]) -> None:
+    check_tags(tags)
+    _require(perms.explain_cannot_edit_model(actor, version.model))
+    current = {t.key: t for t in VersionTag.objects.select_for_update().filter(version=version)}
+    before, after = _upsert(current, tags, lambda k, v: VersionTag(version=version, key=k, value=v))
+    if after:
+        audit.record(action="mlflow_api.version.tagged", actor=actor, target=version,
+                     model_name=version.model.name, payload={"before": before, "after": after})
+
+
+@transaction.atomic(durable=True)
+def version_tag_delete(*, actor, version: ModelVersion, key: str) -> None:
+    _require(perms.explain_cannot_edit_model(actor, version.model))
+    tag = VersionTag.objects.select_for_update().filter(version=version, key=key).first()
+    if tag is None:
+        return
+    tag.delete()
+    audit.record(action="mlflow_api.version.untagged", actor=actor, target=version,
+                 model_name=version.model.name, payload={"before": {key: tag.value}, "after": {}})
+
+
+# --- stages: archiving is free, Staging/Production are governed ----------------------------------
+
+
+@transaction.atomic(durable=True)
+def _archive_in_development(*, actor, version: ModelVersion) -> ModelVersion:
+    _require(perms.explain_cannot_edit_model(actor, version.model))
+    return registry_services.set_stage(
+        version=version, stage=Stage.ARCHIVED, actor=actor,
+        reason="Archived through the MLflow API (transition-stage to Archived).",
+        cause={"via": "mlflow"},
+    )
+
+
+def version_archive(*, actor, version: ModelVersion) -> ModelVersion:
+    """Archive as MLflow does. A version in staging or production leaves it through Gatehouse's
+    emergency rollback (validators and the model's owner), which records why and notifies."""
+    if version.stage == Stage.ARCHIVED:
+        return version
+    if version.stage == Stage.DEVELOPMENT:
+        return _archive_in_development(actor=actor, version=version)
+    return approvals_services.version_rollback(
+        actor=actor, version=version,
+        reason="Archived through the MLflow API (transition-stage to Archived).",
+    )
+
+
+def _live_request(version: ModelVersion, target_stage: str) -> PromotionRequest | None:
+    return (
+        PromotionRequest.objects.filter(version=version, target_stage=target_stage, state__in=LIVE_STATES)
+        .prefetch_related("decisions").first()
+    )
+
+
+def promotion_open_or_reuse(*, actor, version: ModelVersion, target_stage: str, asked: str) -> PromotionRequest:
+    """The live promotion request for this version and stage, opened now if there is none."""
+    existing = _live_request(version, target_stage)
+    if existing:
+        return existing
+    version = ModelVersion.objects.select_related("model").get(pk=version.pk)
+    try:
+        approvals_services.promotion_request_open(
+            actor=actor, version=version, target_stage=target_stage,
+            justification=f"Requested through the MLflow API by {actor.username}: {asked}.",
+        )
+    except ValidationFailed as exc:
+        if exc.code == "no_risk_assessment":
+            raise Forbidden(
+                f"{version.ref} cannot move to {protocol.TO_MLFLOW_STAGE[target_stage]}: "
+                f"{version.model.name} has no risk assessment, so no promotion can be requested. "
+                f"Assess its risk first: {model_url(version.model.name)}"
+            ) from None
+        raise Forbidden(f"{version.ref} cannot move to {target_stage}: {exc.detail}") from None
+    except Conflict as exc:
+        if exc.code != "already_open":
+            raise Forbidden(exc.detail) from None
+    found = _live_request(version, target_stage)
+    if found is None:  # opened and closed at once (e.g. revoked): say so rather than guess
+        raise Forbidden(f"{version.ref} cannot move to {target_stage} now; see {model_url(version.model.name)}")
+    return found
+
+
+def refusal_for(req: PromotionRequest, asked: str) -> str:
+    """The PERMISSION_DENIED sentence: what is missing and where to see the request."""
+    approved = {d.role for d in req.decisions.all() if d.decision == DecisionKind.APPROVE}
+    missing_roles = [r for r in req.required_roles if r not in approved]
+    evidence = list((req.gate_report or {}).get("missing") or [])
+    stage = protocol.TO_MLFLOW_STAGE.get(req.target_stage, req.target_stage)
+    parts = [
+        f"{asked} needs approval in Gatehouse: {req.version.ref} moves to {stage} only through "
+        f"promotion request #{req.pk} ({req.state})."
+    ]
+    if missing_roles:
+        parts.append(f"Missing approvals: {', '.join(missing_roles)}.")
+    if evidence:
+        parts.append(f"Missing evidence: {'; '.join(evidence)}.")
+    parts.append(f"See {promotion_url(req.pk)}")
+    return " ".join(parts)
+
+
+def governed_move(*, actor, version: ModelVersion, target_stage: str, asked: str) -> None:
+    """Staging/Production (and protected aliases) never move a version from the MLflow API:
+    open or reuse the promotion request and refuse, naming what it waits for."""
+    _require(perms.explain_cannot_write(actor))
+    req = promotion_open_or_reuse(actor=actor, version=version, target_stage=target_stage, asked=asked)
+    raise Forbidden(refusal_for(req, asked), code="promotion_required")
+
+
+def version_transition(*, actor, version: ModelVersion, mlflow_stage: str) -> ModelVersion:
+    stage = protocol.gatehouse_stage(mlflow_stage)
+    if stage == version.stage:
+        return version
+    if stage == Stage.ARCHIVED:
+        return version_archive(actor=actor, version=version)
+    if stage == Stage.DEVELOPMENT:
+        _require(perms.explain_cannot_write(actor))
+        raise Forbidden(
+            f"Gatehouse does not move {version.ref} back to None (development): versions leave "
+            "development only through promotion requests or archiving. Register a new version instead."
+        )
+    governed_move(actor=actor, version=version, target_stage=stage,
+                  asked=f"Transition of {version.ref} to {protocol.TO_MLFLOW_STAGE[stage]}")
+    return version  # not reached
+
+
+# --- aliases ----------------------------------------------------------------------------------
+
+
+def check_alias(alias: str) -> str:
+    alias = (alias or "").strip()
+    if not ALIAS_RE.match(alias):
+        raise ValidationFailed(f"Invalid alias {alias!r}: letters, digits, '_' and '-' only.")
+    if alias.lower() == "latest" or re.fullmatch(r"[vV]\d+", alias):
+        raise ValidationFailed(f"The alias {alias!r} is reserved by MLflow.")
+    return alias
+
+
+def alias_set(*, actor, model: RegisteredModel, alias: str, version: ModelVersion) -> None:
+    """Point an alias at a version. Protected aliases follow the production version: asking for
+    one opens (or reuses) the version's promotion request to production instead."""
+    alias = check_alias(alias)
+    if version.model_id != model.pk:
+        raise ValidationFailed(f"Version {version.version} does not belong to {model.name}.")
+    if protocol.is_protected_alias(alias):
+        if version.stage == Stage.PRODUCTION:
+            return
+        governed_move(actor=actor, version=version, target_stage=Stage.PRODUCTION,
+                      asked=f"The protected alias '{alias}' on {version.ref}")
+    _alias_store(actor=actor, model=model, alias=alias, version=version)
+
+
+@transaction.atomic(durable=True)
+def _alias_store(*, actor, model: RegisteredModel, alias: str, version: ModelVersion) -> None:
+    _require(perms.explain_cannot_edit_model(actor, model))
+    RegisteredModel.objects.select_for_update().filter(pk=model.pk).first()
+    row = ModelAlias.objects.select_related("version").filter(model=model, alias=alias).first()
+    before = row.version.version if row else None
+    if before == version.version:
+        return
+    if row is None:
+        ModelAlias.objects.create(model=model, alias=alias, version=version)
+    else:
+        row.version = version
+        row.save(update_fields=["version", "updated_at"])
+    audit.record(action="mlflow_api.alias.set", actor=actor, target=model, model_name=model.name,
+                 payload={"alias": alias, "before": {"version": before}, "after": {"version": version.version}})
+
+
+@transaction.atomic(durable=True)
+def alias_delete(*, actor, model: RegisteredModel, alias: str) -> None:
+    _require(perms.explain_cannot_edit_model(actor, model))
+    if protocol.is_protected_alias(alias):
+        raise Forbidden(
+            f"The alias '{alias}' is protected: it always points at {model.name}'s production "
+            "version. A production version leaves production through Gatehouse (archive it, "
+            "or a validator's rollback)."
+        )
+    row = ModelAlias.objects.select_for_update().select_related("version").filter(model=model, alias=alias).first()
+    if row is None:
+        return
+    row.delete()
+    audit.record(action="mlflow_api.alias.deleted", actor=actor, target=model, model_name=model.name,
+                 payload={"alias": alias, "before": {"version": row.version.version}, "after": {}})
