@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "registry",
     "explainability",
     "approvals",
+    "mlflow_api",
 ]
 
 MIDDLEWARE = [
@@ -245,3 +246,11 @@ CELERY_BEAT_SCHEDULE["governance-mark-overdue-reviews"] = {
     "task": "governance.tasks.mark_overdue_reviews",
     "schedule": _crontab(REVIEW_OVERDUE_CRON),
 }
+
+# MLflow-compatible registry (mlflow_api): aliases that always follow the production version and
+# that the MLflow API never moves (asking for one opens a promotion request instead).
+MLFLOW_PROTECTED_ALIASES = [
+    a.strip()
+    for a in os.environ.get("MLFLOW_PROTECTED_ALIASES", "champion,production").split(",")
+    if a.strip()
+]

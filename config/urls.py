@@ -31,4 +31,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     *portal,
+    # MLflow's Model Registry REST API (the MLflow client and MLflow's web UI).
+    path("api/2.0/mlflow/", include("mlflow_api.urls")),
+    path("ajax-api/2.0/mlflow/", include("mlflow_api.urls")),
 ]
