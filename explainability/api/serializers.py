@@ -36,8 +36,8 @@ class JobOutput(serializers.Serializer):
         super().__init__(*args, **kwargs)
         self.with_result = with_result
 
-    def _url(self, name: str, **kwargs) -> str:
-        path = reverse(f"api:{name}", kwargs=kwargs)
+    def _url(self, route: str, **kwargs) -> str:
+        path = reverse(f"api:{route}", kwargs=kwargs)
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
 
