@@ -1,0 +1,198 @@
+"""Jobs API: wiring, permissions, serialisation and the shared contract checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from explainability import runtime, services
+from explainability.models import Job
+from governance.models import AuditEvent
+from tests import contract
+from tests.integration import jobdata
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def no_heartbeat(settings):
+    # Inline runs inside the test transaction: the heartbeat thread must not wait on its lock.
+    settings.JOB_HEARTBEAT_SECONDS = 3600
+
+
+@pytest.fixture
+def setup(personas, monkeypatch):
+    sent: list[int] = []
+    monkeypatch.setattr(services, "_enqueue", sent.append)
+    eng = personas["engineer"]
+    df = jobdata.credit(n=150)
+    dv = jobdata.upload_dataset(eng, df)
+    mv = jobdata.register(eng, jobdata.fit("gbm", df), training=dv)
+    url = f"/api/v1/models/{mv.model.name}/versions/{mv.version}/jobs/"
+    return {"eng": eng, "dv": dv, "mv": mv, "url": url, "sent": sent, "personas": personas}
+
+
+def _payload(setup, **kw):
+    return {"kind": "shap", "dataset": setup["dv"].ref, "params": {"sample_size": 20}, **kw}
+
+
+def test_start_returns_202_queued_records_one_event_and_sends_after_commit(
+    setup, client_for, django_capture_on_commit_callbacks
+):
+    client = client_for("engineer")
+    before = AuditEvent.objects.count()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(setup["url"], _payload(setup), format="json")
+
+    assert response.status_code == 202, response.content
+    body = response.json()
+    job = Job.objects.get(pk=body["id"])
+    assert body["status"] == "queued" and body["progress"] == 0 and body["attempts"] == 0
+    assert body["model_version"] == setup["mv"].ref and body["dataset"] == setup["dv"].ref
+    assert body["artifact_sha256"] == setup["mv"].artifact_sha256
+    assert body["url"].endswith(f"/api/v1/jobs/{job.pk}/") and body["result"] is None
+    events = list(AuditEvent.objects.filter(seq__gt=before))
+    assert [e.action for e in events] == ["explainability.job.queued"]
+    assert events[0].actor_id == setup["eng"].pk and events[0].request_id
+    assert setup["sent"] == [job.pk]
+
+
+def test_contract_anonymous_auditor_and_outsider(setup, client_for):
+    contract.assert_anonymous_401(setup["url"])
+    contract.assert_anonymous_401(setup["url"], method="post", data=_payload(setup))
+    contract.assert_auditor_403(client_for("auditor"), setup["url"], data=_payload(setup))
+    outsider = client_for("other_engineer")
+    assert outsider.get(setup["url"]).status_code == 404
+    assert outsider.post(setup["url"], _payload(setup), format="json").status_code == 404
+    assert not Job.objects.exists()
+
+
+def test_a_compliance_officer_sees_jobs_but_may_not_start_one(setup, client_for):
+    client = client_for("compliance")
+    assert client.get(setup["url"]).status_code == 200
+    response = client.post(setup["url"], _payload(setup), format="json")
+    assert response.status_code == 403
+    assert "owning team, validators and admins" in response.json()["detail"]
+
+
+def test_a_validator_starts_a_job_on_another_teams_model(setup, client_for):
+    response = client_for("validator").post(setup["url"], _payload(setup), format="json")
+    assert response.status_code == 202
+    assert response.json()["created_by"] == "validator"
+
+
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"kind": "lime"}, "kind"),
+        ({"dataset": "nope@1"}, "dataset"),
+        ({"dataset": "not-a-ref"}, "dataset"),
+        ({"params": {"unknown": 1}}, "params"),
+        ({"kind": "fairness", "params": {}}, "params.label_column"),
+    ],
+)
+def test_invalid_requests_are_400_naming_the_field(setup, client_for, payload, field):
+    response = client_for("engineer").post(setup["url"], _payload(setup, **payload), format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()["errors"]
+    assert not Job.objects.exists()
+
+
+def test_the_same_idempotency_key_creates_one_job(setup, client_for):
+    client = client_for("engineer")
+    first = client.post(setup["url"], _payload(setup), format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    again = client.post(setup["url"], _payload(setup), format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    assert first.status_code == again.status_code == 202
+    assert again.json()["id"] == first.json()["id"] and Job.objects.count() == 1
+
+
+def test_job_detail_shows_result_files_and_timings_after_an_inline_run(
+    setup, client_for, no_heartbeat
+):
+    client = client_for("engineer")
+    job_id = client.post(setup["url"], _payload(setup), format="json").json()["id"]
+    runtime.run_inline(job_id, worker="test@host")
+
+    body = client.get(f"/api/v1/jobs/{job_id}/").json()
+
+    assert body["status"] == "succeeded" and body["progress"] == 100 and body["attempts"] == 1
+    assert body["worker"] == "test@host" and body["error"] is None
+    assert body["timings"]["run_seconds"] >= 0 and body["timings"]["queue_seconds"] >= 0
+    assert body["result"]["inputs"]["artifact_sha256"] == setup["mv"].artifact_sha256
+    assert body["result"]["feature_importance"][0]["mean_abs_shap"] > 0
+    assert body["summary"]["explainer"] == "TreeExplainer"
+    svg = client.get(body["files"]["beeswarm"])
+    assert svg.status_code == 200 and svg["Content-Type"] == "image/svg+xml"
+    assert b"<svg" in b"".join(svg.streaming_content)
+    assert "default-src 'none'" in svg["Content-Security-Policy"]
+    npz = client.get(body["files"]["values"])
+    assert npz.status_code == 200 and "attachment" in npz["Content-Disposition"]
+
+
+def test_files_are_404_for_unlisted_names_and_for_people_who_cannot_see_the_model(
+    setup, client_for, no_heartbeat
+):
+    client = client_for("engineer")
+    job_id = client.post(setup["url"], _payload(setup), format="json").json()["id"]
+    runtime.run_inline(job_id)
+    assert client.get(f"/api/v1/jobs/{job_id}/files/plan.json").status_code == 404
+    assert client.get(f"/api/v1/jobs/{job_id}/files/..%2Fsecret").status_code == 404
+    outsider = client_for("other_engineer")
+    assert outsider.get(f"/api/v1/jobs/{job_id}/").status_code == 404
+    assert outsider.get(f"/api/v1/jobs/{job_id}/files/shap_bar.svg").status_code == 404
+    assert client_for("auditor").get(f"/api/v1/jobs/{job_id}/files/shap_bar.svg").status_code == 200
+
+
+def test_a_failed_job_shows_a_sentence_and_the_detail(setup, client_for, no_heartbeat):
+    client = client_for("engineer")
+    bad = jobdata.upload_dataset(setup["eng"], jobdata.credit(n=50).drop(columns=["income"]))
+    job_id = client.post(setup["url"], _payload(setup, dataset=bad.ref), format="json").json()["id"]
+    runtime.run_inline(job_id)
+
+    error = client.get(f"/api/v1/jobs/{job_id}/").json()["error"]
+
+    assert error["code"] == "bad_input"
+    assert "'income'" in error["message"] and error["message"].endswith(".")
+    assert "JobInputError" in error["detail"]
+
+
+def test_cancel_and_retry_endpoints(setup, client_for):
+    client = client_for("engineer")
+    job_id = client.post(setup["url"], _payload(setup), format="json").json()["id"]
+
+    contract.assert_auditor_403(client_for("auditor"), f"/api/v1/jobs/{job_id}/cancel/")
+    cancelled = client.post(f"/api/v1/jobs/{job_id}/cancel/")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert client.post(f"/api/v1/jobs/{job_id}/cancel/").status_code == 409
+
+    retry = client.post(f"/api/v1/jobs/{job_id}/retry/")
+    assert retry.status_code == 202
+    assert retry.json()["retry_of"] == job_id and retry.json()["status"] == "queued"
+    assert client.get(f"/api/v1/jobs/{job_id}/").json()["retried_by"] == retry.json()["id"]
+    assert client_for("other_engineer").post(f"/api/v1/jobs/{job_id}/retry/").status_code == 404
+
+
+def test_list_per_version_filters_by_kind_and_status_with_bounded_queries(setup, client_for):
+    client = client_for("engineer")
+    client.post(setup["url"], _payload(setup), format="json")
+    client.post(setup["url"], _payload(setup, kind="fairness",
+                                        params={"label_column": "default"}), format="json")
+
+    shap_only = client.get(setup["url"] + "?kind=shap").json()
+    assert [j["kind"] for j in shap_only["results"]] == ["shap"]
+    assert "result" not in shap_only["results"][0]
+    assert client.get(setup["url"] + "?status=succeeded").json()["count"] == 0
+    assert client.get(setup["url"] + "?status=bogus").status_code == 400
+
+    def grow():
+        for _ in range(4):
+            client.post(setup["url"], _payload(setup), format="json")
+
+    contract.assert_list_queries_bounded(client, setup["url"], grow)
+    contract.assert_list_queries_bounded(client, "/api/v1/jobs/", grow)
+
+
+def test_all_jobs_list_shows_only_visible_models(setup, client_for):
+    client_for("engineer").post(setup["url"], _payload(setup), format="json")
+    assert client_for("engineer").get("/api/v1/jobs/").json()["count"] == 1
+    assert client_for("auditor").get("/api/v1/jobs/").json()["count"] == 1
+    assert client_for("other_engineer").get("/api/v1/jobs/").json()["count"] == 0
