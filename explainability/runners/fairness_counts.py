@@ -118,8 +118,13 @@ def fairness_from_counts(
     rows = int(counts["rows"])
     if rows == 0:
         filters = population.get("filters") or []
-        if filters and population.get("rows_before"):
+        if filters and population.get("rows_before") and not filters[-1]["rows_after"]:
             raise JobInputError(filters_removed_every_row(filters, population["rows_before"]))
+        if population.get("rows_dropped_missing"):
+            raise JobInputError(
+                f"All {population['rows_dropped_missing']} rows left after filtering lack a "
+                "prediction, outcome or label value"
+            )
         raise JobInputError("The dataset has no rows")
     warnings: list[str] = list(population.pop("warnings", []) or [])
     attributes = {

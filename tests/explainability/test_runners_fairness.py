@@ -470,3 +470,17 @@ def test_outcome_analysis_calibrates_by_decile():
     assert result["overall"]["auc"] == pytest.approx(roc_auc_score(y_true, score))
     assert {g["group"] for g in result["groups"]["g"]} == {"x", "y"}
     assert outcome_analysis(y_true, y_pred)["overall"]["auc"] is None
+
+
+def test_chunks_whose_rows_all_lack_outcomes_fail_clearly():
+    frame = pd.DataFrame({"pred": [1, 0], "outcome": [np.nan, np.nan], "group": ["a", "b"]})
+    options = {
+        "prediction_column": "pred",
+        "outcome_column": "outcome",
+        "sensitive_columns": ["group"],
+    }
+    counts = decision_fairness_counts(frame, **options)
+    with pytest.raises(JobInputError, match="All 2 rows left after filtering lack"):
+        fairness_from_counts(counts)
+    with pytest.raises(JobInputError, match="No row has a value in every one of: pred, outcome"):
+        fairness_from_decisions(frame, **options)

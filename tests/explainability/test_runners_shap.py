@@ -163,7 +163,9 @@ def test_pipeline_uses_permutation_on_raw_features_and_matches_shap(tmp_path, bi
     estimator = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
     model = _saved(tmp_path, estimator)
     assert model.kind == "pipeline"
-    result = run_shap(model, X, sample_size=4, background_size=20, seed=7, out_dir=str(tmp_path))
+    result = run_shap(
+        model, X, sample_size=4, background_size=20, seed=7, max_evals=60, out_dir=str(tmp_path)
+    )
     stored = _npz(tmp_path)
     assert result["explainer"] == "PermutationExplainer"
     assert result["output_space"] == "probability"
@@ -191,7 +193,9 @@ def test_onnx_model_is_explained_through_its_probabilities(tmp_path, binary):
     path = tmp_path / "model.onnx"
     path.write_bytes(onx.SerializeToString())
     model = load_model(path, artifact_format="onnx", expected_sha256=sha256_file(path))
-    result = run_shap(model, X, sample_size=3, background_size=10, out_dir=str(tmp_path))
+    result = run_shap(
+        model, X, sample_size=3, background_size=10, max_evals=60, out_dir=str(tmp_path)
+    )
     stored = _npz(tmp_path)
     assert (result["explainer"], result["output_space"]) == ("PermutationExplainer", "probability")
     assert result["class_label"] == 1
@@ -246,7 +250,9 @@ def test_onnx_regressor_is_not_mistaken_for_a_classifier(tmp_path, binary):
     path.write_bytes(onx.SerializeToString())
     model = load_model(path, artifact_format="onnx", expected_sha256=sha256_file(path))
     assert model.is_classifier is False
-    result = run_shap(model, X, sample_size=2, background_size=5, out_dir=str(tmp_path))
+    result = run_shap(
+        model, X, sample_size=2, background_size=5, max_evals=60, out_dir=str(tmp_path)
+    )
     assert (result["explainer"], result["output_space"]) == ("PermutationExplainer", "raw")
     assert result["additivity_max_gap"] < 1e-3
 
@@ -258,7 +264,13 @@ def test_unsupported_multiclass_boosting_falls_back_to_permutation(tmp_path, mul
     with pytest.raises(JobInputError, match="3 classes; choose which one"):
         prepare_shap(model, X)
     result = run_shap(
-        model, X, sample_size=3, background_size=10, class_index=2, out_dir=str(tmp_path)
+        model,
+        X,
+        sample_size=3,
+        background_size=10,
+        class_index=2,
+        max_evals=60,
+        out_dir=str(tmp_path),
     )
     assert result["explainer"] == "PermutationExplainer"
     assert "only supported for binary" in result["explainer_reason"]
@@ -292,9 +304,10 @@ def test_chunks_computed_separately_merge_to_the_unchunked_values(tmp_path, bina
         estimator = make_pipeline(StandardScaler(), LogisticRegression())
         sample = 5
     model = _saved(tmp_path, estimator.fit(X, y))
-    whole = run_shap(model, X, sample_size=sample, background_size=15, out_dir=str(tmp_path / "a"))
+    options = {"sample_size": sample, "background_size": 15, "max_evals": 60}
+    whole = run_shap(model, X, out_dir=str(tmp_path / "a"), **options)
 
-    plan = prepare_shap(model, X, sample_size=sample, background_size=15)
+    plan = prepare_shap(model, X, **options)
     plan_json = json.loads(json.dumps(plan.to_dict()))  # what a chord would ship to workers
     chunks = []
     for start, stop in reversed(chunk_bounds(plan_json, 2)):  # order must not matter
