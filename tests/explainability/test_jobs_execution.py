@@ -1,0 +1,215 @@
+"""Running jobs (in-process, the worker's code path): safe loading, bad input, results, policy."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import skops.io
+
+from explainability import runtime, scheduling, selectors, services
+from explainability.models import Job
+from registry import services as registry_services
+from registry import storage
+from tests.integration import jobdata
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_heartbeat(settings, monkeypatch):
+    settings.JOB_HEARTBEAT_SECONDS = 3600
+    monkeypatch.setattr(services, "_enqueue", lambda job_id: None)
+
+
+@pytest.fixture
+def eng(personas):
+    return personas["engineer"]
+
+
+@pytest.fixture
+def data(eng):
+    df = jobdata.credit(n=200)
+    return df, jobdata.upload_dataset(eng, df)
+
+
+def _run(eng, mv, dv, kind="shap", **params) -> Job:
+    params.setdefault("sample_size", 15) if kind == "shap" else None
+    job = services.job_start(actor=eng, version=mv, kind=kind, dataset=dv, params=params)
+    return runtime.run_inline(job.pk)
+
+
+def test_a_skops_file_with_an_untrusted_type_fails_naming_the_type(eng, data):
+    import operator
+
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    df, dv = data
+    model = make_pipeline(FunctionTransformer(operator.neg), jobdata.estimator("logreg"))
+    model.fit(jobdata.rows_as_array(df), df["default"])
+    mv = jobdata.register(eng, model, training=dv)
+
+    job = _run(eng, mv, dv)
+
+    assert job.status == "failed" and job.error_code == "unsafe_input"
+    assert "_operator.neg" in job.error_message and "allowlist" in job.error_message
+    assert job.result is None
+
+
+def test_an_artifact_changed_after_registration_is_refused_by_its_sha256(eng, data):
+    df, dv = data
+    mv = jobdata.register(eng, jobdata.fit("logreg", df), training=dv)
+    other = skops.io.dumps(jobdata.fit("gbm", df))
+    storage.absolute_path(mv.artifact.storage_path).write_bytes(other)
+
+    job = _run(eng, mv, dv)
+
+    assert job.status == "failed" and "sha256" in job.error_message
+    assert mv.artifact_sha256 in job.error_message
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda df: df.drop(columns=["debt_ratio"]), ["'debt_ratio'", "missing"]),
+        (lambda df: df.assign(income="high"), ["'income'", "not numeric"]),
+        (lambda df: df.iloc[:0], ["no rows"]),
+    ],
+)
+def test_bad_data_fails_the_job_with_a_sentence_naming_the_problem(eng, data, change, words):
+    df, dv = data
+    mv = jobdata.register(eng, jobdata.fit("logreg", df), training=dv)
+    bad = jobdata.upload_dataset(eng, change(df.copy()))
+
+    job = _run(eng, mv, bad)
+
+    assert job.status == "failed" and job.error_code == "bad_input", job.error_detail
+    for word in words:
+        assert word in job.error_message
+    assert not list(job.output_root.glob("attempt-*/*.svg"))
+
+
+def test_a_fairness_job_without_its_label_column_fails_naming_it(eng, data):
+    df, dv = data
+    mv = jobdata.register(eng, jobdata.fit("logreg", df), training=dv)
+    job = _run(eng, mv, dv, kind="fairness", label_column="outcome")
+    assert job.status == "failed" and "'outcome'" in job.error_message
+
+
+def test_a_model_that_cannot_predict_fails_the_job_and_not_the_worker(eng, data):
+    df, dv = data
+    narrow = jobdata.estimator("logreg").fit(df[["income", "age"]].to_numpy(float), df["default"])
+    mv = jobdata.register(eng, narrow, training=dv)  # signature says six features
+    job = _run(eng, mv, dv, kind="fairness", label_column="default")
+    assert job.status == "failed" and job.error_code == "bad_input"
+    assert "features" in job.error_message
+
+
+def test_fairness_result_has_a_verdict_per_metric_policy_provenance_and_small_groups(eng, data):
+    df, dv = data
+    mv = jobdata.register(eng, jobdata.fit("logreg", df), training=dv)
+    job = _run(eng, mv, dv, kind="fairness", label_column="default", threshold=0.3,
+               min_group_size=60, thresholds={"demographic_parity_difference": {"max": 0.05}})
+
+    assert job.status == "succeeded", job.error_detail
+    result = job.result
+    assert isinstance(result["passed"], bool)
+    assert set(result["metrics"]) == {"demographic_parity_difference", "disparate_impact_ratio",
+                                      "equalized_odds_difference"}
+    assert result["thresholds"]["values"]["demographic_parity_difference"] == {"max": 0.05}
+    assert result["thresholds"]["source"] == "default"
+    assert result["passed"] == all(c["passed"] for c in result["checks"])
+    scopes = {c["scope"] for c in result["checks"]}
+    assert {"sex", "age_band", "sex & age_band"} <= scopes
+    assert result["small_groups"] and all(g["count"] < 60 for g in result["small_groups"])
+    assert result["outcomes"]["overall"]["auc"] is not None
+    assert result["inputs"]["data_sha256"] == dv.sha256
+
+
+def test_shap_of_a_multiclass_model_needs_a_class_and_explains_the_one_chosen(eng):
+    from sklearn.ensemble import RandomForestClassifier
+
+    df = jobdata.credit(n=200)
+    df["default"] = np.digitize(df["debt_ratio"], [0.2, 0.35])  # three classes
+    dv = jobdata.upload_dataset(eng, df, name="three-classes")
+    forest = RandomForestClassifier(n_estimators=10, max_depth=3, random_state=0)
+    mv = jobdata.register(eng, forest.fit(jobdata.rows_as_array(df), df["default"]), training=dv)
+
+    unchosen = _run(eng, mv, dv)
+    chosen = _run(eng, mv, dv, class_index=2)
+
+    assert unchosen.status == "failed" and "class_index" in unchosen.error_message
+    assert chosen.status == "succeeded" and chosen.result["class_index"] == 2
+    assert chosen.result["feature_importance"][0]["feature"] == "debt_ratio"
+
+
+def test_an_onnx_model_is_explained_model_agnostically(eng, data):
+    from skl2onnx import to_onnx
+
+    df, dv = data
+    fitted = jobdata.fit("logreg", df)
+    onnx_bytes = to_onnx(fitted, jobdata.rows_as_array(df)[:1].astype(np.float32),
+                         options={"zipmap": False}).SerializeToString()
+    model = jobdata.factories.model(eng, name="onnx-pd")
+    mv = registry_services.model_version_register(
+        actor=eng, model=model, artifact_file=io.BytesIO(onnx_bytes),
+        artifact_filename="model.onnx", signature=jobdata.demo.signature(jobdata.FEATURES),
+    )
+
+    job = _run(eng, mv, dv, sample_size=4, background_size=10)
+
+    assert job.status == "succeeded", job.error_detail
+    assert job.result["explainer"] == "PermutationExplainer"
+    assert "ONNX" in job.result["explainer_reason"]
+
+
+def test_latest_job_is_the_newest_succeeded_job_of_that_kind(eng, data):
+    df, dv = data
+    mv = jobdata.register(eng, jobdata.fit("logreg", df), training=dv)
+    first = _run(eng, mv, dv)
+    second = _run(eng, mv, dv)
+    bad = jobdata.upload_dataset(eng, df.iloc[:0])
+    _run(eng, mv, bad)
+
+    assert selectors.latest_job(mv, "shap") == second != first
+    assert selectors.latest_job(mv, "shap", status="failed").dataset == bad
+    assert selectors.latest_job(mv, "fairness") is None
+    assert list(selectors.jobs_for_version(mv))[0].status == "failed"
+
+
+def test_drift_includes_shap_importance_drift_when_both_datasets_have_shap(eng, data):
+    df, dv = data
+    mv = jobdata.register(eng, jobdata.fit("gbm", df), training=dv)
+    newer = jobdata.upload_dataset(eng, jobdata.credit(n=200, seed=9, shift=1.5))
+    _run(eng, mv, dv)
+    without = _run(eng, mv, newer, kind="drift")
+    _run(eng, mv, newer)
+    with_shap = _run(eng, mv, newer, kind="drift")
+
+    assert without.result["importance"] is None and "SHAP" in without.result["notes"][0]
+    assert with_shap.result["importance"]["verdict"] in ("stable", "warn", "drift")
+    assert {f["feature"] for f in with_shap.result["importance"]["features"]} == set(
+        jobdata.FEATURES
+    )
+
+
+def test_the_schedule_queues_one_drift_job_per_production_version_and_new_data(eng, data):
+    from registry.choices import Stage
+    from registry.models import ModelVersion
+
+    df, dv = data
+    mv = jobdata.register(eng, jobdata.fit("logreg", df), training=dv)
+    assert scheduling.queue_drift_checks() == []  # not in production
+    ModelVersion.objects.filter(pk=mv.pk).update(stage=Stage.PRODUCTION)
+    assert scheduling.queue_drift_checks() == []  # no data newer than the training data
+    newer = jobdata.upload_dataset(eng, jobdata.credit(n=100, seed=4))
+
+    queued = scheduling.queue_drift_checks()
+
+    assert len(queued) == 1
+    job = Job.objects.get(pk=queued[0])
+    assert (job.kind, job.dataset, job.reference_dataset, job.created_by) == (
+        "drift", newer, dv, None)
+    assert scheduling.queue_drift_checks() == []  # the same comparison is not queued twice
