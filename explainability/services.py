@@ -115,8 +115,10 @@ def job_start(
     dataset: DatasetVersion,
     reference_dataset: DatasetVersion | None = None,
     params: dict[str, Any] | None = None,
+    enqueue: bool = True,
 ) -> Job:
-    """Queue a SHAP, fairness or drift job on `version`; a worker runs it after commit.
+    """Queue a SHAP, fairness or drift job on `version`; a worker runs it after commit (unless
+    `enqueue` is False: the caller then runs it in-process, as the demo loader does).
 
     Only the owning team, validators and admins may. Drift compares `dataset` with
     `reference_dataset`, by default the version's training data (its `trained_on` lineage).
@@ -157,7 +159,8 @@ def job_start(
         action="explainability.job.queued", actor=actor, target=job,
         model_name=version.model.name, payload={"after": _describe(job)},
     )
-    transaction.on_commit(lambda: _enqueue(job.pk))
+    if enqueue:
+        transaction.on_commit(lambda: _enqueue(job.pk))
     return job
 
 
