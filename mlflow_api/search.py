@@ -180,11 +180,13 @@ def _lookup(column: str, op: str, value: object) -> Q:
     return Q(**{f"{column}__{suffix}": value})
 
 
-def _tag_exists(tag_model, owner_field: str, cmp: Comparison) -> Exists:
+def _tag_exists(tag_model, owner_field: str, cmp: Comparison):
+    """A tag comparison. `!=` / `NOT IN` also match rows without the tag, as MLflow's server
+    does (the client itself adds `tags.\`mlflow.prompt.is_prompt\` != 'true'` to searches)."""
     tags = tag_model.objects.filter(**{owner_field: OuterRef("pk")}, key=cmp.key)
     if cmp.op in ("!=", "NOT IN"):
         positive = "=" if cmp.op == "!=" else "IN"
-        return Exists(tags.exclude(_lookup("value", positive, cmp.value)))
+        return ~Exists(tags.filter(_lookup("value", positive, cmp.value)))
     return Exists(tags.filter(_lookup("value", cmp.op, cmp.value)))
 
 

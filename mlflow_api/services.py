@@ -71,9 +71,9 @@ def public_url(path: str) -> str:
     return settings.PUBLIC_BASE_URL.rstrip("/") + path
 
 
-def _url(name: str, fallback: str, **kwargs) -> str:
+def _url(url_name: str, fallback: str, **kwargs) -> str:
     try:
-        return public_url(reverse(name, kwargs=kwargs))
+        return public_url(reverse(url_name, kwargs=kwargs))
     except NoReverseMatch:
         return public_url(fallback)
 
