@@ -6,7 +6,7 @@ class GovernanceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from governance import audit
+        from governance import audit, schema  # noqa: F401 - registers the OpenAPI auth scheme
 
         audit.register_actions(
             "governance.user.created",

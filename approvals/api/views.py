@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import django_filters
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from approvals import gates, selectors, services
 from approvals.api import serializers as s
 from approvals.choices import State, TargetStage
-from approvals.models import PromotionRequest
+from approvals.models import Notification, PromotionRequest
 from common.errors import ValidationFailed
 from common.idempotency import idempotent
 from governance import api_permissions
@@ -40,6 +40,8 @@ def _detail(request, req) -> dict:
 
 
 class PromotionViewSet(viewsets.GenericViewSet):
+    queryset = PromotionRequest.objects.none()
+    lookup_value_regex = r"[0-9]+"
     permission_classes = api_permissions.DEFAULT
     filterset_class = PromotionFilter
     serializer_class = s.PromotionOutput
@@ -114,6 +116,8 @@ class ReadinessView(APIView):
 
     permission_classes = api_permissions.DEFAULT
 
+    @extend_schema(parameters=[OpenApiParameter("target_stage", str, enum=["staging", "production"])],
+                   responses={200: dict})
     def get(self, request, model_name: str, version: int):
         model = registry_selectors.model_get_for_user(request.user, model_name)
         mv = registry_selectors.version_get(model, version)
@@ -142,6 +146,8 @@ class RollbackView(APIView):
 
 
 class NotificationViewSet(viewsets.GenericViewSet):
+    queryset = Notification.objects.none()
+    lookup_value_regex = r"[0-9]+"
     permission_classes = api_permissions.DEFAULT
     serializer_class = s.NotificationOutput
 

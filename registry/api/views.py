@@ -16,6 +16,7 @@ from governance import api_permissions
 from governance.models import Team
 from registry import filters, selectors, services
 from registry.api import serializers as s
+from registry.models import Dataset, DatasetVersion, ModelVersion, RegisteredModel
 
 
 def resolve_team(user, team_name: str | None) -> Team:
@@ -36,6 +37,7 @@ def resolve_team(user, team_name: str | None) -> Team:
 
 
 class ModelViewSet(viewsets.GenericViewSet):
+    queryset = RegisteredModel.objects.none()  # for the schema; get_queryset() applies visibility
     """Registered models: list (filters team, risk_tier, stage, search), create, get, patch."""
 
     lookup_field = "name"
@@ -75,6 +77,7 @@ class ModelViewSet(viewsets.GenericViewSet):
 
 
 class VersionViewSet(viewsets.GenericViewSet):
+    queryset = ModelVersion.objects.none()  # for the schema; get_queryset() applies visibility
     """Versions of one model: JSON or multipart registration with the `artifact` file."""
 
     lookup_field = "version"
@@ -127,6 +130,7 @@ class VersionViewSet(viewsets.GenericViewSet):
 
 
 class DatasetViewSet(viewsets.GenericViewSet):
+    queryset = Dataset.objects.none()  # for the schema; get_queryset() applies visibility
     lookup_field = "name"
     lookup_value_regex = r"[-a-zA-Z0-9_]+"
     permission_classes = api_permissions.DEFAULT
@@ -157,6 +161,7 @@ class DatasetViewSet(viewsets.GenericViewSet):
 
 
 class DatasetVersionViewSet(viewsets.GenericViewSet):
+    queryset = DatasetVersion.objects.none()  # for the schema; get_queryset() applies visibility
     lookup_field = "version"
     lookup_value_regex = r"[0-9]+"
     permission_classes = api_permissions.DEFAULT
