@@ -13,11 +13,15 @@ from registry.models import Dataset, DatasetVersion, LineageEdge, ModelVersion, 
 MAX_LINEAGE_DEPTH = 100
 
 
-def model_list_for_user(user) -> QuerySet[RegisteredModel]:
+def model_visibility(user) -> Q:
     """Models the user may see: everything for governance roles, their teams' models otherwise."""
+    return Q() if perms.can_read_everything(user) else Q(team_id__in=user.team_ids)
+
+
+def model_list_for_user(user) -> QuerySet[RegisteredModel]:
+    """Models the user may see (see `model_visibility`), with their version count."""
     qs = RegisteredModel.objects.select_related("team", "owner").prefetch_related("developers")
-    if not perms.can_read_everything(user):
-        qs = qs.filter(team_id__in=user.team_ids)
+    qs = qs.filter(model_visibility(user))
     return qs.annotate(version_count=Count("versions", distinct=True))
 
 
