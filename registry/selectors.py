@@ -25,6 +25,17 @@ def model_list_for_user(user) -> QuerySet[RegisteredModel]:
     return qs.annotate(version_count=Count("versions", distinct=True))
 
 
+def model_get_for_write(user, name: str) -> RegisteredModel:
+    """The model row only (no counts or prefetches), for endpoints that write under it."""
+    qs = RegisteredModel.objects.select_related("team")
+    if not perms.can_read_everything(user):
+        qs = qs.filter(team_id__in=user.team_ids)
+    model = qs.filter(name=name).first()
+    if model is None:
+        raise NotFound(f"No model named {name!r} that you can see.")
+    return model
+
+
 def model_get_for_user(user, name: str) -> RegisteredModel:
     model = model_list_for_user(user).filter(name=name).first()
     if model is None:

@@ -88,7 +88,7 @@ class VersionViewSet(viewsets.GenericViewSet):
     serializer_class = s.VersionOutput
 
     def _model(self):
-        return selectors.model_get_for_user(self.request.user, self.kwargs["model_name"])
+        return selectors.model_get_for_write(self.request.user, self.kwargs["model_name"])
 
     def get_queryset(self):
         return selectors.version_list(self._model())
