@@ -164,9 +164,16 @@ def job_start(
     return job
 
 
+def _locked_for_worker(job_id: int) -> Job:
+    return (
+        Job.objects.select_for_update(of=("self",)).select_related("model_version__model")
+        .get(pk=job_id)
+    )
+
+
 def _locked(job_id: int) -> Job:
     return (
-        Job.objects.select_for_update()
+        Job.objects.select_for_update(of=("self",))
         .select_related("model_version__model", "dataset__dataset", "reference_dataset__dataset")
         .get(pk=job_id)
     )
@@ -366,7 +373,7 @@ def _summary(job: Job, result: dict[str, Any]) -> dict[str, Any]:
 def job_succeed(*, job_id: int, attempt: int, result: dict[str, Any], files_dir: str = "") -> bool:
     """Store the result of the attempt that holds the job; False (result discarded) when the job
     was cancelled or another attempt took it over."""
-    job = Job.objects.select_for_update().select_related("model_version__model").get(pk=job_id)
+    job = _locked_for_worker(job_id)
     if job.status != JobStatus.RUNNING or job.attempts != attempt:
         return False
     _transition(job, JobStatus.SUCCEEDED)
@@ -394,7 +401,7 @@ def job_fail(
 ) -> bool:
     """Fail the attempt's job with a sentence for the user (and the technical detail); nothing
     it wrote is kept."""
-    job = Job.objects.select_for_update().select_related("model_version__model").get(pk=job_id)
+    job = _locked_for_worker(job_id)
     if job.status != JobStatus.RUNNING or job.attempts != attempt:
         return False
     _mine(job_id, attempt).update(
@@ -416,7 +423,7 @@ def job_fail(
 def job_requeue(*, job_id: int, attempt: int, reason: str) -> bool:
     """Put the attempt's job back in the queue after a transient error (the caller schedules the
     retry with backoff). Out of attempts, the job fails with the reason instead."""
-    job = Job.objects.select_for_update().select_related("model_version__model").get(pk=job_id)
+    job = _locked_for_worker(job_id)
     if job.status != JobStatus.RUNNING or job.attempts != attempt:
         return False
     if job.attempts >= job.max_attempts:
