@@ -135,11 +135,19 @@ class Command(BaseCommand):
             for username, _, _, what in USERS:
                 self.stdout.write(f"    {username:<8} {what}")
             return
-        users = ensure_users()
-        ensure_registry(users, self.stdout)
-        for step in EXTRA_STEPS:
-            step(users, self.stdout)
+        from django.test import override_settings
+
+        # The demo's notifications stay in the app's inboxes; don't print their e-mails.
+        with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
+            users = ensure_users()
+            ensure_registry(users, self.stdout)
+            for step in _later_steps():
+                step(users, self.stdout)
 
 
-#: Later steps (risk assessments, jobs, promotions) are appended by the apps that own them.
-EXTRA_STEPS: list = []
+def _later_steps() -> list:
+    from approvals.demo import load_approvals_demo
+    from explainability.demo import load_explainability_demo
+    from governance.demo import load_governance_demo
+
+    return [load_governance_demo, load_explainability_demo, load_approvals_demo]
