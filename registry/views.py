@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import django_filters
 from django import forms
 from django.contrib import messages
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -83,14 +83,18 @@ class InventoryFilter(filters.ModelFilter):
 
 
 def _inventory_queryset(user):
+    """Visible models without aggregates: the page's versions and open findings are prefetched
+    for its rows only, so sorting and counting stay on the models table (fast at 10k models)."""
     versions = ModelVersion.objects.only("id", "model_id", "version", "stage").order_by("-version")
-    open_findings = (
-        Finding.objects.filter(model=OuterRef("pk"), status__in=UNRESOLVED_FINDING_STATUSES)
-        .order_by().values("model").annotate(n=Count("pk")).values("n")
+    findings = Finding.objects.filter(status__in=UNRESOLVED_FINDING_STATUSES).only("id", "model_id")
+    return (
+        RegisteredModel.objects.filter(selectors.model_visibility(user))
+        .select_related("team", "owner")
+        .prefetch_related(
+            Prefetch("versions", queryset=versions, to_attr="portal_versions"),
+            Prefetch("findings", queryset=findings, to_attr="portal_open_findings"),
+        )
     )
-    return selectors.model_list_for_user(user).prefetch_related(
-        Prefetch("versions", queryset=versions, to_attr="portal_versions")
-    ).annotate(open_findings=Subquery(open_findings))
 
 
 @portal_view
@@ -103,6 +107,8 @@ def inventory(request: HttpRequest) -> HttpResponse:
     for model in page.object_list:
         model.stages = sorted({v.stage for v in model.portal_versions}, key=STAGE_ORDER.get)
         model.latest = model.portal_versions[0] if model.portal_versions else None
+        model.version_count = len(model.portal_versions)
+        model.open_findings = len(model.portal_open_findings)
         model.review_overdue = bool(model.next_review_date and model.next_review_date < today)
     eu_classes = (
         RegisteredModel.objects.exclude(eu_ai_act_class="")
