@@ -182,7 +182,7 @@ def _lookup(column: str, op: str, value: object) -> Q:
 
 def _tag_exists(tag_model, owner_field: str, cmp: Comparison):
     """A tag comparison. `!=` / `NOT IN` also match rows without the tag, as MLflow's server
-    does (the client itself adds `tags.\`mlflow.prompt.is_prompt\` != 'true'` to searches)."""
+    does (the client itself adds a "prompt tag != 'true'" clause to every search)."""
     tags = tag_model.objects.filter(**{owner_field: OuterRef("pk")}, key=cmp.key)
     if cmp.op in ("!=", "NOT IN"):
         positive = "=" if cmp.op == "!=" else "IN"

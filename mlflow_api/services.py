@@ -106,12 +106,16 @@ def team_for(actor, tags: dict[str, str]) -> Team:
     )
 
 
-def model_create(*, actor, name: str, description: str = "", tags: dict[str, str] | None = None) -> RegisteredModel:
-    """Register a model owned by the caller's team (registry rules), then keep its MLflow tags."""
+def model_create(
+    *, actor, name: str, description: str = "", tags: dict[str, str] | None = None,
+    team: Team | None = None,
+) -> RegisteredModel:
+    """Register a model owned by `team` (default: the `gatehouse.team` tag or the caller's only
+    team) under the registry's rules, then keep its MLflow tags."""
     name = check_name(name)
     tags = check_tags(dict(tags or {}))
     _require(perms.explain_cannot_write(actor))
-    team = team_for(actor, tags)
+    team = team or team_for(actor, tags)
     model = registry_services.model_register(actor=actor, name=name, team=team, description=description or "")
     if tags:
         model_tags_set(actor=actor, model=model, tags=tags)
@@ -266,21 +270,23 @@ def artifact_identity(source: str, tags: dict[str, str]) -> tuple[str, str]:
 def version_create(
     *, actor, model: RegisteredModel, source: str, run_id: str = "", run_link: str = "",
     description: str = "", tags: dict[str, str] | None = None, extra: dict | None = None,
+    artifact: tuple[str, str, str] | None = None,
 ) -> ModelVersion:
     """Register the next version from an MLflow source; `source`, `run_id` and `run_link` are
     kept as provenance, MLflow tags as tags. `extra` adds registry fields (the importer's
-    hyperparameters, metrics, datasets)."""
+    hyperparameters, metrics, datasets); `artifact` = (uri, sha256, format) when the caller has
+    hashed the artifact itself (the importer)."""
     tags = check_tags(dict(tags or {}))
     source = (source or "").strip()
     if not source:
         raise ValidationFailed("A model version needs its source (the URI of the model artifacts).")
     _require(perms.explain_cannot_edit_model(actor, model))
-    sha, fmt = artifact_identity(source, tags)
+    uri, (sha, fmt) = (artifact[0], artifact[1:]) if artifact else (source, artifact_identity(source, tags))
     extra = dict(extra or {})
     provenance = {"source": source, "run_id": run_id or "", "run_link": run_link or "",
                   "mlflow_tags": tags, **extra.pop("provenance", {})}
     version = registry_services.model_version_register(
-        actor=actor, model=model, artifact_uri=source, artifact_sha256=sha, artifact_format=fmt,
+        actor=actor, model=model, artifact_uri=uri, artifact_sha256=sha, artifact_format=fmt,
         description=description or "", provenance=provenance, **extra,
     )
     if tags:
