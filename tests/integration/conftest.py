@@ -94,11 +94,11 @@ def _configure_test_app(broker_root: Path | None, backend: str) -> None:
         }
         for sub in ("queue", "processed"):
             (broker_root / sub).mkdir(parents=True, exist_ok=True)
+        # Pools are looked up by connection parameters: drop the cached ones so the next send
+        # builds a connection with these transport options (kombu keeps the old pool for others).
+        app._pool = None
+        app.amqp._producer_pool = None
     app.conf.result_backend = backend
-    if app._pool is not None:
-        app._pool.force_close_all()
-    app._pool = None
-    app.amqp._producer_pool = None
 
 
 @pytest.fixture(scope="module")
