@@ -144,12 +144,48 @@ _HASHED_COLUMNS = (
     "object_id", "object_repr", "model_name", "payload", "request_id", "client_ip",
     "prev_hash", "hash",
 )
+# PostgreSQL hands back the timestamp already in _ts()'s format and the JSON as text: no datetime
+# objects, no ORM converters. Read through a server-side cursor, a batch at a time.
+_PG_VERIFY_SQL = """
+SELECT seq, to_char(timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), actor_id,
+       actor_name, actor_roles::text, action, object_type, object_id, object_repr, model_name,
+       payload::text, request_id, client_ip, prev_hash, hash
+FROM governance_auditevent WHERE seq <= %s ORDER BY seq
+"""
+_encode_str = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) uses for str
+_encode_payload = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 
-def _verify_rows(rows: Iterable[tuple], expected_last: int | None) -> VerifyResult:
-    """The fast path of verification: tuples instead of model instances, hashing inlined.
-    Must stay byte-for-byte identical to compute_hash()."""
-    sha256, dumps, utc = hashlib.sha256, json.dumps, dt.UTC
+def canonical_fast(
+    seq: int, ts: str, actor_id: int | None, actor_name: str, roles: list, action: str,
+    otype: str, oid: str, orepr: str, model_name: str, payload: Any, request_id: str,
+    client_ip: str,
+) -> str:
+    """canonical_payload(...) of compute_hash, assembled directly: the keys in sorted order,
+    strings through the same C encoder as json.dumps. Byte-for-byte identical (tested).
+    `roles` is a list, or its canonical JSON already encoded."""
+    s = _encode_str
+    roles_json = roles if isinstance(roles, str) else "[" + ",".join(s(r) for r in sorted(roles)) + "]"
+    return (
+        '{"action":' + s(action) + ',"actor_id":' + ("null" if actor_id is None else str(actor_id))
+        + ',"actor_name":' + s(actor_name)
+        + ',"actor_roles":' + roles_json
+        + ',"client_ip":' + s(client_ip) + ',"model_name":' + s(model_name)
+        + ',"object_id":' + s(oid) + ',"object_repr":' + s(orepr) + ',"object_type":' + s(otype)
+        + ',"payload":' + _encode_payload(payload) + ',"request_id":' + s(request_id)
+        + ',"seq":' + str(seq) + ',"timestamp":' + s(ts) + "}"
+    )
+
+
+def canonical_roles(roles: list) -> str:
+    return "[" + ",".join(_encode_str(r) for r in sorted(roles)) + "]"
+
+
+def _verify_rows(rows: Iterable[tuple], expected_last: int | None, *, text: bool) -> VerifyResult:
+    """The fast path of verification over tuples. `text`: timestamp as a formatted string and
+    actor_roles/payload as JSON text (PostgreSQL path); otherwise Python values (ORM path)."""
+    sha256, loads, utc = hashlib.sha256, json.loads, dt.UTC
+    roles_cache: dict[str, str] = {}  # few distinct role sets: encode each once
     expected_prev = GENESIS_HASH
     expected_seq = 1
     checked = 0
@@ -159,15 +195,17 @@ def _verify_rows(rows: Iterable[tuple], expected_last: int | None) -> VerifyResu
             return VerifyResult(False, checked, expected_seq, f"event #{expected_seq} is missing")
         if prev_hash != expected_prev:
             return VerifyResult(False, checked, seq, "prev_hash does not match event before")
-        fields = {
-            "seq": seq, "timestamp": ts.astimezone(utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "actor_id": actor_id, "actor_name": actor_name, "actor_roles": sorted(roles),
-            "action": action, "object_type": otype, "object_id": oid, "object_repr": orepr,
-            "model_name": model_name, "payload": payload, "request_id": request_id,
-            "client_ip": client_ip,
-        }
-        canonical = dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        if sha256(canonical.encode() + prev_hash.encode()).hexdigest() != digest:
+        if text:
+            encoded = roles_cache.get(roles)
+            if encoded is None:
+                encoded = roles_cache[roles] = canonical_roles(loads(roles))
+            roles = encoded
+            payload = loads(payload)
+        else:
+            ts = ts.astimezone(utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        canonical = canonical_fast(seq, ts, actor_id, actor_name, roles, action, otype, oid, orepr,
+                                   model_name, payload, request_id, client_ip)
+        if sha256((canonical + prev_hash).encode()).hexdigest() != digest:
             return VerifyResult(False, checked, seq, "content does not match its hash")
         expected_prev = digest
         expected_seq += 1
@@ -175,6 +213,18 @@ def _verify_rows(rows: Iterable[tuple], expected_last: int | None) -> VerifyResu
     if expected_last is not None and expected_last != checked:
         return VerifyResult(False, checked, checked + 1, "events after the last one are missing")
     return VerifyResult(True, checked)
+
+
+def _pg_rows(last: int, batch_size: int):
+    from django.db import connection
+
+    with transaction.atomic():
+        connection.ensure_connection()
+        with connection.connection.cursor(name="gatehouse_audit_verify") as cur:
+            cur.itersize = batch_size
+            cur.execute(_PG_VERIFY_SQL, [last])
+            while rows := cur.fetchmany(batch_size):
+                yield from rows
 
 
 def verify_chain(events: Iterable[AuditEvent] | None = None, batch_size: int = 5000) -> VerifyResult:
@@ -187,11 +237,13 @@ def verify_chain(events: Iterable[AuditEvent] | None = None, batch_size: int = 5
     if events is None:
         head = AuditChainHead.objects.filter(id=1).first()
         last = head.last_seq if head else 0
+        if transaction.get_connection().vendor == "postgresql":
+            return _verify_rows(_pg_rows(last, batch_size), last, text=True)
         rows = (
             AuditEvent.objects.filter(seq__lte=last).order_by("seq")
             .values_list(*_HASHED_COLUMNS).iterator(chunk_size=batch_size)
         )
-        return _verify_rows(rows, last)
+        return _verify_rows(rows, last, text=False)
     expected_prev = GENESIS_HASH
     expected_seq = 1
     checked = 0

@@ -201,3 +201,36 @@ def test_stage_history_answers_what_was_in_production_at_a_time(client_for, pers
     assert [v["version"] for v in now["in_production"]] == [2]
     assert client_for("other_engineer").get(
         "/api/v1/models/credit-default/stage-history/").status_code == 404
+
+
+@pytest.mark.parametrize("payload", [
+    {}, {"after": {"stage": "production"}, "before": {"stage": "staging"}},
+    {"z": 1, "a": [1.5, 2e-7, None, True], "ünï": "café \u2028 \"quoted\" \\ \n\t\x01 €"},
+    {"nested": {"b": {"d": 1, "c": [{"y": 1, "x": 2}]}}, "big": 2**70, "neg": -0.0},
+])
+def test_the_fast_canonical_form_is_byte_identical_to_compute_hash(payload):
+    import datetime as dt
+    import hashlib
+
+    ts = dt.datetime(2026, 11, 23, 10, 0, 0, 123, tzinfo=dt.UTC)
+    fields = dict(seq=7, timestamp=ts, actor_id=None, actor_name="vál\"x", actor_roles=["validator", "admin"],
+                  action="governance.team.created", object_type="t", object_id="1",
+                  object_repr="ob\u00e9 \n", model_name="m", payload=payload, request_id="r",
+                  client_ip="::1", prev_hash="a" * 64)
+    expected = audit.compute_hash(**fields)
+    canonical = audit.canonical_fast(7, audit._ts(ts), None, "vál\"x", ["validator", "admin"],
+                                     "governance.team.created", "t", "1", "ob\u00e9 \n", "m",
+                                     payload, "r", "::1")
+    assert hashlib.sha256((canonical + "a" * 64).encode()).hexdigest() == expected
+    encoded = audit.canonical_roles(["validator", "admin"])
+    again = audit.canonical_fast(7, audit._ts(ts), None, "vál\"x", encoded,
+                                 "governance.team.created", "t", "1", "ob\u00e9 \n", "m",
+                                 payload, "r", "::1")
+    assert again == canonical
+
+
+def test_verify_handles_payloads_with_unicode_and_floats(personas):
+    with transaction.atomic():
+        audit.record(action="governance.team.created", object_type="t", object_id="x",
+                     payload={"ünï": "café €", "f": 0.1, "n": None, "l": [3, 1.25]})
+    assert audit.verify_chain().ok

@@ -1,0 +1,174 @@
+"""Audit trail benchmark: append throughput through audit.record(), and verify over N events.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/gh_gov .venv/bin/python bench/audit_bench.py \
+        --events 1000000 --append 2000 --threads 4
+
+Runs in its own throwaway database (<name>_audit_bench), created, migrated and dropped here, so
+it never touches real data. Prints the figures; record them in docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection, transaction  # noqa: E402
+from django.test.utils import setup_databases, teardown_databases  # noqa: E402
+
+from governance import audit  # noqa: E402
+from governance.models import AuditChainHead, AuditEvent  # noqa: E402
+
+COLUMNS = ["seq", "timestamp", "actor_id", "actor_name", "actor_roles", "action", "object_type",
+           "object_id", "object_repr", "model_name", "payload", "request_id", "client_ip",
+           "prev_hash", "hash"]
+
+
+def bench_append(total: int, threads: int) -> dict:
+    out = {}
+    start = time.perf_counter()
+    for i in range(total):
+        with transaction.atomic():
+            audit.record(action="registry.version.stage_changed", object_type="bench.append",
+                         object_id=str(i), model_name="bench-model",
+                         payload={"before": {"stage": "staging"}, "after": {"stage": "production"}})
+    elapsed = time.perf_counter() - start
+    out["single"] = (total, elapsed)
+
+    per = total // threads
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(per):
+                with transaction.atomic():
+                    audit.record(action="registry.version.stage_changed", object_type="bench.append",
+                                 object_id=f"{n}-{i}", payload={"writer": n, "i": i})
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=writer, args=(n,)) for n in range(threads)]
+    start = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise errors[0]
+    out["threads"] = (per * threads, elapsed)
+    return out
+
+
+def _rows(start_seq: int, count: int, prev: str):
+    base = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    for seq in range(start_seq, start_seq + count):
+        fields = dict(
+            seq=seq, timestamp=base + dt.timedelta(microseconds=seq * 1000), actor_id=None,
+            actor_name="bench", actor_roles=["validator"], action="registry.version.stage_changed",
+            object_type="registry.modelversion", object_id=str(seq % 5000),
+            object_repr=f"bench-model@{seq % 5000}", model_name="bench-model",
+            payload={"before": {"stage": "staging"}, "after": {"stage": "production"},
+                     "reason": "approved", "request": seq},
+            request_id=f"req-{seq}", client_ip="10.0.0.1", prev_hash=prev,
+        )
+        digest = audit.compute_hash(**fields)
+        fields["hash"] = digest
+        prev = digest
+        yield fields
+
+
+def load_events(total: int) -> float:
+    """Append `total` hash-chained events after the current head, as fast as the database allows."""
+    head, _ = AuditChainHead.objects.get_or_create(id=1)
+    start = time.perf_counter()
+    prev, first = head.last_hash, head.last_seq + 1
+    last = head.last_seq
+    batch = 20_000
+    for offset in range(0, total, batch):
+        n = min(batch, total - offset)
+        rows = list(_rows(first + offset, n, prev))
+        prev, last = rows[-1]["hash"], rows[-1]["seq"]
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cur:
+                    with cur.cursor.copy(
+                        f"COPY governance_auditevent ({', '.join(COLUMNS)}) FROM STDIN"
+                    ) as copy:
+                        for r in rows:
+                            copy.write_row([
+                                r["seq"], r["timestamp"], r["actor_id"], r["actor_name"],
+                                json.dumps(r["actor_roles"]), r["action"], r["object_type"],
+                                r["object_id"], r["object_repr"], r["model_name"],
+                                json.dumps(r["payload"]), r["request_id"], r["client_ip"],
+                                r["prev_hash"], r["hash"],
+                            ])
+            else:
+                AuditEvent.objects.bulk_create([AuditEvent(**r) for r in rows], batch_size=2000)
+            AuditChainHead.objects.filter(id=1).update(last_seq=last, last_hash=prev)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--append", type=int, default=2000)
+    parser.add_argument("--threads", type=int, default=4)
+    args = parser.parse_args()
+
+    name = connection.settings_dict["NAME"]
+    bench_name = f"{Path(str(name)).stem}_audit_bench"
+    connection.settings_dict["TEST"]["NAME"] = (
+        str(Path(str(name)).with_name(bench_name + ".sqlite3")) if connection.vendor == "sqlite"
+        else bench_name
+    )
+    print(f"database: {connection.vendor} ({connection.settings_dict['TEST']['NAME']}), "
+          f"CPUs: {os.cpu_count()}")
+    old = setup_databases(verbosity=0, interactive=False, keepdb=False)
+    try:
+        res = bench_append(args.append, args.threads)
+        n, t = res["single"]
+        print(f"append, 1 writer:        {n} events in {t:.2f} s = {n / t:,.0f} events/s")
+        n, t = res["threads"]
+        print(f"append, {args.threads} writers:       {n} events in {t:.2f} s = {n / t:,.0f} events/s")
+        loaded = load_events(args.events - AuditEvent.objects.count())
+        total = AuditEvent.objects.count()
+        print(f"loaded to {total:,} events in {loaded:.1f} s (hashes computed in Python)")
+        load_before = os.getloadavg()[0]
+        start, cpu = time.perf_counter(), time.process_time()
+        result = audit.verify_chain()
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        print(f"verify_chain: {json.dumps(result.as_dict())} in {elapsed:.1f} s wall "
+              f"({cpu:.1f} s CPU of this process) = {result.checked / elapsed:,.0f} events/s; "
+              f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        out = io.StringIO()
+        start = time.perf_counter()
+        from django.core.management import call_command
+
+        call_command("verify_audit", stdout=out)
+        print(f"manage.py verify_audit: {out.getvalue().strip()} in {time.perf_counter() - start:.1f} s")
+    finally:
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cur:
+                cur.execute("DROP TRIGGER IF EXISTS governance_auditevent_no_delete")
+                cur.execute("DROP TRIGGER IF EXISTS governance_auditevent_no_update")
+        teardown_databases(old, verbosity=0)
+
+
+if __name__ == "__main__":
+    main()
