@@ -254,3 +254,14 @@ MLFLOW_PROTECTED_ALIASES = [
     for a in os.environ.get("MLFLOW_PROTECTED_ALIASES", "champion,production").split(",")
     if a.strip()
 ]
+
+# Approvals: expire requests past their deadlines and revoke approvals whose conditions lapsed.
+PROMOTION_HOUSEKEEPING_MINUTES = int(os.environ.get("PROMOTION_HOUSEKEEPING_MINUTES", "15"))
+CELERY_BEAT_SCHEDULE["approvals-expire-promotions"] = {
+    "task": "approvals.tasks.expire_promotions",
+    "schedule": PROMOTION_HOUSEKEEPING_MINUTES * 60.0,
+}
+CELERY_BEAT_SCHEDULE["approvals-enforce-conditions"] = {
+    "task": "approvals.tasks.enforce_conditions",
+    "schedule": PROMOTION_HOUSEKEEPING_MINUTES * 60.0,
+}
