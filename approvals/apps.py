@@ -29,6 +29,10 @@ class ApprovalsConfig(AppConfig):
             "approvals.webhook.updated",
         )
         audit.subscribe(_on_audit_event)
+        from approvals.notifications import in_app_channel
+        from governance.notifications import add_channel
+
+        add_channel(in_app_channel)
 
 
 def _on_audit_event(event) -> None:

@@ -11,12 +11,12 @@ import json
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 
 from approvals.models import Notification, WebhookDelivery, WebhookEndpoint
 from governance.models import User
+from governance.notifications import send_email
 
 
 def request_url(req) -> str:
@@ -28,19 +28,25 @@ def request_url(req) -> str:
 
 
 def notify(users: Iterable, *, kind: str, subject: str, body: str = "", link: str = "") -> None:
-    """In-app notification rows now (inside the caller's transaction), e-mail after commit."""
+    """In-app notification rows now (inside the caller's transaction, so they share its fate);
+    e-mail through governance's channel after commit."""
     recipients = {u.pk: u for u in users if u is not None and getattr(u, "is_active", True)}
     if not recipients:
         return
     Notification.objects.bulk_create(
         [Notification(user=u, kind=kind, subject=subject[:300], body=body, link=link) for u in recipients.values()]
     )
-    emails = sorted({u.email for u in recipients.values() if u.email})
-    if emails:
-        message = f"{body}\n\n{link}".strip()
-        transaction.on_commit(lambda: send_mail(
-            f"[Gatehouse] {subject}", message, settings.DEFAULT_FROM_EMAIL, emails, fail_silently=True
-        ))
+    ids = sorted(recipients)
+    transaction.on_commit(lambda: send_email(ids, subject, body, link))
+
+
+def in_app_channel(user_ids: list[int], subject: str, body: str, link: str) -> None:
+    """governance.notify channel: what other apps announce (overdue reviews, failed jobs…) also
+    lands in the users' in-app inbox."""
+    Notification.objects.bulk_create(
+        [Notification(user_id=uid, kind="general", subject=subject[:300], body=body, link=link)
+         for uid in user_ids]
+    )
 
 
 def _users_with_roles(roles: Iterable[str]):
