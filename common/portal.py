@@ -14,13 +14,14 @@ from django.core.paginator import Page, Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from common.errors import Conflict, DomainError, Forbidden, NotFound
+from common.errors import DomainError
 
 PAGE_SIZE = 50
 
 
 def error_page(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    titles = {403: "You may not do this", 404: "Not found", 409: "Conflict"}
+    titles = {403: "You may not do this", 404: "Not found", 409: "Conflict",
+              413: "Too large"}
     return render(
         request,
         "portal/error.html",
@@ -30,13 +31,14 @@ def error_page(request: HttpRequest, exc: DomainError) -> HttpResponse:
 
 
 def portal_view(view: Callable) -> Callable:
-    """Sign-in required; Forbidden/NotFound/Conflict raised below become pages with the sentence."""
+    """Sign-in required; a DomainError raised below (Forbidden, NotFound, Conflict, a
+    ValidationFailed no form caught …) becomes a page with its sentence and status."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
-        except (Forbidden, NotFound, Conflict) as exc:
+        except DomainError as exc:
             return error_page(request, exc)
 
     return login_required(wrapper)
@@ -53,3 +55,18 @@ def paginate(request: HttpRequest, queryset, per_page: int = PAGE_SIZE) -> Page:
 
 def is_htmx(request: HttpRequest) -> bool:
     return bool(getattr(request, "htmx", False))
+
+
+def form_errors_from(form, exc: DomainError) -> None:
+    """Put a service's refusal on the form: field errors next to their fields, the rest (and
+    the sentence, when no field is named) at the top of the form."""
+    errors = exc.errors or {}
+    placed = False
+    for field, errs in errors.items():
+        messages = errs if isinstance(errs, (list, tuple)) else [errs]
+        text = " ".join(str(m) for m in messages)
+        if field in form.fields:
+            form.add_error(field, text)
+            placed = True
+    if not placed:
+        form.add_error(None, exc.detail)

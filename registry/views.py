@@ -12,21 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import django_filters
-from django import forms
-from django.contrib import messages
 from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
 
-from common.errors import Conflict, NotFound, ValidationFailed
+from common.errors import ValidationFailed
 from common.portal import paginate, portal_view
 from common.templatetags.lineage_svg import merge_graphs
 from governance import permissions as perms
-from governance import risk as gov_risk
-from governance import selectors as gov_selectors
-from governance import services as gov_services
 from governance.choices import UNRESOLVED_FINDING_STATUSES
 from governance.models import AuditEvent, Finding, Team
 from registry import filters, selectors
@@ -236,111 +230,3 @@ def production_on(request: HttpRequest) -> HttpResponse:
     return render(request, "registry/production_on.html", {
         "day": day, "versions": versions, "error": error, "moment": end_of_day,
     })
-
-
-# --- risk assessment (governance rules, shown on the registry's model) -----------------------
-
-
-class RiskQuestionnaireForm(forms.Form):
-    """The governance questionnaire as radio groups; scoring stays in governance.risk."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for q in gov_risk.QUESTIONS:
-            self.fields[q.key] = forms.ChoiceField(
-                label=q.text, help_text=q.help, widget=forms.RadioSelect,
-                choices=[(value, label) for value, label, _ in q.options],
-            )
-
-
-class RiskOverrideForm(forms.Form):
-    tier = forms.TypedChoiceField(coerce=int, choices=[(1, "Tier 1"), (2, "Tier 2"), (3, "Tier 3")])
-    justification = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
-                                     help_text="Required: why the computed tier is wrong.")
-
-
-def _risk_context(request: HttpRequest, model, form=None, override_form=None) -> dict:
-    history = list(gov_selectors.risk_assessment_list(model))
-    current = history[0] if history else None
-    can_assess = perms.explain_cannot_assess_risk(request.user, model) is None
-    can_override = current is not None and perms.explain_cannot_override_risk(request.user) is None
-    if form is None and can_assess:
-        form = RiskQuestionnaireForm(initial=current.answers if current else None)
-    if override_form is None and can_override:
-        override_form = RiskOverrideForm(initial={"tier": current.effective_tier})
-    return {
-        "model": model, "current": current, "history": history,
-        "form": form if can_assess else None, "override_form": override_form if can_override else None,
-        "questionnaire": gov_risk.questionnaire(),
-    }
-
-
-@portal_view
-def risk_assessment(request: HttpRequest, name: str) -> HttpResponse:
-    """The questionnaire as a form; the resulting tier and its reasons; the history."""
-    model = selectors.model_get_for_user(request.user, name)
-    if request.method == "POST":
-        form = RiskQuestionnaireForm(request.POST)
-        if form.is_valid():
-            try:
-                assessment = gov_services.risk_assessment_create(
-                    actor=request.user, model=model, answers=form.cleaned_data
-                )
-            except ValidationFailed as exc:
-                for field, errs in exc.errors.items():
-                    form.add_error(field if field in form.fields else None, " ".join(map(str, errs)))
-            else:
-                messages.success(request, f"Assessed: tier {assessment.effective_tier}, EU AI Act "
-                                          f"class {assessment.eu_ai_act_class}.")
-                return redirect("registry:risk", name=model.name)
-        return render(request, "registry/risk.html", _risk_context(request, model, form=form), status=400)
-    return render(request, "registry/risk.html", _risk_context(request, model))
-
-
-@require_POST
-@portal_view
-def risk_override(request: HttpRequest, name: str) -> HttpResponse:
-    model = selectors.model_get_for_user(request.user, name)
-    current = gov_selectors.risk_assessment_current(model)
-    if current is None:
-        raise NotFound(f"Model {model.name!r} has no risk assessment to override.")
-    form = RiskOverrideForm(request.POST)
-    if form.is_valid():
-        try:
-            gov_services.risk_assessment_override(
-                actor=request.user, assessment=current, tier=form.cleaned_data["tier"],
-                justification=form.cleaned_data["justification"],
-            )
-        except ValidationFailed as exc:
-            for field, errs in exc.errors.items():
-                form.add_error(field if field in form.fields else None, " ".join(map(str, errs)))
-        else:
-            messages.success(request, f"Tier overridden to {form.cleaned_data['tier']}.")
-            return redirect("registry:risk", name=model.name)
-    return render(request, "registry/risk.html", _risk_context(request, model, override_form=form), status=400)
-
-
-def governance_model_section(request: HttpRequest, model) -> dict:
-    """Risk (tier and why), open findings, on the model page."""
-    findings = list(
-        gov_selectors.finding_list_for_user(request.user).filter(model=model)
-        .exclude(status__in=["closed"])[:50]
-    )
-    return {"model": model, "current": gov_selectors.risk_assessment_current(model), "findings": findings}
-
-
-def documents_version_section(request: HttpRequest, version) -> dict:
-    """The version's documents, their completeness under the tier policy, and export links."""
-    documents = gov_selectors.documents_for_version(version)
-    completeness = None
-    try:
-        policy = gov_selectors.policy_for_tier(version.model.risk_tier or 1)
-    except Conflict:
-        policy = None
-    if policy is not None:
-        completeness = gov_selectors.document_completeness(version, policy)
-    return {"version": version, "documents": documents, "completeness": completeness}
-
-
-MODEL_SECTIONS.append(Section(order=10, template="registry/_governance.html", build=governance_model_section))
-VERSION_SECTIONS.append(Section(order=30, template="registry/_documents.html", build=documents_version_section))
