@@ -74,6 +74,8 @@ def allowed_actions(user, req: PromotionRequest) -> dict:
         "execute": req.state == State.APPROVED and (
             user.pk == req.requested_by_id or user.pk == req.model.owner_id or user.pk in developer_ids
         ),
+        # condition_resolve's rule: the requester or the model's owner marks a condition met.
+        "resolve_conditions": user.pk in (req.requested_by_id, req.model.owner_id),
     }
 
 
