@@ -48,7 +48,13 @@ class Job(models.Model):
     queued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="Last sign of life of the attempt (a chord's lease may reach into the future).",
+    )
+    recovery_sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When recovery last re-sent the job's message."
+    )
     chunks_total = models.PositiveIntegerField(default=0)
     chunks_done = models.PositiveIntegerField(default=0)
     error_code = models.CharField(max_length=50, blank=True)

@@ -15,8 +15,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
-from django.db.models.functions import Least
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 
 from common.errors import Conflict, Forbidden, ValidationFailed
@@ -325,9 +325,20 @@ def _mine(job_id: int, attempt: int):
     return Job.objects.filter(pk=job_id, status=JobStatus.RUNNING, attempts=attempt)
 
 
+def _alive_until(moment: dt.datetime):
+    """Move the heartbeat to `moment` unless a lease already reaches further (never back)."""
+    return Greatest(Coalesce(F("heartbeat_at"), Value(moment)), Value(moment))
+
+
+def chunk_lease() -> dt.timedelta:
+    """How long a dispatched chord may go without a finished chunk before it is presumed lost:
+    chunks may wait in the queue behind other work, so the hard time limit of one task."""
+    return dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+
+
 def job_heartbeat(*, job_id: int, attempt: int) -> bool:
     """Stamp the attempt as alive; False when the job is no longer this attempt's to run."""
-    return bool(_mine(job_id, attempt).update(heartbeat_at=timezone.now()))
+    return bool(_mine(job_id, attempt).update(heartbeat_at=_alive_until(timezone.now())))
 
 
 def job_is_current(*, job_id: int, attempt: int) -> bool:
@@ -335,16 +346,21 @@ def job_is_current(*, job_id: int, attempt: int) -> bool:
 
 
 def job_set_progress(*, job_id: int, attempt: int, progress: int, chunks_total: int = 0) -> bool:
+    """Set progress; with `chunks_total` the chunks are being dispatched, and the job holds a
+    lease (chunk_lease) instead of a heartbeat while they wait in the queue."""
+    now = timezone.now()
     fields: dict[str, Any] = {"progress": max(0, min(99, int(progress))),
-                              "heartbeat_at": timezone.now()}
+                              "heartbeat_at": _alive_until(now)}
     if chunks_total:
-        fields.update(chunks_total=chunks_total, chunks_done=0)
+        fields.update(chunks_total=chunks_total, chunks_done=0,
+                      heartbeat_at=_alive_until(now + chunk_lease()))
     return bool(_mine(job_id, attempt).update(**fields))
 
 
 def job_chunk_done(*, job_id: int, attempt: int) -> bool:
     """Count one finished chunk; progress moves from 5 to 95 as chunks finish (atomic in SQL,
-    so chunks finishing at once on many workers never lose an increment)."""
+    so chunks finishing at once on many workers never lose an increment). Each finished chunk
+    renews the chord's lease."""
     span = PROGRESS_MERGING - PROGRESS_PLANNED
     return bool(
         _mine(job_id, attempt)
@@ -355,7 +371,7 @@ def job_chunk_done(*, job_id: int, attempt: int) -> bool:
                 PROGRESS_MERGING,
                 PROGRESS_PLANNED + (F("chunks_done") + 1) * span / F("chunks_total"),
             ),
-            heartbeat_at=timezone.now(),
+            heartbeat_at=_alive_until(timezone.now() + chunk_lease()),
         )
     )
 
@@ -464,15 +480,25 @@ def job_release_orphans(*, worker: str) -> list[int]:
 
 def jobs_to_recover() -> list[int]:
     """Running jobs whose worker stopped heart-beating, and queued jobs waiting suspiciously long
-    (their message may have been lost); re-sending them is safe because the claim is conditional."""
-    lost_queue = timezone.now() - dt.timedelta(seconds=settings.JOB_REQUEUE_QUEUED_AFTER)
-    return list(
+    (their message may have been lost); re-sending them is safe because the claim is conditional.
+    Each job is re-sent at most once per JOB_STALE_AFTER (stamped in `recovery_sent_at`), so a
+    sweep over a long backlog never floods the queue."""
+    now = timezone.now()
+    lost_queue = now - dt.timedelta(seconds=settings.JOB_REQUEUE_QUEUED_AFTER)
+    ids = list(
         Job.objects.filter(
             Q(status=JobStatus.RUNNING)
             & (Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=_stale_before()))
             | Q(status=JobStatus.QUEUED, queued_at__lt=lost_queue)
-        ).values_list("pk", flat=True)[:500]
+        )
+        .filter(Q(recovery_sent_at__isnull=True) | Q(recovery_sent_at__lt=_stale_before()))
+        .values_list("pk", flat=True)[:500]
     )
+    if ids:
+        Job.objects.filter(pk__in=ids, status__in=[JobStatus.RUNNING, JobStatus.QUEUED]).update(
+            recovery_sent_at=now
+        )
+    return ids
 
 
 def _discard_outputs(job_id: int, *, keep: str | None) -> None:

@@ -267,3 +267,33 @@ def test_progress_moves_with_finished_chunks(setup):
         seen.append(Job.objects.get(pk=job.pk).progress)
     assert seen == [27, 50, 72, 95]
     assert Job.objects.get(pk=job.pk).chunks_done == 4
+
+
+def test_a_dispatched_chord_holds_a_lease_so_chunks_waiting_in_the_queue_are_not_lost(
+    setup, settings
+):
+    settings.JOB_STALE_AFTER = 60
+    job = _start(setup)
+    services.job_claim(job_id=job.pk, worker="planner")
+    services.job_set_progress(job_id=job.pk, attempt=1, progress=5, chunks_total=3)
+    later = timezone.now() + dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT - 120)
+
+    services.job_heartbeat(job_id=job.pk, attempt=1)  # a chunk's beat does not cut it short
+
+    assert Job.objects.get(pk=job.pk).heartbeat_at > later
+    assert services.job_claim(job_id=job.pk, worker="other") is None
+    assert job.pk not in services.jobs_to_recover()
+
+
+def test_recovery_resends_a_lost_job_at_most_once_per_stale_window(setup, settings):
+    settings.JOB_STALE_AFTER = 60
+    job = _start(setup)
+    services.job_claim(job_id=job.pk, worker="w1")
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - dt.timedelta(minutes=5))
+
+    assert services.jobs_to_recover() == [job.pk]
+    assert services.jobs_to_recover() == []
+    Job.objects.filter(pk=job.pk).update(
+        recovery_sent_at=timezone.now() - dt.timedelta(minutes=2)
+    )
+    assert services.jobs_to_recover() == [job.pk]
