@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import ProtectedError
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from approvals import services as approvals_services
 from approvals.choices import LIVE_STATES, DecisionKind
@@ -147,7 +148,7 @@ def model_rename(*, actor, model: RegisteredModel, new_name: str) -> RegisteredM
             "record and cannot change. Register a new model under the new name instead."
         )
     old = model.name
-    RegisteredModel.objects.filter(pk=model.pk).update(name=new_name)
+    RegisteredModel.objects.filter(pk=model.pk).update(name=new_name, updated_at=timezone.now())
     model.name = new_name
     audit.record(
         action="mlflow_api.model.renamed", actor=actor, target=model, model_name=new_name,

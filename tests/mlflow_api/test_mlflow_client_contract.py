@@ -17,10 +17,21 @@ from tests.governance.helpers import LOW_ANSWERS
 from tests.mlflow_api.conftest import SHA_A, SHA_B
 
 pytestmark = [
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
     # Engineers still call MLflow's stage APIs (deprecated upstream since 2.9); Gatehouse serves them.
     pytest.mark.filterwarnings("ignore::FutureWarning"),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _seeded_governance(transactional_db):
+    """Tier policies and documentation templates, as the migrations seed them: an earlier
+    transactional test may have flushed them (the seed only adds what is missing)."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    import_module("governance.migrations.0004_seed_policies_and_templates").seed(apps, None)
 
 
 def _register(client, name="credit-default", versions=2):
@@ -194,6 +205,17 @@ def test_production_waits_for_approvals_in_gatehouse_then_the_client_sees_it(mlf
     assert [(v.version, v.current_stage) for v in latest] == [("1", "Production")]
     # Asking again for what is already so is not an error.
     client.set_registered_model_alias("credit-default", "production", "1")
+
+    # Archiving a production version is Gatehouse's emergency rollback: the owner may, another
+    # engineer of the team may not.
+    engineer_client = mlflow_as("engineer")
+    denied = _error(lambda: engineer_client.transition_model_version_stage("credit-default", "1", "Archived"))
+    assert denied.error_code == "PERMISSION_DENIED" and "roll back" in denied.message
+    client = mlflow_as("owner")
+    assert client.transition_model_version_stage("credit-default", "1", "Archived").current_stage == "Archived"
+    assert AuditEvent.objects.filter(action="approvals.version.rolled_back", actor_name="owner").count() == 1
+    assert _error(lambda: client.get_model_version_by_alias("credit-default", "champion")).error_code == (
+        "RESOURCE_DOES_NOT_EXIST")
 
 
 def test_basic_auth_maps_to_gatehouse_users_and_their_visibility(mlflow_as):
