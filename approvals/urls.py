@@ -1,14 +1,28 @@
-"""Portal pages of approvals (namespace `approvals`): the dashboard at "/", the inbox, requests."""
+"""Portal pages of approvals (namespace `approvals`): the dashboard at "/", the inbox, requests,
+notifications and the emergency rollback."""
 
 from django.urls import path
 
 from approvals import views
 
+P = "promotions/<int:request_id>/"
+
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("inbox/", views.inbox, name="inbox"),
-    path("promotions/<int:request_id>/", views.request_detail, name="request-detail"),
-    path("promotions/<int:request_id>/decide/", views.request_decide, name="request-decide"),
-    path("promotions/<int:request_id>/withdraw/", views.request_withdraw, name="request-withdraw"),
+    path(P, views.request_detail, name="request-detail"),
+    # The name approvals.notifications reverses for the links it sends.
+    path(P, views.request_detail, name="promotion-detail"),
+    path(P + "decide/", views.request_decide, name="request-decide"),
+    path(P + "withdraw/", views.request_withdraw, name="request-withdraw"),
+    path(P + "execute/", views.request_execute, name="request-execute"),
+    path(P + "conditions/<int:condition_id>/resolve/", views.condition_resolve,
+         name="condition-resolve"),
     path("models/<slug:name>/v<int:version>/promote/", views.request_open, name="request-open"),
+    path("models/<slug:name>/v<int:version>/rollback/", views.version_rollback,
+         name="version-rollback"),
+    path("notifications/", views.notification_list, name="notifications"),
+    path("notifications/read-all/", views.notification_read_all, name="notifications-read-all"),
+    path("notifications/<int:notification_id>/read/", views.notification_read,
+         name="notification-read"),
 ]
