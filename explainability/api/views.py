@@ -56,7 +56,8 @@ class VersionJobsView(_Paginated):
 
     @extend_schema(parameters=_FILTERS, responses={200: dict})
     def get(self, request, model_name: str, version: int):
-        return self._page(request, selectors.jobs_for_version(self._version(request, model_name, version)))
+        mv = self._version(request, model_name, version)
+        return self._page(request, selectors.jobs_for_version(mv))
 
     @extend_schema(request=s.JobCreateInput, responses={202: dict})
     @idempotent
@@ -84,7 +85,7 @@ class VersionJobsView(_Paginated):
 class JobListView(_Paginated):
     """Every job the caller can see (?kind=&status=)."""
 
-    @extend_schema(parameters=_FILTERS, responses={200: dict})
+    @extend_schema(operation_id="jobs_list", parameters=_FILTERS, responses={200: dict})
     def get(self, request):
         return self._page(request, selectors.job_list_for_user(request.user))
 
@@ -92,7 +93,7 @@ class JobListView(_Paginated):
 class JobDetailView(APIView):
     permission_classes = api_permissions.DEFAULT
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(operation_id="jobs_retrieve", responses={200: dict})
     def get(self, request, pk: int):
         job = selectors.job_get_for_user(request.user, pk)
         return Response(s.JobOutput(job, context={"request": request}).data)
