@@ -21,6 +21,7 @@ from django.db.models import ProtectedError
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from approvals import selectors as approvals_selectors
 from approvals import services as approvals_services
 from approvals.choices import LIVE_STATES, DecisionKind
 from approvals.models import PromotionRequest
@@ -140,7 +141,7 @@ def model_rename(*, actor, model: RegisteredModel, new_name: str) -> RegisteredM
     if RegisteredModel.objects.filter(name=new_name).exists():
         raise Conflict(f"Registered Model (name={new_name}) already exists.", code="already_exists")
     if (
-        PromotionRequest.objects.filter(model=model).exists()
+        approvals_selectors.promotion_list_for_user(actor).filter(model=model).exists()
         or ModelVersion.objects.filter(model=model, stage_changed_at__isnull=False).exists()
     ):
         raise Forbidden(
@@ -358,16 +359,15 @@ def version_archive(*, actor, version: ModelVersion) -> ModelVersion:
     )
 
 
-def _live_request(version: ModelVersion, target_stage: str) -> PromotionRequest | None:
-    return (
-        PromotionRequest.objects.filter(version=version, target_stage=target_stage, state__in=LIVE_STATES)
-        .prefetch_related("decisions").first()
-    )
+def _live_request(actor, version: ModelVersion, target_stage: str) -> PromotionRequest | None:
+    return approvals_selectors.promotion_list_for_user(actor).filter(
+        version=version, target_stage=target_stage, state__in=LIVE_STATES
+    ).first()
 
 
 def promotion_open_or_reuse(*, actor, version: ModelVersion, target_stage: str, asked: str) -> PromotionRequest:
     """The live promotion request for this version and stage, opened now if there is none."""
-    existing = _live_request(version, target_stage)
+    existing = _live_request(actor, version, target_stage)
     if existing:
         return existing
     version = ModelVersion.objects.select_related("model").get(pk=version.pk)
@@ -387,7 +387,7 @@ def promotion_open_or_reuse(*, actor, version: ModelVersion, target_stage: str, 
     except Conflict as exc:
         if exc.code != "already_open":
             raise Forbidden(exc.detail) from None
-    found = _live_request(version, target_stage)
+    found = _live_request(actor, version, target_stage)
     if found is None:  # opened and closed at once (e.g. revoked): say so rather than guess
         raise Forbidden(f"{version.ref} cannot move to {target_stage} now; see {model_url(version.model.name)}")
     return found
