@@ -38,13 +38,15 @@ class TransitionForm(forms.Form):
 
     def __init__(self, *args, statuses=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["to_status"].choices = [(s, STATUS_LABELS.get(s, s)) for s in statuses]
+        self.fields["to_status"].choices = [("", "Choose a status…")] + [
+            (s, STATUS_LABELS.get(s, s)) for s in statuses
+        ]
 
 
 def _moves(user, finding: Finding) -> tuple[list[str], dict[str, str]]:
     """The statuses the user may move the finding to now, and the rule refusing each other move."""
     allowed, refused = [], {}
-    for status in sorted(FINDING_TRANSITIONS[finding.status]):
+    for status in [s for s in FindingStatus.values if s in FINDING_TRANSITIONS[finding.status]]:
         why = perms.explain_cannot_move_finding(user, finding.model, finding.owner_id, status)
         if why is None:
             allowed.append(status)

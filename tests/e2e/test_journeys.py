@@ -11,9 +11,11 @@ Screenshots of the key pages are saved under var/screenshots/.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from approvals import services as approvals
@@ -112,17 +114,38 @@ def test_validator_and_compliance_approve_a_tier_1_promotion(portal, personas):
     portal.shot("2-request-as-requester")
     portal.sign_out()
 
+    due = (timezone.localdate() + dt.timedelta(days=90)).isoformat()
     for who, role in (("validator", "validator"), ("compliance", "compliance")):
         portal.sign_in(who)
-        page.click("nav >> text=Inbox")
-        page.click(f"[data-testid=inbox] a[href='{request_url.removeprefix(portal.url)}']")
         if who == "validator":
+            # The in-app notification (unread count in the nav) leads to the request.
+            expect(page.locator("[data-testid=unread-count]")).to_be_visible()
+            page.click("[data-testid=nav-notifications]")
+            row = page.locator("[data-testid=notifications] tr", has_text="Approval needed: credit-default@1")
+            portal.shot("2-notifications-validator")
+            row.get_by_role("button", name="Open").click()
             portal.shot("2-request-as-validator")
+        else:
+            page.click("nav >> text=Inbox")
+            page.click(f"[data-testid=inbox] a[href='{request_url.removeprefix(portal.url)}']")
+            page.fill("#id_cond-0-text", "Re-run the fairness analysis on Q3 decisions.")
+            page.fill("#id_cond-0-due_date", due)
+        assert page.url == request_url
         page.select_option("#id_role", role)
         page.fill("#id_comment", f"Approved by {who}.")
         page.click("[data-testid=approve]")
         expect(page.locator(".messages")).to_contain_text(f"approve as {role}")
         portal.sign_out()
+
+    # The requester meets the condition attached to the approval, saying how.
+    portal.sign_in("owner")
+    page.goto(request_url)
+    condition = page.locator("[data-testid=conditions] tr", has_text="Re-run the fairness analysis")
+    condition.locator("textarea").fill("Q3 fairness job #12 within thresholds.")
+    condition.get_by_role("button", name="Mark met").click()
+    expect(page.locator(".messages")).to_contain_text("Condition met")
+    expect(page.locator("[data-testid=conditions]")).to_contain_text("Q3 fairness job #12 within thresholds.")
+    portal.sign_out()
 
     portal.sign_in("auditor")
     page.goto(request_url)
