@@ -110,6 +110,7 @@ def _detail_context(request: HttpRequest, document: Document, *, fields_form=Non
         "sections": sections,
         "missing_required": [s for s in sections if s["required"] and s["empty"]],
         "edit_refusal": edit_refusal, "sign_off_refusal": sign_off_refusal,
+        "can_open_finding": perms.explain_cannot_open_finding(request.user, model) is None,
         "fields_form": fields_form if edit_refusal is None else None,
         "attachment_form": attachment_form if edit_refusal is None else None,
         "field_specs": [

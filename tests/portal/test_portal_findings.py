@@ -137,3 +137,25 @@ def test_finding_page_query_count_does_not_grow_with_the_thread(web_for, persona
 def test_findings_list_links_each_finding_to_its_page(web_for, finding):
     html = web_for("validator").get("/findings/").content.decode()
     assert f'href="/findings/{finding.pk}/"' in html
+
+
+def test_validator_opens_a_finding_on_a_document_section(web_for, registry, personas):
+    from governance import prefill
+
+    document = gov.document_create(actor=personas["engineer"], version=registry["v1"],
+                                   template_slug="sr11-7",
+                                   prefill=prefill.facts_for_version(registry["v1"]))
+    web = web_for("validator")
+    link = (f"/models/credit-default/findings/new/?version=1&amp;document={document.pk}"
+            "&amp;section_key=methodology")
+    assert link in web.get(f"/documents/{document.pk}/").content.decode()
+    assert 'data-testid="finding-on-methodology"' not in web_for("engineer").get(
+        f"/documents/{document.pk}/").content.decode()
+    web.post("/models/credit-default/findings/new/", {
+        "title": "Hyperparameters not justified", "severity": "medium", "version": "1",
+        "document": str(document.pk), "section_key": "methodology",
+    })
+    finding = Finding.objects.get()
+    assert (finding.document, finding.section_key) == (document, "methodology")
+    html = web.get(f"/documents/{document.pk}/").content.decode()
+    assert f'href="/findings/{finding.pk}/"' in html

@@ -221,3 +221,20 @@ def test_auditor_sees_notifications_without_controls_and_cannot_mark_read(web_fo
     assert "Review overdue" in html and write_forms(html) == []
     assert web.post("/notifications/read-all/").status_code == 403
     assert Notification.objects.get(user=personas["auditor"]).read_at is None
+
+
+def test_notifications_page_query_count_does_not_grow_with_notifications(web_for, personas, request_):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    web = web_for("validator")
+    with CaptureQueriesContext(connection) as few:
+        web.get("/notifications/")
+    Notification.objects.bulk_create([
+        Notification(user=personas["validator"], kind="general", subject=f"n{i}", link=f"/findings/{i}/")
+        for i in range(30)
+    ])
+    with CaptureQueriesContext(connection) as many:
+        html = web.get("/notifications/").content.decode()
+    assert "n29" in html
+    assert len(many) == len(few)
