@@ -9,6 +9,8 @@ one from its template and shows the coverage matrix.
 
 from __future__ import annotations
 
+import difflib
+
 from django import forms
 from django.contrib import messages
 from django.db.models import prefetch_related_objects
@@ -285,9 +287,12 @@ def revision_list(request: HttpRequest, pk: int) -> HttpResponse:
     })
 
 
-def _diff_lines(diff: str) -> list[tuple[str, str]]:
+def _diff_lines(old: str, new: str, fromfile: str, tofile: str) -> list[tuple[str, str]]:
+    """The unified diff as (kind, line) rows for display. Lines are compared without their
+    endings, so a last line lacking a newline does not run into the next one."""
     out = []
-    for line in diff.splitlines():
+    for line in difflib.unified_diff(old.splitlines(), new.splitlines(), fromfile=fromfile,
+                                     tofile=tofile, lineterm=""):
         if line.startswith(("+++", "---")):
             kind = "file"
         elif line.startswith("@@"):
@@ -307,11 +312,18 @@ def revision_detail(request: HttpRequest, pk: int, number: int) -> HttpResponse:
     """One revision: its text and the diff against the previous revision of the same section."""
     document = _document(request, pk)
     diff = selectors.revision_diff(document, number)
-    revision = selectors.document_revisions(document).get(number=number)
+    revisions = selectors.document_revisions(document)
+    revision = revisions.get(number=number)
+    previous = revisions.get(number=diff["previous_number"]) if diff["previous_number"] else None
     spec = document.template.section(revision.section_key)
+    lines = _diff_lines(
+        previous.text if previous else "", revision.text,
+        f"{revision.section_key} @ revision {previous.number if previous else 0}",
+        f"{revision.section_key} @ revision {revision.number}",
+    )
     return render(request, "governance/revision_detail.html", {
         "document": document, "version": document.version, "model": document.version.model,
-        "diff": diff, "lines": _diff_lines(diff["diff"]), "revision": revision,
+        "diff": diff, "lines": lines, "revision": revision,
         "title": spec["title"] if spec else "Structured fields",
         "html": markdown_to_html(revision.text) if spec else "",
     })

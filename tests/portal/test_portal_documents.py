@@ -241,3 +241,15 @@ def test_coverage_matrix_shows_filled_sections_per_source(web_for, personas, doc
     assert "EU AI Act Art. 72" in html
     assert f'href="/documents/{document.pk}/#section-ongoing_monitoring"' in html
     assert "not started" in html  # the Annex IV template has no document yet
+
+
+def test_diff_of_a_text_without_a_final_newline_keeps_lines_apart(web_for, personas, document):
+    services.document_section_save(actor=personas["engineer"], document=document,
+                                   section_key="ongoing_monitoring", text="AUC monthly.")
+    revision = services.document_section_save(actor=personas["engineer"], document=document,
+                                              section_key="ongoing_monitoring",
+                                              text="AUC weekly.\n\n- Owner: credit risk")
+    html = web_for("engineer").get(_url(document, f"revisions/{revision.number}/")).content.decode()
+    assert '<span class="del">-AUC monthly.</span>' in html
+    assert '<span class="add">+AUC weekly.</span>' in html
+    assert '<span class="add">+- Owner: credit risk</span>' in html
