@@ -304,7 +304,16 @@ def drift_start(job: Job, out_dir: Path) -> dict[str, Any]:
 # --- dispatch -----------------------------------------------------------------------------
 
 
+def _decisions(job: Job):
+    """The module computing fairness on recorded decisions, for such a job (else None)."""
+    from explainability import decisions, decisions_compute
+
+    return decisions_compute if decisions.is_decisions(job.params) else None
+
+
 def start(job: Job, out_dir: Path, *, allow_chunks: bool = True) -> dict | list[dict]:
+    if job.kind == JobKind.FAIRNESS and _decisions(job):
+        return _decisions(job).start(job, out_dir, allow_chunks=allow_chunks)
     if job.kind == JobKind.SHAP:
         return shap_start(job, out_dir, allow_chunks=allow_chunks)
     if job.kind == JobKind.FAIRNESS:
@@ -313,6 +322,8 @@ def start(job: Job, out_dir: Path, *, allow_chunks: bool = True) -> dict | list[
 
 
 def chunk(job: Job, out_dir: Path, spec: dict[str, Any]) -> bool:
+    if job.kind == JobKind.FAIRNESS and _decisions(job):
+        return _decisions(job).chunk(job, out_dir, spec)
     if job.kind == JobKind.SHAP:
         return shap_chunk(job, out_dir, spec)
     if job.kind == JobKind.FAIRNESS:
@@ -321,6 +332,8 @@ def chunk(job: Job, out_dir: Path, spec: dict[str, Any]) -> bool:
 
 
 def merge(job: Job, out_dir: Path, specs: list[dict[str, Any]]) -> dict[str, Any]:
+    if job.kind == JobKind.FAIRNESS and _decisions(job):
+        return _decisions(job).merge(job, out_dir, specs)
     if job.kind == JobKind.SHAP:
         return shap_merge(job, out_dir, specs)
     if job.kind == JobKind.FAIRNESS:

@@ -69,6 +69,12 @@ def normalise(kind: str, params: dict[str, Any] | None) -> dict[str, Any]:
         params = {}
     if not isinstance(params, dict):
         raise ValidationFailed("params must be a JSON object.", errors={"params": ["not an object"]})
+    if kind == JobKind.FAIRNESS and params.get("mode", "model") != "model":
+        from explainability.decisions import normalise_params
+
+        return normalise_params(params)  # fairness on recorded decisions (explainability.decisions)
+    if kind == JobKind.FAIRNESS and "mode" in params:
+        params = {k: v for k, v in params.items() if k != "mode"}
     spec = _SPECS[kind]
     unknown = sorted(set(params) - set(spec))
     if unknown:

@@ -74,3 +74,13 @@ def shap_importance(version) -> list[dict] | None:
     """Global SHAP importance of the newest succeeded SHAP job on `version`, or None."""
     job = latest_job(version, JobKind.SHAP)
     return (job.result or {}).get("feature_importance") if job else None
+
+
+def latest_fairness_job(version, *, decisions: bool) -> Job | None:
+    """The newest succeeded fairness job on `version` of one mode: on recorded decisions
+    (`params.mode == "decisions"`), or model-based (every other fairness job)."""
+    from django.db.models import Q
+
+    mode = Q(params__mode="decisions")
+    qs = jobs_for_version(version).filter(kind=JobKind.FAIRNESS, status=JobStatus.SUCCEEDED)
+    return qs.filter(mode if decisions else Q(params__mode__isnull=True) | ~mode).first()

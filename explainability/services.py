@@ -20,8 +20,8 @@ from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 
 from common.errors import Conflict, Forbidden, ValidationFailed
+from explainability import decisions, permissions, policy
 from explainability import params as job_params
-from explainability import permissions, policy
 from explainability.choices import FINISHED, TRANSITIONS, JobKind, JobStatus
 from explainability.models import Job
 from governance import audit
@@ -63,11 +63,14 @@ def training_dataset(version: ModelVersion) -> DatasetVersion | None:
 
 def _check_inputs(
     *, version: ModelVersion, kind: str, dataset: DatasetVersion,
-    reference: DatasetVersion | None,
+    reference: DatasetVersion | None, params: dict[str, Any] | None = None,
 ) -> None:
-    if kind in (JobKind.SHAP, JobKind.FAIRNESS):
+    if decisions.uses_model(kind, params):
         if version.kind == VersionKind.VENDOR:
-            msg = f"{version.ref} is a vendor model without an artifact, so it cannot be scored."
+            msg = (
+                f"{version.ref} is a vendor model without an artifact, so it cannot be scored; "
+                'judge its recorded decisions with a fairness job (params.mode "decisions").'
+            )
             raise ValidationFailed(msg, errors={"kind": [msg]})
         if version.artifact_id is None:
             msg = (
@@ -91,7 +94,7 @@ def _create(
     return Job.objects.create(
         model_version=version, dataset=dataset, reference_dataset=reference, kind=kind,
         params=params, status=JobStatus.QUEUED, max_attempts=settings.JOB_MAX_ATTEMPTS,
-        artifact_sha256=version.artifact_sha256 if kind != JobKind.DRIFT else "",
+        artifact_sha256=version.artifact_sha256 if decisions.uses_model(kind, params) else "",
         data_sha256=dataset.sha256, reference_sha256=reference.sha256 if reference else "",
         created_by=actor, retry_of=retry_of,
     )
@@ -147,10 +150,12 @@ def job_start(
                 "params.sensitive_attributes."
             )
             raise ValidationFailed(msg, errors={"params.sensitive_attributes": [msg]})
-        if not clean.get("label_column"):
+        if not clean.get("label_column") and not decisions.is_decisions(clean):
             msg = "A fairness job needs params.label_column: the column holding the true outcome."
             raise ValidationFailed(msg, errors={"params.label_column": [msg]})
-    _check_inputs(version=version, kind=kind, dataset=dataset, reference=reference_dataset)
+    _check_inputs(
+        version=version, kind=kind, dataset=dataset, reference=reference_dataset, params=clean
+    )
     job = _create(
         actor=actor, version=version, kind=kind, dataset=dataset, reference=reference_dataset,
         params=clean,
@@ -231,7 +236,8 @@ def job_retry(*, actor, job: Job) -> Job:
         )
     version = job.model_version
     _check_inputs(
-        version=version, kind=job.kind, dataset=job.dataset, reference=job.reference_dataset
+        version=version, kind=job.kind, dataset=job.dataset, reference=job.reference_dataset,
+        params=job.params,
     )
     new = _create(
         actor=actor, version=version, kind=job.kind, dataset=job.dataset,
