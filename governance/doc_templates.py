@@ -129,3 +129,8 @@ ANNEX_IV = {
 }
 
 SEEDED_TEMPLATES = [SR11_7, ANNEX_IV]
+
+#: The sections migration 0006 added to SR 11-7 (v2): a vendor model's own documentation, and its
+#: validation report, whose attachment the `vendor_validation_report` evidence gate looks for.
+VENDOR_DOCUMENTATION_SECTION = "vendor_documentation"
+VENDOR_VALIDATION_REPORT_SECTION = "vendor_validation_report"

@@ -124,6 +124,19 @@ def _parents(facts: dict) -> str:
     return "\n\n".join(out)
 
 
+def _vendor(facts: dict) -> str:
+    v = facts.get("version") or {}
+    vendor = v.get("vendor") or {}
+    if v.get("kind") != "vendor" and not vendor:
+        return ""
+    out = ["A vendor (third-party) model: Gatehouse holds no artifact, so its code and weights "
+           "are not inspected here; it is judged on the vendor's evidence and on outcome analysis "
+           "of its recorded decisions."]
+    if vendor:
+        out.append(_kv(vendor))
+    return "\n\n".join(out)
+
+
 def _methodology(facts: dict) -> str:
     v = facts.get("version") or {}
     out = [f"Framework: {v.get('framework') or 'n/a'} {v.get('framework_version') or ''}".strip()]
@@ -221,6 +234,7 @@ _RENDERERS: dict[str, Callable[[dict], str]] = {
     "version.history": _history,
     "lineage": _lineage,
     "lineage.parents": _parents,
+    "version.vendor": _vendor,
     "performance": _performance,
     "risk": _risk,
     "general": _general,

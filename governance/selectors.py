@@ -15,9 +15,11 @@ from django.utils import timezone
 from common.errors import Conflict, NotFound
 from governance import permissions as perms
 from governance.choices import BLOCKING_SEVERITIES, UNRESOLVED_FINDING_STATUSES, EuAiActClass
+from governance.doc_templates import VENDOR_VALIDATION_REPORT_SECTION
 from governance.models import (
     AuditEvent,
     Document,
+    DocumentAttachment,
     DocumentRevision,
     DocumentSection,
     DocumentTemplate,
@@ -204,6 +206,26 @@ def coverage_matrix(version) -> list[dict[str, Any]]:
         row["covered"] = any(s["filled"] for s in row["sections"])
         row["signed_off"] = any(s["signed_off"] for s in row["sections"])
     return sorted(rows.values(), key=lambda r: r["source"])
+
+
+def vendor_validation_reports(version) -> list[dict[str, Any]]:
+    """The files attached to the vendor validation report section of any of `version`'s documents
+    (newest first): what the `vendor_validation_report` evidence gate of a vendor version judges.
+    Each: {"attachment_id", "document_id", "template", "name", "sha256", "size", "revision",
+    "uploaded_by", "created_at"}."""
+    found = (
+        DocumentAttachment.objects.filter(
+            document__version=version, section_key=VENDOR_VALIDATION_REPORT_SECTION
+        )
+        .select_related("document", "uploaded_by")
+        .order_by("-created_at", "-id")
+    )
+    return [
+        {"attachment_id": a.pk, "document_id": a.document_id, "template": a.document.template_slug,
+         "name": a.name, "sha256": a.sha256, "size": a.size, "revision": a.revision_number,
+         "uploaded_by": getattr(a.uploaded_by, "username", None), "created_at": a.created_at}
+        for a in found
+    ]
 
 
 def document_required_sections(document: Document) -> list[str]:
