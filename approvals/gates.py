@@ -66,7 +66,11 @@ class GateReport:
 
 
 def _job_gate(report: GateReport, version, kind: str) -> Any:
-    job = evidence.latest_job(version, kind)
+    if kind == "fairness":
+        # A vendor version is judged on its recorded decisions; an in-house one on its artifact.
+        job = evidence.latest_fairness_job(version, decisions=version.kind == VersionKind.VENDOR)
+    else:
+        job = evidence.latest_job(version, kind)
     report.evidence.setdefault("jobs", {})[kind] = job.pk if job else None
     if job is None:
         report.add(kind, False, f"No succeeded {kind.upper() if kind == 'shap' else kind} job on this version.")
@@ -97,10 +101,15 @@ def evaluate(version, target_stage: str, *, now=None, policy=None) -> GateReport
         if e.kind in (EdgeKind.TRAINED_ON, EdgeKind.EVALUATED_ON)
     )
     required = list(stage_rules.get("evidence", []))
+    replaced: list[str] = []
+    shap_dropped = False
     if version.kind == VersionKind.VENDOR:
         # What cannot be computed without an artifact is replaced by what the policy names.
+        vendor_items = list(policy.rules.get("vendor_evidence", []))
+        shap_dropped = "shap" in required
+        replaced = vendor_items if shap_dropped else []
         required = [k for k in required if k != "shap"]
-        required += [k for k in policy.rules.get("vendor_evidence", []) if k not in required]
+        required += [k for k in vendor_items if k not in required]
     # Risk assessment, documentation and findings are governance's to judge.
     for item in gov.governance_gate_items(
         model=model, version=version, target_stage=target_stage, policy=policy
@@ -114,13 +123,23 @@ def evaluate(version, target_stage: str, *, now=None, policy=None) -> GateReport
             report.evidence["document_revisions"] = sorted(item.get("revision_ids", []))
         elif key == "no_open_high_findings":
             report.evidence["open_findings"] = sorted(item.get("finding_ids", []))
+    if shap_dropped:
+        names = " and ".join(GATE_LABELS.get(k, k).lower() for k in replaced)
+        report.add("shap", bool(replaced),
+                   f"Replaced by the policy's vendor evidence: {version.ref} is a vendor model "
+                   f"without an artifact to explain, so it is judged on {names}." if replaced else
+                   f"{version.ref} is a vendor model without an artifact to explain, and the "
+                   "policy names no vendor evidence (vendor_evidence) to replace SHAP.",
+                   replaced_by=replaced, label="Explainability (SHAP): replaced for a vendor model")
     for key in required:
         if key == "shap":
             job = _job_gate(report, version, "shap")
             if job is not None:
                 report.add(key, True, f"SHAP job #{job.pk} on artifact {version.artifact_sha256[:12]}.", job_id=job.pk)
-        elif key in ("fairness", "outcome_analysis"):
-            job = _job_gate(report, version, "fairness") if key == "fairness" else _outcome_job(report, version)
+        elif key == "outcome_analysis":
+            _outcome_gate(report, version, replaces_shap=bool(replaced))
+        elif key == "fairness":
+            job = _job_gate(report, version, "fairness")
             if job is None:
                 continue
             result = job.result or {}
@@ -136,21 +155,56 @@ def evaluate(version, target_stage: str, *, now=None, policy=None) -> GateReport
             report.add(key, job is not None and verdict != "drift",
                        f"Latest drift verdict: {verdict}." if job else "No drift job has run.")
         elif key == "vendor_validation_report":
-            comp = gov.document_completeness(version, policy)
-            attached = comp.get("vendor_validation_report", False)
-            report.add(key, bool(attached), "Attached." if attached else "No vendor validation report is attached to the documentation.")
+            _vendor_report_gate(report, version, replaces_shap=bool(replaced))
         elif key not in ("risk_assessment", "documentation", "no_open_high_findings"):
             report.add(key, False, f"The policy names evidence '{key}' that Gatehouse cannot judge.")
     return report
 
 
-def _outcome_job(report: GateReport, version):
-    job = evidence.latest_job(version, "fairness")
+def _replacing(replaces_shap: bool) -> str:
+    return "In place of SHAP (no artifact to explain): " if replaces_shap else ""
+
+
+def _vendor_report_gate(report: GateReport, version, *, replaces_shap: bool) -> None:
+    """Met when a file is attached to the vendor validation report section of the version's
+    documentation; the attachments are part of the evidence the approvals are bound to."""
+    reports = gov.vendor_validation_reports(version)
+    report.evidence["vendor_validation_report"] = sorted(r["sha256"] for r in reports)
+    prefix = _replacing(replaces_shap)
+    if not reports:
+        report.add("vendor_validation_report", False, prefix + "no vendor validation report is "
+                   "attached; attach it to the 'Vendor validation report' section of the SR 11-7 "
+                   "documentation.")
+        return
+    newest = reports[0]
+    report.add(
+        "vendor_validation_report", True,
+        prefix + f"{newest['name']} (sha256 {newest['sha256'][:12]}) attached to the "
+        f"{newest['template']} documentation" + (f", with {len(reports) - 1} more." if len(reports) > 1 else "."),
+        attachment_ids=[r["attachment_id"] for r in reports],
+    )
+
+
+def _outcome_gate(report: GateReport, version, *, replaces_shap: bool) -> None:
+    """Met when a fairness job on recorded decisions succeeded with its outcome analysis
+    (accuracy, AUC where a score exists, calibration by decile, per group)."""
+    job = evidence.latest_fairness_job(version, decisions=True)
     report.evidence.setdefault("jobs", {})["outcome_analysis"] = job.pk if job else None
-    if job is None or (job.params or {}).get("mode") != "decisions":
-        report.add("outcome_analysis", False, "No fairness/outcome analysis on recorded decisions has succeeded.")
-        return None
-    return job
+    prefix = _replacing(replaces_shap)
+    overall = ((job.result or {}).get("outcomes") or {}).get("overall") if job else None
+    if job is None or not overall:
+        report.add("outcome_analysis", False, prefix + "no fairness job on recorded decisions "
+                   "(params.mode \"decisions\") with an outcome analysis has succeeded on this version.")
+        return
+    population = (job.result or {}).get("population") or {}
+    auc = overall.get("auc")
+    figures = f"accuracy {overall['accuracy']:.3f}" + (f", AUC {auc:.3f}" if auc is not None else ", no score so no AUC")
+    report.add(
+        "outcome_analysis", True,
+        prefix + f"job #{job.pk} on the recorded decisions in {job.dataset.ref}: {figures} over "
+        f"{population.get('rows_after', overall.get('count'))} of {population.get('rows_before', '?')} rows.",
+        job_id=job.pk,
+    )
 
 
 def _failed_fairness_metrics(result: dict) -> list[str]:
