@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from common.errors import NotFound, ValidationFailed
 from governance import permissions as perms
@@ -22,7 +23,17 @@ def model_list_for_user(user) -> QuerySet[RegisteredModel]:
     """Models the user may see (see `model_visibility`), with their version count."""
     qs = RegisteredModel.objects.select_related("team", "owner").prefetch_related("developers")
     qs = qs.filter(model_visibility(user))
-    return qs.annotate(version_count=Count("versions", distinct=True))
+    return qs.annotate(version_count=_count_of(ModelVersion, "model"))
+
+
+def _count_of(related, fk: str):
+    """A correlated COUNT: evaluated for the rows of the page only, and dropped from the
+    paginator's COUNT(*) (a GROUP BY over every version would be counted for every model)."""
+    counted = (
+        related.objects.filter(**{fk: OuterRef("pk")}).order_by().values(fk)
+        .annotate(n=Count("pk")).values("n")
+    )
+    return Coalesce(Subquery(counted), 0)
 
 
 def model_get_for_write(user, name: str) -> RegisteredModel:
@@ -78,7 +89,7 @@ def version_get_by_ref(user, ref: str) -> ModelVersion:
 def dataset_list() -> QuerySet[Dataset]:
     """Datasets are visible to every signed-in user (models across teams train on them)."""
     return Dataset.objects.select_related("team").annotate(
-        version_count=Count("versions", distinct=True)
+        version_count=_count_of(DatasetVersion, "dataset")
     )
 
 
