@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
-import pandas as pd
 import pytest
 from fairlearn.metrics import (
     MetricFrame,
@@ -24,77 +21,11 @@ from sklearn.metrics import accuracy_score, precision_score, roc_auc_score
 from explainability import runtime, services
 from explainability.models import Job
 from governance.models import AuditEvent
-from registry import services as registry_services
 from tests import factories
 from tests.vendor import compas
+from tests.vendor.helpers import params, run, start_via_api, upload
 
 pytestmark = pytest.mark.django_db
-
-MAPPING = {"positive_values": ["Medium", "High"], "negative_values": ["Low"]}
-
-
-@pytest.fixture(autouse=True)
-def _inline(settings, monkeypatch):
-    settings.JOB_HEARTBEAT_SECONDS = 3600  # inline runs share the test transaction
-    monkeypatch.setattr(services, "_enqueue", lambda job_id: None)
-
-
-@pytest.fixture
-def df() -> pd.DataFrame:
-    return compas.table()
-
-
-def upload(actor, frame: pd.DataFrame, *, fmt: str = "csv", name: str = "recidivism-decisions"):
-    from registry.models import Dataset
-
-    ds = Dataset.objects.filter(name=name).first() or factories.dataset(
-        actor, name=name, sensitive_attributes=["race", "sex"]
-    )
-    buf = io.BytesIO()
-    if fmt == "parquet":
-        frame.to_parquet(buf, index=False)
-    else:
-        buf.write(frame.to_csv(index=False).encode())
-    return registry_services.dataset_version_register(
-        actor=actor, dataset=ds, file=factories.upload(buf.getvalue(), f"d.{fmt}"),
-        filename=f"d.{fmt}",
-    )
-
-
-@pytest.fixture
-def vendor_version(personas, client_for):
-    factories.model(personas["owner"], name="recidivism-tool", owner="owner",
-                    developers=["engineer"])
-    response = client_for("engineer").post(
-        "/api/v1/models/recidivism-tool/versions/",
-        {"kind": "vendor", "vendor": {"name": "Northpointe", "product": "COMPAS Core",
-                                      "version": "9.1", "contract": "CT-2024-117"}},
-        format="json",
-    )
-    assert response.status_code == 201, response.json()
-    from registry.models import ModelVersion
-
-    return ModelVersion.objects.get(model__name="recidivism-tool", version=1)
-
-
-def params(**overrides):
-    return {
-        "mode": "decisions", "prediction_column": "score_text", "outcome_column": "two_year_recid",
-        "score_column": "decile_score", "sensitive_attributes": ["race", "sex"],
-        "filters": list(compas.FILTERS), **MAPPING, **overrides,
-    }
-
-
-def start_via_api(client, version, dv, p) -> Job:
-    url = f"/api/v1/models/{version.model.name}/versions/{version.version}/jobs/"
-    response = client.post(url, {"kind": "fairness", "dataset": dv.ref, "params": p}, format="json")
-    assert response.status_code == 202, response.json()
-    return Job.objects.get(pk=response.json()["id"])
-
-
-def run(client, version, dv, p) -> Job:
-    return runtime.run_inline(start_via_api(client, version, dv, p).pk)
-
 
 def _group(block: dict, name: str) -> dict:
     return next(g for g in block["groups"] if g["group"] == name)
