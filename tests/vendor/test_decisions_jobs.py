@@ -287,3 +287,25 @@ def test_drift_on_recorded_inputs_and_scores_runs_for_a_vendor_version(
     features = {f["feature"]: f for f in job.result["features"]}
     assert features["decile_score"]["verdict"] == "drift"
     assert job.result["inputs"]["artifact_sha256"] is None
+
+
+def test_the_portal_shows_the_population_decision_rule_and_outcome_analysis(
+    personas, client_for, vendor_version, df
+):
+    from django.test import Client
+    from django.urls import reverse
+
+    dv = upload(personas["engineer"], df)
+    job = run(client_for("engineer"), vendor_version, dv, params())
+    browser = Client()
+    browser.force_login(personas["validator"])
+    page = browser.get(reverse("explainability:job-detail", args=[job.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'data-testid="decisions-mode"' in html and "recorded decisions" in html
+    assert "days_b_screening_arrest &lt;= 30" in html
+    rows = job.result["population"]
+    assert f"{rows['rows_after']} of {rows['rows_before']} rows analysed" in html
+    assert f"AUC {job.result['outcomes']['overall']['auc']:.3f}" in html
+    assert 'data-testid="calibration"' in html and 'data-testid="outcomes-race"' in html
+    assert "Medium, High" in html
