@@ -24,7 +24,6 @@ class ApprovalsConfig(AppConfig):
             "approvals.promotion.revoked",
             "approvals.condition.met",
             "approvals.condition.breached",
-            "approvals.version.rolled_back",
             "approvals.webhook.created",
             "approvals.webhook.updated",
         )

@@ -424,10 +424,10 @@ def version_rollback(*, actor, version: ModelVersion, reason: str) -> ModelVersi
     if version.stage not in (Stage.PRODUCTION, Stage.STAGING):
         raise Conflict(f"{version.ref} is in {version.stage}; only a staging or production version can be rolled back.")
     before = version.stage
-    version = registry_services.set_stage(version=version, stage=Stage.ARCHIVED, actor=actor,
-                                          reason=f"Emergency rollback: {reason}", cause={"rollback": True})
-    audit.record(action="approvals.version.rolled_back", actor=actor, target=version,
-                 model_name=version.model.name,
-                 payload={"before": {"stage": before}, "after": {"stage": Stage.ARCHIVED}, "reason": reason})
+    # One state change, one audit event: the stage change records that it was a rollback, and why.
+    version = registry_services.set_stage(
+        version=version, stage=Stage.ARCHIVED, actor=actor, reason=f"Emergency rollback: {reason}",
+        cause={"rollback": True, "rollback_reason": reason},
+    )
     notifications.version_rolled_back(version, actor=actor, reason=reason, from_stage=before)
     return version

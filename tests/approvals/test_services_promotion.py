@@ -300,8 +300,10 @@ def test_emergency_rollback(personas, make_ready):
     services.version_rollback(actor=personas["validator"], version=version, reason="Scores drifting on new channel")
     version.refresh_from_db()
     assert version.stage == "archived"
-    event = AuditEvent.objects.filter(action="approvals.version.rolled_back").get()
-    assert event.payload["reason"] == "Scores drifting on new channel"
+    event = AuditEvent.objects.filter(action="registry.version.stage_changed").latest("seq")
+    assert event.payload["rollback"] is True
+    assert event.payload["rollback_reason"] == "Scores drifting on new channel"
+    assert event.payload["after"] == {"stage": "archived"}
     assert Notification.objects.filter(kind="version_rolled_back", user=personas["owner"]).exists()
     assert PromotionRequest.objects.get(pk=req.pk).state == "executed"
 

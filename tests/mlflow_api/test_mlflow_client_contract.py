@@ -213,7 +213,8 @@ def test_production_waits_for_approvals_in_gatehouse_then_the_client_sees_it(mlf
     assert denied.error_code == "PERMISSION_DENIED" and "roll back" in denied.message
     client = mlflow_as("owner")
     assert client.transition_model_version_stage("credit-default", "1", "Archived").current_stage == "Archived"
-    assert AuditEvent.objects.filter(action="approvals.version.rolled_back", actor_name="owner").count() == 1
+    assert AuditEvent.objects.filter(action="registry.version.stage_changed", actor_name="owner",
+                                     payload__rollback=True).count() == 1
     assert _error(lambda: client.get_model_version_by_alias("credit-default", "champion")).error_code == (
         "RESOURCE_DOES_NOT_EXIST")
 

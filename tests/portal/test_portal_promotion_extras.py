@@ -156,8 +156,8 @@ def test_validator_rolls_back_a_production_version_with_a_reason(web_for, in_pro
     in_production.refresh_from_db()
     assert in_production.stage == "archived"
     assert "rolled back from production" in response.content.decode()
-    event = AuditEvent.objects.get(action="approvals.version.rolled_back")
-    assert event.payload["reason"] == "Scores drifted after the rates change."
+    event = AuditEvent.objects.filter(action="registry.version.stage_changed").latest("seq")
+    assert event.payload["rollback_reason"] == "Scores drifted after the rates change."
 
 
 def test_developer_and_auditor_get_no_rollback_and_a_403(web_for, in_production):
