@@ -92,3 +92,18 @@ def _sqlite_flushable_audit(request, django_db_setup, django_db_blocker):
         with django_db_blocker.unblock(), connection.cursor() as cur:
             for name in _SQLITE_AUDIT_TRIGGERS:
                 cur.execute(f"DROP TRIGGER IF EXISTS {name}")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Transactional tests (real workers, live servers, threads) flush the database when they end,
+    which would also wipe the rows data migrations seed (tier policies, document templates).
+    Serialized rollback restores them before each such test, whatever ran before it."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        transactional = bool({"transactional_db", "live_server"} & set(getattr(item, "fixturenames", ())))
+        if marker is not None:
+            transactional = transactional or bool(
+                marker.kwargs.get("transaction") or (marker.args and marker.args[0])
+            )
+        if transactional:
+            item.add_marker(pytest.mark.django_db(transaction=True, serialized_rollback=True))
