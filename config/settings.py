@@ -179,6 +179,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        # Broadcast/control messages (worker pings, remote control) default to ./control.
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
     _default_backend = f"file://{VAR_DIR / 'celery-results'}"
