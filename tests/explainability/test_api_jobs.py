@@ -174,8 +174,11 @@ def test_cancel_and_retry_endpoints(setup, client_for):
 def test_list_per_version_filters_by_kind_and_status_with_bounded_queries(setup, client_for):
     client = client_for("engineer")
     client.post(setup["url"], _payload(setup), format="json")
-    client.post(setup["url"], _payload(setup, kind="fairness",
-                                        params={"label_column": "default"}), format="json")
+    client.post(
+        setup["url"],
+        _payload(setup, kind="fairness", params={"label_column": "default"}),
+        format="json",
+    )
 
     shap_only = client.get(setup["url"] + "?kind=shap").json()
     assert [j["kind"] for j in shap_only["results"]] == ["shap"]
