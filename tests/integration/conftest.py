@@ -90,9 +90,10 @@ def _configure_test_app(broker_root: Path | None, backend: str) -> None:
             "data_folder_in": str(broker_root / "queue"),
             "data_folder_out": str(broker_root / "queue"),
             "processed_folder": str(broker_root / "processed"),
+            "control_folder": str(broker_root / "control"),
             "store_processed": False,
         }
-        for sub in ("queue", "processed"):
+        for sub in ("queue", "processed", "control"):
             (broker_root / sub).mkdir(parents=True, exist_ok=True)
         # Pools are looked up by connection parameters: drop the cached ones so the next send
         # builds a connection with these transport options (kombu keeps the old pool for others).
