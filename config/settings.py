@@ -145,8 +145,7 @@ TRUSTED_SKOPS_TYPE_PREFIXES = [
     p.strip()
     for p in os.environ.get(
         "TRUSTED_SKOPS_TYPE_PREFIXES",
-        "sklearn.,lightgbm.,xgboost.,numpy.,scipy.,builtins.,collections.OrderedDict,"
-        "_codecs.encode,functools.partial",
+        "sklearn.,lightgbm.,xgboost.,numpy.,scipy.,collections.OrderedDict,collections.defaultdict",
     ).split(",")
     if p.strip()
 ]
