@@ -108,12 +108,13 @@ def team_for(actor, tags: dict[str, str]) -> Team:
     )
 
 
+@transaction.atomic(durable=True)
 def model_create(
     *, actor, name: str, description: str = "", tags: dict[str, str] | None = None,
     team: Team | None = None,
 ) -> RegisteredModel:
     """Register a model owned by `team` (default: the `gatehouse.team` tag or the caller's only
-    team) under the registry's rules, then keep its MLflow tags."""
+    team) under the registry's rules, then keep its MLflow tags, in one transaction."""
     name = check_name(name)
     tags = check_tags(dict(tags or {}))
     _require(perms.explain_cannot_write(actor))
@@ -185,7 +186,7 @@ def model_delete(*, actor, model: RegisteredModel) -> None:
     )
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic  # also called inside model_create / version_create
 def model_tags_set(*, actor, model: RegisteredModel, tags: dict[str, str]) -> None:
     """Set MLflow tags on a model (owning team and admins); one event for the changed keys."""
     check_tags(tags)
@@ -269,6 +270,7 @@ def artifact_identity(source: str, tags: dict[str, str]) -> tuple[str, str]:
     return sha, fmt
 
 
+@transaction.atomic(durable=True)
 def version_create(
     *, actor, model: RegisteredModel, source: str, run_id: str = "", run_link: str = "",
     description: str = "", tags: dict[str, str] | None = None, extra: dict | None = None,
@@ -311,7 +313,7 @@ def version_delete(*, actor, version: ModelVersion) -> None:
     )
 
 
-@transaction.atomic(durable=True)
+@transaction.atomic  # also called inside model_create / version_create
 def version_tags_set(*, actor, version: ModelVersion, tags: dict[str, str]) -> None:
     check_tags(tags)
     _require(perms.explain_cannot_edit_model(actor, version.model))

@@ -51,7 +51,8 @@ def _user_ids_by_username(usernames: list[str], field: str) -> list:
 # --- models -------------------------------------------------------------------------------
 
 
-@transaction.atomic(durable=True)
+# Not durable: an adapter (the MLflow API) may compose it with its own writes in one transaction.
+@transaction.atomic
 def model_register(
     *,
     actor,
@@ -170,7 +171,8 @@ def infer_artifact_format(filename: str, declared: str) -> str:
 # --- versions -----------------------------------------------------------------------------
 
 
-@transaction.atomic(durable=True)
+# Not durable: an adapter (the MLflow API) may compose it with its own writes in one transaction.
+@transaction.atomic
 def model_version_register(
     *,
     actor,
