@@ -68,42 +68,47 @@ _SQLITE_AUDIT_TRIGGERS = ("governance_auditevent_no_update", "governance_auditev
 
 
 @pytest.fixture(autouse=True)
-def _sqlite_flushable_audit(request, django_db_setup, django_db_blocker):
-    """On SQLite, Django flushes a transactional test's tables with DELETE, which the audit
-    trigger refuses. Every test starts with the triggers in place; a transactional test drops
-    them just before its flush. (PostgreSQL flushes with TRUNCATE, which row triggers don't see.)"""
-    if connection.vendor != "sqlite":
-        yield
-        return
+def _transactional_test_setup(request, django_db_setup, django_db_blocker):
+    """Transactional tests (real workers, live servers, threads) commit for real and are flushed
+    at the end. Each starts with the seeded governance defaults back in place, whatever flushed
+    before it. On SQLite, Django flushes with DELETE, which the audit trigger refuses: every test
+    starts with the triggers in place and a transactional test drops them just before its flush
+    (PostgreSQL flushes with TRUNCATE, which row triggers don't see)."""
     from importlib import import_module
 
-    migration = import_module("governance.migrations.0002_audit_append_only")
-    with django_db_blocker.unblock(), connection.cursor() as cur:
-        for statement in migration.SQLITE_UP:
-            cur.execute(statement.replace("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS"))
+    sqlite = connection.vendor == "sqlite"
+    if sqlite:
+        migration = import_module("governance.migrations.0002_audit_append_only")
+        with django_db_blocker.unblock(), connection.cursor() as cur:
+            for statement in migration.SQLITE_UP:
+                cur.execute(statement.replace("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS"))
     marker = request.node.get_closest_marker("django_db")
     transactional = bool({"transactional_db", "live_server"} & set(request.fixturenames)) or bool(
         marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0]))
     )
     if transactional:
         request.getfixturevalue("transactional_db")
+        with django_db_blocker.unblock():
+            _reseed_governance_defaults()
     yield
-    if transactional:
+    if transactional and sqlite:
         with django_db_blocker.unblock(), connection.cursor() as cur:
             for name in _SQLITE_AUDIT_TRIGGERS:
                 cur.execute(f"DROP TRIGGER IF EXISTS {name}")
 
 
-def pytest_collection_modifyitems(config, items):
-    """Transactional tests (real workers, live servers, threads) flush the database when they end,
-    which would also wipe the rows data migrations seed (tier policies, document templates).
-    Serialized rollback restores them before each such test, whatever ran before it."""
-    for item in items:
-        marker = item.get_closest_marker("django_db")
-        transactional = bool({"transactional_db", "live_server"} & set(getattr(item, "fixturenames", ())))
-        if marker is not None:
-            transactional = transactional or bool(
-                marker.kwargs.get("transaction") or (marker.args and marker.args[0])
-            )
-        if transactional:
-            item.add_marker(pytest.mark.django_db(transaction=True, serialized_rollback=True))
+def _reseed_governance_defaults() -> None:
+    """A flush by an earlier transactional test removes what the data migrations seeded (tier
+    policies, documentation templates); put it back the way the migrations do (idempotent)."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from governance.models import TierPolicy
+
+    if TierPolicy.objects.exists():
+        return
+    for name, fn in [("0004_seed_policies_and_templates", "seed"),
+                     ("0005_fix_annex_iv_policy_sections", "forwards"),
+                     ("0006_sr11_7_vendor_sections", "forwards")]:
+        getattr(import_module(f"governance.migrations.{name}"), fn)(apps, None)

@@ -33,7 +33,7 @@ def _run_all(fns):
     return results, errors
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_approvals_execute_exactly_once(personas, make_ready):
     version = make_ready(tier=1)
     req = services.promotion_request_open(actor=personas["engineer"], version=version,
@@ -56,7 +56,7 @@ def test_concurrent_approvals_execute_exactly_once(personas, make_ready):
     assert ModelVersion.objects.get(pk=version.pk).stage == "production"
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_executions_for_two_versions_leave_one_in_production(personas, make_ready):
     v1, v2 = make_ready(tier=3, name="m"), make_ready(tier=3, name="m")
     reqs = [services.promotion_request_open(actor=personas["engineer"], version=v, target_stage="production",
