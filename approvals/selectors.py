@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from approvals.choices import LIVE_STATES, DecisionKind, State
-from approvals.models import ApprovalCondition, Decision, Notification, PromotionRequest
+from approvals.models import Decision, Notification, PromotionRequest
 from common.errors import NotFound
 from governance import permissions as perms
 from governance.choices import Role
@@ -77,10 +77,6 @@ def allowed_actions(user, req: PromotionRequest) -> dict:
         # condition_resolve's rule: the requester or the model's owner marks a condition met.
         "resolve_conditions": user.pk in (req.requested_by_id, req.model.owner_id),
     }
-
-
-def open_conditions() -> QuerySet[ApprovalCondition]:
-    return ApprovalCondition.objects.filter(status="open").select_related("request__version__model")
 
 
 def notifications_for_user(user) -> QuerySet[Notification]:

@@ -62,8 +62,3 @@ def expire_promotions() -> list[int]:
 @shared_task
 def enforce_conditions() -> list[int]:
     return services.conditions_enforce()
-
-
-@shared_task
-def recheck_model_evidence(model_name: str) -> list[int]:
-    return services.promotion_recheck_for_model(model_name)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from common.errors import NotFound, ValidationFailed
@@ -126,12 +126,6 @@ def dataset_version_get_by_ref(ref: str, *, field: str = "dataset") -> DatasetVe
     return found
 
 
-def models_with_stage(stage: str) -> QuerySet[RegisteredModel]:
-    return RegisteredModel.objects.filter(
-        Exists(ModelVersion.objects.filter(model=OuterRef("pk"), stage=stage))
-    )
-
-
 # --- lineage ------------------------------------------------------------------------------
 
 _EDGE = LineageEdge._meta.db_table
@@ -251,10 +245,6 @@ def lineage_graph(user, *, node: str, direction: str = "upstream", depth: int = 
         "root": root_node["id"], "direction": direction, "depth": depth,
         "nodes": sorted(nodes.values(), key=lambda n: n["id"]), "edges": edges,
     }
-
-
-def stage_history_filter(model_name: str) -> Q:
-    return Q(model_name=model_name, action="registry.version.stage_changed")
 
 
 def versions_in_stage_on(user, *, stage: str, moment) -> list[ModelVersion]:
