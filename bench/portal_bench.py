@@ -44,7 +44,7 @@ def seed(n: int) -> None:
     teams = [Team.objects.get_or_create(name=f"team-{i}")[0] for i in range(20)]
     RegisteredModel.objects.bulk_create(
         [RegisteredModel(name=f"model-{i:05d}", title=f"Model {i}", team=teams[i % 20], owner=owner,
-                         risk_tier=(i % 4) or None) for i in range(n)],
+                         risk_tier=(i % 4) or None, latest_version=2) for i in range(n)],
         batch_size=5000,
     )
     ids = list(RegisteredModel.objects.values_list("pk", flat=True))

@@ -89,7 +89,8 @@ def main() -> None:
     RegisteredModel.objects.bulk_create(
         [RegisteredModel(name=f"model-{i:05d}", title=f"Model {i}", team=t, owner=engineer,
                          description="credit scoring" if i % 10 == 0 else "fraud detection",
-                         risk_tier=1 + i % 3, created_by=engineer) for i in range(n_models)],
+                         risk_tier=1 + i % 3, created_by=engineer, latest_version=100)
+         for i in range(n_models)],
         batch_size=2000,
     )
     model_ids = list(RegisteredModel.objects.order_by("pk").values_list("pk", flat=True))

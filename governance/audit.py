@@ -82,6 +82,24 @@ def event_hash(event: AuditEvent) -> str:
     )
 
 
+_HEAD = AuditChainHead._meta.db_table
+
+
+def _advance_head(conn) -> tuple[int, str]:
+    """Take the next sequence number and the previous hash. The UPDATE holds the head row's lock
+    until the transaction ends, which serialises appends across processes: the chain never
+    forks. One statement, as every state change in Gatehouse passes through here."""
+    with conn.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_HEAD} SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq, last_hash"
+        )
+        row = cursor.fetchone()
+    if row is None:  # the very first event: create the head, then advance it under its lock
+        AuditChainHead.objects.get_or_create(id=1)
+        return _advance_head(conn)
+    return row[0], row[1]
+
+
 def record(
     *,
     action: str,
@@ -105,9 +123,7 @@ def record(
         object_repr = object_repr or str(target)
     roles = sorted(getattr(actor, "role_names", ())) if actor is not None else []
     ctx = context.current()
-    # The head row lock serialises appends across processes: the chain never forks.
-    head, _ = AuditChainHead.objects.select_for_update().get_or_create(id=1)
-    seq = head.last_seq + 1
+    seq, prev_hash = _advance_head(conn)
     now = timezone.now()
     clean_payload = _jsonable(payload or {})
     fields = dict(
@@ -115,11 +131,12 @@ def record(
         actor_name=getattr(actor, "username", "") if actor is not None else "system",
         actor_roles=roles, action=action, object_type=object_type, object_id=str(object_id),
         object_repr=str(object_repr)[:300], model_name=model_name, payload=clean_payload,
-        request_id=ctx.request_id, client_ip=ctx.client_ip, prev_hash=head.last_hash,
+        request_id=ctx.request_id, client_ip=ctx.client_ip, prev_hash=prev_hash,
     )
     digest = compute_hash(**fields)
     event = AuditEvent.objects.create(hash=digest, **fields)
-    AuditChainHead.objects.filter(id=1).update(last_seq=seq, last_hash=digest)
+    with conn.cursor() as cursor:
+        cursor.execute(f"UPDATE {_HEAD} SET last_hash = %s WHERE id = 1", [digest])
     for callback in _SUBSCRIBERS:
         transaction.on_commit(lambda cb=callback: cb(event))
     return event

@@ -43,6 +43,10 @@ class RegisteredModel(models.Model):
     risk_tier = models.PositiveSmallIntegerField(null=True, blank=True, db_index=True)
     eu_ai_act_class = models.CharField(max_length=20, blank=True, db_index=True)
     next_review_date = models.DateField(null=True, blank=True, db_index=True)
+    # The highest version number handed out. Registration increments it in one UPDATE that also
+    # locks the row, so concurrent registrations queue for distinct numbers; versions are never
+    # deleted, so it is also the model's version count (list pages read it, not a COUNT per row).
+    latest_version = models.PositiveIntegerField(default=0, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
     )

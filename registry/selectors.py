@@ -9,6 +9,7 @@ from django.db.models.functions import Coalesce
 from common.errors import NotFound, ValidationFailed
 from governance import permissions as perms
 from registry import refs
+from registry.choices import EdgeKind
 from registry.models import Dataset, DatasetVersion, LineageEdge, ModelVersion, RegisteredModel
 
 MAX_LINEAGE_DEPTH = 100
@@ -20,10 +21,24 @@ def model_visibility(user) -> Q:
 
 
 def model_list_for_user(user) -> QuerySet[RegisteredModel]:
-    """Models the user may see (see `model_visibility`), with their version count."""
-    qs = RegisteredModel.objects.select_related("team", "owner").prefetch_related("developers")
-    qs = qs.filter(model_visibility(user))
-    return qs.annotate(version_count=_count_of(ModelVersion, "model"))
+    """Models the user may see (see `model_visibility`). The version count is the model's
+    `latest_version` column (versions are never deleted), not a COUNT per row."""
+    return RegisteredModel.objects.select_related("team", "owner").filter(model_visibility(user))
+
+
+def with_developer_names(models: list[RegisteredModel]) -> list[RegisteredModel]:
+    """Set `developer_names` (sorted usernames) on each model, in one query for the lot."""
+    names: dict[int, list[str]] = {m.pk: [] for m in models}
+    if names:
+        through = RegisteredModel.developers.through
+        rows = through.objects.filter(registeredmodel_id__in=names).values_list(
+            "registeredmodel_id", "user__username"
+        )
+        for model_id, username in rows:
+            names[model_id].append(username)
+    for m in models:
+        m.developer_names = sorted(names[m.pk])
+    return models
 
 
 def _count_of(related, fk: str):
@@ -70,12 +85,39 @@ def version_list(model: RegisteredModel) -> QuerySet[ModelVersion]:
     )
 
 
-def version_get(model: RegisteredModel, version: int | str) -> ModelVersion:
+def version_rows(model: RegisteredModel) -> QuerySet[ModelVersion]:
+    """Versions of `model` for API pages: no edge objects (`with_lineage_refs` adds the refs), and
+    through the model's related manager, so each row points at `model` instead of a copy of it."""
+    return model.versions.select_related("created_by", "artifact").order_by("-version")
+
+
+def with_lineage_refs(versions: list[ModelVersion]) -> list[ModelVersion]:
+    """Set `lineage_refs` ({edge kind: sorted "name@version" refs}) on each version, in one
+    query for the lot: names and numbers come joined from the database, no edge objects."""
+    refs_by_id: dict[int, dict[str, list[str]]] = {
+        v.pk: {kind: [] for kind in EdgeKind.values} for v in versions
+    }
+    if refs_by_id:
+        rows = LineageEdge.objects.filter(downstream_model_id__in=refs_by_id).values_list(
+            "downstream_model_id", "kind", "upstream_dataset__dataset__name",
+            "upstream_dataset__version", "upstream_model__model__name", "upstream_model__version",
+        )
+        for version_id, kind, ds_name, ds_version, m_name, m_version in rows:
+            ref = f"{ds_name}@{ds_version}" if ds_name is not None else f"{m_name}@{m_version}"
+            refs_by_id[version_id][kind].append(ref)
+    for v in versions:
+        v.lineage_refs = {kind: sorted(found) for kind, found in refs_by_id[v.pk].items()}
+    return versions
+
+
+def version_get(
+    model: RegisteredModel, version: int | str, *, queryset: QuerySet[ModelVersion] | None = None
+) -> ModelVersion:
     try:
         number = int(version)
     except (TypeError, ValueError):
         raise NotFound(f"Version {version!r} is not a number.") from None
-    found = version_list(model).filter(version=number).first()
+    found = (version_list(model) if queryset is None else queryset).filter(version=number).first()
     if found is None:
         raise NotFound(f"Model {model.name!r} has no version {number}.")
     return found

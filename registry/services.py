@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any, BinaryIO
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -171,6 +171,18 @@ def infer_artifact_format(filename: str, declared: str) -> str:
 # --- versions -----------------------------------------------------------------------------
 
 
+def _next_version_number(model: RegisteredModel) -> int:
+    """Hand out the model's next version number. The UPDATE takes the model's row lock until the
+    transaction ends, so concurrent registrations of one model queue here for distinct numbers."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {RegisteredModel._meta.db_table} SET latest_version = latest_version + 1 "
+            "WHERE id = %s RETURNING latest_version",
+            [model.pk],
+        )
+        return cursor.fetchone()[0]
+
+
 # Not durable: an adapter (the MLflow API) may compose it with its own writes in one transaction.
 @transaction.atomic
 def model_version_register(
@@ -205,17 +217,19 @@ def model_version_register(
     distinct numbers. Unknown references fail the whole registration; nothing is written.
     """
     _require(perms.explain_cannot_edit_model(actor, model))
-    # References are checked before the artifact is stored, so a bad one keeps nothing.
+    # References are checked before the artifact is stored, so a bad one keeps nothing. Only the
+    # columns an edge and a ref need are read (versions carry large JSON documents).
+    datasets = DatasetVersion.objects.select_related("dataset").only("version", "dataset__name")
     train = refs.resolve(
-        DatasetVersion.objects.select_related("dataset"), training_datasets or [],
+        datasets, training_datasets or [],
         field="training_datasets", parent="dataset", kind="dataset version",
     )
     evals = refs.resolve(
-        DatasetVersion.objects.select_related("dataset"), evaluation_datasets or [],
+        datasets, evaluation_datasets or [],
         field="evaluation_datasets", parent="dataset", kind="dataset version",
     )
     parent_versions = refs.resolve(
-        ModelVersion.objects.select_related("model"), parents or [],
+        ModelVersion.objects.select_related("model").only("version", "model__name"), parents or [],
         field="parents", parent="model", kind="model version",
     )
 
@@ -244,11 +258,9 @@ def model_version_register(
         msg = "Upload an artifact file, or give artifact_uri with artifact_sha256."
         raise ValidationFailed(msg, errors={"artifact": [msg]})
 
-    # Lock the model row: concurrent registrations of one model queue here for their number.
-    RegisteredModel.objects.select_for_update().filter(pk=model.pk).first()
-    last = ModelVersion.objects.filter(model=model).aggregate(m=Max("version"))["m"] or 0
+    number = _next_version_number(model)
     version = ModelVersion.objects.create(
-        model=model, version=last + 1, kind=kind, artifact=artifact, artifact_uri=artifact_uri,
+        model=model, version=number, kind=kind, artifact=artifact, artifact_uri=artifact_uri,
         artifact_sha256=declared_sha, artifact_format=fmt, vendor=vendor or {},
         framework=framework, framework_version=framework_version,
         code_repository=code_repository, code_commit=code_commit,
@@ -262,6 +274,13 @@ def model_version_register(
         + [LineageEdge(kind=EdgeKind.DERIVED_FROM, upstream_model=p, downstream_model=version) for p in parent_versions]
     )
     LineageEdge.objects.bulk_create(edges)
+    model.latest_version = number
+    # The caller answers from what was written rather than reading it back.
+    version.lineage_refs = {
+        "trained_on": sorted(d.ref for d in train),
+        "evaluated_on": sorted(d.ref for d in evals),
+        "derived_from": sorted(p.ref for p in parent_versions),
+    }
     audit.record(
         action="registry.version.registered", actor=actor, target=version, model_name=model.name,
         payload={

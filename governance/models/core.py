@@ -41,6 +41,11 @@ class User(AbstractUser):
     def has_role(self, role: str) -> bool:
         return role in self.role_names
 
+    def remember_access(self, roles: list[str], team_ids: list[int]) -> None:
+        """Set the roles and teams read along with this user (one query at sign-in by token)."""
+        self._role_cache = frozenset(roles)
+        self._team_cache = frozenset(team_ids)
+
     @property
     def team_ids(self) -> frozenset[int]:
         cached = getattr(self, "_team_cache", None)
@@ -82,8 +87,8 @@ class ApiToken(models.Model):
 
 
 class AuditChainHead(models.Model):
-    """Single row holding the last sequence number and hash; locked FOR UPDATE on every append
-    so concurrent writers queue and the chain never forks."""
+    """Single row holding the last sequence number and hash; every append updates it first, and
+    that row lock makes concurrent writers queue so the chain never forks."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     last_seq = models.BigIntegerField(default=0)

@@ -51,7 +51,12 @@ class ModelViewSet(viewsets.GenericViewSet):
 
     def list(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        selectors.with_developer_names(page)
         return self.get_paginated_response(s.ModelOutput(page, many=True).data)
+
+    def _render(self, name: str) -> dict:
+        model = selectors.model_get_for_user(self.request.user, name)
+        return s.ModelOutput(selectors.with_developer_names([model])[0]).data
 
     @extend_schema(request=s.ModelCreateInput, responses={201: s.ModelOutput})
     @idempotent
@@ -61,11 +66,10 @@ class ModelViewSet(viewsets.GenericViewSet):
         fields = dict(data.validated_data)
         team = resolve_team(request.user, fields.pop("team", None))
         model = services.model_register(actor=request.user, team=team, **fields)
-        model = selectors.model_get_for_user(request.user, model.name)
-        return Response(s.ModelOutput(model).data, status=status.HTTP_201_CREATED)
+        return Response(self._render(model.name), status=status.HTTP_201_CREATED)
 
     def retrieve(self, request, name: str):
-        return Response(s.ModelOutput(selectors.model_get_for_user(request.user, name)).data)
+        return Response(self._render(name))
 
     @extend_schema(request=s.ModelUpdateInput, responses={200: s.ModelOutput})
     def partial_update(self, request, name: str):
@@ -73,7 +77,7 @@ class ModelViewSet(viewsets.GenericViewSet):
         data = s.ModelUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.model_update(actor=request.user, model=model, changes=dict(data.validated_data))
-        return Response(s.ModelOutput(selectors.model_get_for_user(request.user, name)).data)
+        return Response(self._render(name))
 
 
 class VersionViewSet(viewsets.GenericViewSet):
@@ -91,10 +95,15 @@ class VersionViewSet(viewsets.GenericViewSet):
         return selectors.model_get_for_write(self.request.user, self.kwargs["model_name"])
 
     def get_queryset(self):
-        return selectors.version_list(self._model())
+        return selectors.version_rows(self._model())
+
+    def _render(self, model, version) -> dict:
+        found = selectors.version_get(model, version, queryset=selectors.version_rows(model))
+        return s.VersionOutput(selectors.with_lineage_refs([found])[0]).data
 
     def list(self, request, model_name: str):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        selectors.with_lineage_refs(page)
         return self.get_paginated_response(s.VersionOutput(page, many=True).data)
 
     @extend_schema(request=s.VersionCreateInput, responses={201: s.VersionOutput})
@@ -110,11 +119,11 @@ class VersionViewSet(viewsets.GenericViewSet):
             actor=request.user, model=model, artifact_file=upload,
             artifact_filename=getattr(upload, "name", ""), **fields,
         )
-        version = selectors.version_get(model, version.version)
+        # Answered from the objects just written (the service sets their lineage refs).
         return Response(s.VersionOutput(version).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request, model_name: str, version: str):
-        return Response(s.VersionOutput(selectors.version_get(self._model(), version)).data)
+        return Response(self._render(self._model(), version))
 
     @extend_schema(request=s.VersionUpdateInput, responses={200: s.VersionOutput})
     def partial_update(self, request, model_name: str, version: str):
@@ -126,7 +135,7 @@ class VersionViewSet(viewsets.GenericViewSet):
         changes = {k: request.data[k] for k in request.data if k not in data.fields}
         changes.update(data.validated_data)
         services.model_version_update(actor=request.user, version=current, changes=changes)
-        return Response(s.VersionOutput(selectors.version_get(model, version)).data)
+        return Response(self._render(model, version))
 
 
 class DatasetViewSet(viewsets.GenericViewSet):

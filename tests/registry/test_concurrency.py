@@ -32,3 +32,5 @@ def test_concurrent_registrations_get_distinct_numbers():
     assert errors == []
     numbers = sorted(ModelVersion.objects.filter(model=model).values_list("version", flat=True))
     assert numbers == [1, 2, 3, 4, 5, 6]
+    model.refresh_from_db()
+    assert model.latest_version == 6
