@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import reduce
 from operator import or_
 
-from django.db.models import Q
+from django.db.models import Model, Q
 
 from common.errors import ValidationFailed
 
 REF_RE = re.compile(r"^(?P<name>[-a-zA-Z0-9_]+)@(?P<version>[1-9][0-9]*)$")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A reference that exists: the row's primary key and its canonical "name@version"."""
+
+    pk: int
+    ref: str
 
 
 def parse_ref(ref: str, *, field: str) -> tuple[str, int]:
@@ -21,18 +30,38 @@ def parse_ref(ref: str, *, field: str) -> tuple[str, int]:
     return match["name"], int(match["version"])
 
 
-def resolve(queryset, refs: list[str], *, field: str, parent: str, kind: str) -> list:
-    """Resolve refs with one query; unknown refs are a 400 naming every bad reference."""
-    if not refs:
-        return []
-    pairs = [parse_ref(r, field=field) for r in refs]
-    query = reduce(or_, (Q(**{f"{parent}__name": n, "version": v}) for n, v in pairs))
-    found = {(getattr(obj, parent).name, obj.version): obj for obj in queryset.filter(query)}
-    missing = [f"{n}@{v}" for n, v in pairs if (n, v) not in found]
-    if missing:
-        msg = f"Unknown {kind} reference(s): {', '.join(missing)}."
-        raise ValidationFailed(msg, errors={field: [f"Unknown {kind} {m}." for m in missing]})
-    seen: dict = {}
-    for pair in pairs:
-        seen.setdefault(pair, found[pair])
-    return list(seen.values())
+def resolve(
+    model: type[Model],
+    refs_by_field: dict[str, list[str]],
+    *,
+    parent: str,
+    kind: str,
+    unknown: dict[str, list[str]],
+) -> dict[str, list[Resolved]]:
+    """Resolve the references of several fields with one query (ids and names only). Unknown
+    references are added to `unknown` under their field (see `raise_unknown`) and left out.
+    Duplicates within a field collapse to one, in first-seen order."""
+    pairs = {field: [parse_ref(r, field=field) for r in refs] for field, refs in refs_by_field.items()}
+    wanted = {pair for field_pairs in pairs.values() for pair in field_pairs}
+    found: dict[tuple[str, int], int] = {}
+    if wanted:
+        query = reduce(or_, (Q(**{f"{parent}__name": n, "version": v}) for n, v in sorted(wanted)))
+        rows = model.objects.filter(query).order_by().values_list(f"{parent}__name", "version", "pk")
+        found = {(name, version): pk for name, version, pk in rows}
+    resolved = {}
+    for field, field_pairs in pairs.items():
+        missing = [f"Unknown {kind} {n}@{v}." for n, v in field_pairs if (n, v) not in found]
+        if missing:
+            unknown.setdefault(field, []).extend(missing)
+        resolved[field] = [
+            Resolved(found[pair], f"{pair[0]}@{pair[1]}")
+            for pair in dict.fromkeys(field_pairs) if pair in found
+        ]
+    return resolved
+
+
+def raise_unknown(unknown: dict[str, list[str]]) -> None:
+    """A 400 naming every unknown reference, each under its field."""
+    if unknown:
+        listed = "; ".join(m.rstrip(".") for messages in unknown.values() for m in messages)
+        raise ValidationFailed(f"{listed}.", errors=unknown)

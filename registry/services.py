@@ -213,25 +213,23 @@ def model_version_register(
 ) -> ModelVersion:
     """Register the next version of `model` with its artifact and lineage, in one transaction.
 
-    The version number is max+1 under a row lock on the model, so concurrent registrations get
-    distinct numbers. Unknown references fail the whole registration; nothing is written.
+    The version number is handed out under the model's row lock (`_next_version_number`), so
+    concurrent registrations get distinct numbers. Unknown references fail the whole registration; nothing is written.
     """
     _require(perms.explain_cannot_edit_model(actor, model))
-    # References are checked before the artifact is stored, so a bad one keeps nothing. Only the
-    # columns an edge and a ref need are read (versions carry large JSON documents).
-    datasets = DatasetVersion.objects.select_related("dataset").only("version", "dataset__name")
-    train = refs.resolve(
-        datasets, training_datasets or [],
-        field="training_datasets", parent="dataset", kind="dataset version",
+    # References are checked before the artifact is stored, so a bad one keeps nothing.
+    unknown: dict[str, list[str]] = {}
+    datasets = refs.resolve(
+        DatasetVersion,
+        {"training_datasets": training_datasets or [], "evaluation_datasets": evaluation_datasets or []},
+        parent="dataset", kind="dataset version", unknown=unknown,
     )
-    evals = refs.resolve(
-        datasets, evaluation_datasets or [],
-        field="evaluation_datasets", parent="dataset", kind="dataset version",
-    )
+    train, evals = datasets["training_datasets"], datasets["evaluation_datasets"]
     parent_versions = refs.resolve(
-        ModelVersion.objects.select_related("model").only("version", "model__name"), parents or [],
-        field="parents", parent="model", kind="model version",
-    )
+        ModelVersion, {"parents": parents or []}, parent="model", kind="model version",
+        unknown=unknown,
+    )["parents"]
+    refs.raise_unknown(unknown)
 
     artifact = None
     declared_sha = (artifact_sha256 or "").lower()
@@ -269,9 +267,9 @@ def model_version_register(
         tags=sorted(set(tags or [])), provenance=provenance or {}, created_by=actor,
     )
     edges = (
-        [LineageEdge(kind=EdgeKind.TRAINED_ON, upstream_dataset=d, downstream_model=version) for d in train]
-        + [LineageEdge(kind=EdgeKind.EVALUATED_ON, upstream_dataset=d, downstream_model=version) for d in evals]
-        + [LineageEdge(kind=EdgeKind.DERIVED_FROM, upstream_model=p, downstream_model=version) for p in parent_versions]
+        [LineageEdge(kind=EdgeKind.TRAINED_ON, upstream_dataset_id=d.pk, downstream_model=version) for d in train]
+        + [LineageEdge(kind=EdgeKind.EVALUATED_ON, upstream_dataset_id=d.pk, downstream_model=version) for d in evals]
+        + [LineageEdge(kind=EdgeKind.DERIVED_FROM, upstream_model_id=p.pk, downstream_model=version) for p in parent_versions]
     )
     LineageEdge.objects.bulk_create(edges)
     model.latest_version = number

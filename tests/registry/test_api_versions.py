@@ -106,6 +106,33 @@ def test_unknown_references_are_400_naming_them_and_nothing_written(client_for, 
     assert not Artifact.objects.filter(sha256=sha).exists()
 
 
+def test_bad_references_are_named_under_each_field_and_duplicates_collapse(client_for, setup):
+    client = client_for("engineer")
+    bad = client.post(URL, {
+        "artifact_uri": "s3://m/v.onnx", "artifact_sha256": "a" * 64,
+        "training_datasets": ["loans@9"], "evaluation_datasets": ["loans@1", "nope@2"],
+        "parents": ["credit-default@7"],
+    }, format="json")
+    assert bad.status_code == 400
+    errors = bad.json()["errors"]
+    assert errors["training_datasets"] == ["Unknown dataset version loans@9."]
+    assert errors["evaluation_datasets"] == ["Unknown dataset version nope@2."]
+    assert errors["parents"] == ["Unknown model version credit-default@7."]
+    assert bad.json()["detail"] == (
+        "Unknown dataset version loans@9; Unknown dataset version nope@2; "
+        "Unknown model version credit-default@7."
+    )
+    assert not ModelVersion.objects.exists()
+    good = client.post(URL, {
+        "artifact_uri": "s3://m/v.onnx", "artifact_sha256": "a" * 64,
+        "training_datasets": ["loans@1", "loans@1"], "evaluation_datasets": ["loans@1"],
+    }, format="json")
+    assert good.status_code == 201, good.content
+    assert good.json()["training_datasets"] == ["loans@1"]
+    assert good.json()["evaluation_datasets"] == ["loans@1"]
+    assert LineageEdge.objects.count() == 2
+
+
 def test_version_immutable_except_description_and_tags(client_for, setup):
     client = client_for("engineer")
     client.post(URL, _multipart(factories.skops_bytes()), format="multipart")
