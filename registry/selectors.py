@@ -52,8 +52,8 @@ def _count_of(related, fk: str):
 
 
 def model_get_for_write(user, name: str) -> RegisteredModel:
-    """The model row only (no counts or prefetches), for endpoints that write under it."""
-    qs = RegisteredModel.objects.select_related("team")
+    """The model row only (no joins or prefetches), for endpoints that write under it."""
+    qs = RegisteredModel.objects.all()
     if not perms.can_read_everything(user):
         qs = qs.filter(team_id__in=user.team_ids)
     model = qs.filter(name=name).first()
