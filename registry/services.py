@@ -218,18 +218,15 @@ def model_version_register(
     """
     _require(perms.explain_cannot_edit_model(actor, model))
     # References are checked before the artifact is stored, so a bad one keeps nothing.
-    unknown: dict[str, list[str]] = {}
-    datasets = refs.resolve(
-        DatasetVersion,
-        {"training_datasets": training_datasets or [], "evaluation_datasets": evaluation_datasets or []},
-        parent="dataset", kind="dataset version", unknown=unknown,
+    found = refs.resolve(
+        refs.RefGroup(DatasetVersion, "dataset", "dataset version", {
+            "training_datasets": training_datasets or [],
+            "evaluation_datasets": evaluation_datasets or [],
+        }),
+        refs.RefGroup(ModelVersion, "model", "model version", {"parents": parents or []}),
     )
-    train, evals = datasets["training_datasets"], datasets["evaluation_datasets"]
-    parent_versions = refs.resolve(
-        ModelVersion, {"parents": parents or []}, parent="model", kind="model version",
-        unknown=unknown,
-    )["parents"]
-    refs.raise_unknown(unknown)
+    train, evals = found["training_datasets"], found["evaluation_datasets"]
+    parent_versions = found["parents"]
 
     artifact = None
     declared_sha = (artifact_sha256 or "").lower()
