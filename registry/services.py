@@ -120,7 +120,8 @@ def model_update(*, actor, model: RegisteredModel, changes: dict[str, Any]) -> R
             model.developers.set(devs)
     if not after:
         return model
-    model.save()
+    # Only the edited columns: never write back a number registration hands out concurrently.
+    model.save(update_fields=[f for f in after if f != "developers"] + ["updated_at"])
     audit.record(
         action="registry.model.updated", actor=actor, target=model, model_name=model.name,
         payload={"before": before, "after": after},

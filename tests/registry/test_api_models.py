@@ -131,3 +131,17 @@ def test_openapi_schema_and_docs_are_served(client_for, personas):
     assert schema.status_code == 200
     assert b"/api/v1/models/{model_name}/versions/" in schema.content
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_editing_a_model_keeps_the_version_numbers_handed_out_meanwhile(engineer, personas):
+    from registry import services
+
+    eng = personas["engineer"]
+    stale = factories.model(eng)  # loaded before any version exists
+    factories.version(eng, stale)
+    factories.version(eng, stale)
+    services.model_update(actor=eng, model=stale, changes={"title": "Renamed", "developers": ["engineer2"]})
+    assert RegisteredModel.objects.get(name="credit-default").latest_version == 2
+    assert factories.version(eng, stale).version == 3
+    body = engineer.get(URL + "credit-default/").json()
+    assert (body["title"], body["developers"], body["version_count"]) == ("Renamed", ["engineer2"], 3)
