@@ -11,46 +11,47 @@ from django.db import models
 from django.db.models import Q
 
 
-class ModelTag(models.Model):
-    """One MLflow tag of a registered model: one value per key."""
+class Tag(models.Model):
+    """One MLflow key/value tag: one value per key of the tagged row."""
 
-    model = models.ForeignKey(
-        "registry.RegisteredModel", on_delete=models.CASCADE, related_name="mlflow_tags"
-    )
     key = models.CharField(max_length=250)
     value = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        abstract = True
         ordering = ["key"]
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value[:40]}"
+
+
+class ModelTag(Tag):
+    """One MLflow tag of a registered model."""
+
+    model = models.ForeignKey(
+        "registry.RegisteredModel", on_delete=models.CASCADE, related_name="mlflow_tags"
+    )
+
+    class Meta(Tag.Meta):
         constraints = [
             models.UniqueConstraint(fields=["model", "key"], name="mlflow_modeltag_unique_key"),
             models.CheckConstraint(condition=~Q(key=""), name="mlflow_modeltag_key_not_empty"),
         ]
 
-    def __str__(self) -> str:
-        return f"{self.key}={self.value[:40]}"
 
-
-class VersionTag(models.Model):
-    """One MLflow tag of a model version: one value per key."""
+class VersionTag(Tag):
+    """One MLflow tag of a model version."""
 
     version = models.ForeignKey(
         "registry.ModelVersion", on_delete=models.CASCADE, related_name="mlflow_tags"
     )
-    key = models.CharField(max_length=250)
-    value = models.TextField(blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
-        ordering = ["key"]
+    class Meta(Tag.Meta):
         constraints = [
             models.UniqueConstraint(fields=["version", "key"], name="mlflow_versiontag_unique_key"),
             models.CheckConstraint(condition=~Q(key=""), name="mlflow_versiontag_key_not_empty"),
         ]
-
-    def __str__(self) -> str:
-        return f"{self.key}={self.value[:40]}"
 
 
 class ModelAlias(models.Model):

@@ -37,8 +37,9 @@ def resolve_team(user, team_name: str | None) -> Team:
 
 
 class ModelViewSet(viewsets.GenericViewSet):
-    queryset = RegisteredModel.objects.none()  # for the schema; get_queryset() applies visibility
     """Registered models: list (filters team, risk_tier, stage, search), create, get, patch."""
+
+    queryset = RegisteredModel.objects.none()  # for the schema; get_queryset() applies visibility
 
     lookup_field = "name"
     lookup_value_regex = r"[-a-zA-Z0-9_]+"
@@ -81,8 +82,9 @@ class ModelViewSet(viewsets.GenericViewSet):
 
 
 class VersionViewSet(viewsets.GenericViewSet):
-    queryset = ModelVersion.objects.none()  # for the schema; get_queryset() applies visibility
     """Versions of one model: JSON or multipart registration with the `artifact` file."""
+
+    queryset = ModelVersion.objects.none()  # for the schema; get_queryset() applies visibility
 
     lookup_field = "version"
     lookup_value_regex = r"[0-9]+"
