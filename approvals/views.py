@@ -14,7 +14,7 @@ from collections import defaultdict
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import Count, prefetch_related_objects
+from django.db.models import Count, Exists, OuterRef, prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -46,19 +46,23 @@ ROLE_LABELS = dict(Role.choices)
 
 def _tier_stage_matrix(user) -> dict:
     """Models the user can see, by risk tier and by the stages their versions are in."""
-    visible = registry_selectors.model_list_for_user(user)
-    by_tier = dict(
-        visible.order_by().values_list("risk_tier").annotate(n=Count("pk", distinct=True))
-    )
-    cells: dict = defaultdict(int)
-    rows = (
-        ModelVersion.objects.filter(model__in=visible.values("pk"))
-        .order_by().values_list("model__risk_tier", "stage")
-        .annotate(n=Count("model", distinct=True))
-    )
-    for tier, stage, n in rows:
-        cells[(tier, stage)] = n
     stages = [s for s in Stage.choices if s[0] != Stage.ARCHIVED]
+    # One pass over the models: per model and stage an EXISTS probe on the (stage, model) index,
+    # so the cost follows the number of models, not of versions.
+    in_stage = {
+        stage: Count("pk", filter=Exists(ModelVersion.objects.filter(model=OuterRef("pk"), stage=stage)))
+        for stage, _ in stages
+    }
+    rows = (
+        registry_selectors.model_list_for_user(user).order_by().values("risk_tier")
+        .annotate(total=Count("pk"), **in_stage)
+    )
+    by_tier: dict = {}
+    cells: dict = defaultdict(int)
+    for row in rows:
+        by_tier[row["risk_tier"]] = row["total"]
+        for stage, _ in stages:
+            cells[(row["risk_tier"], stage)] = row[stage]
     return {
         "stages": stages,
         "rows": [

@@ -3,7 +3,7 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/gh_portal .venv/bin/python bench/portal_bench.py
 
 Runs in its own throwaway test database (created, migrated and dropped here). Seeds N models with
-two versions each and a few open findings in bulk (benchmark data, not through the services),
+--versions versions each (2 by default) and a few open findings in bulk (benchmark data, not through the services),
 then renders pages through Django's test client signed in as a validator. Prints p50/p95 latency
 and the SQL query count of each page (which must not depend on N or on the page size).
 """
@@ -34,7 +34,7 @@ from django.test.utils import (  # noqa: E402
 )
 
 
-def seed(n: int) -> None:
+def seed(n: int, versions: int) -> None:
     from governance import services as gov
     from governance.models import Finding, Team, User
     from registry.models import ModelVersion, RegisteredModel
@@ -44,14 +44,14 @@ def seed(n: int) -> None:
     teams = [Team.objects.get_or_create(name=f"team-{i}")[0] for i in range(20)]
     RegisteredModel.objects.bulk_create(
         [RegisteredModel(name=f"model-{i:05d}", title=f"Model {i}", team=teams[i % 20], owner=owner,
-                         risk_tier=(i % 4) or None, latest_version=2) for i in range(n)],
+                         risk_tier=(i % 4) or None, latest_version=versions) for i in range(n)],
         batch_size=5000,
     )
     ids = list(RegisteredModel.objects.values_list("pk", flat=True))
     stages = ["development", "staging", "archived"]
     ModelVersion.objects.bulk_create(
         [ModelVersion(model_id=pk, version=v, artifact_sha256="ab" * 32, stage=stages[(pk + v) % 3])
-         for pk in ids for v in (1, 2)],
+         for pk in ids for v in range(1, versions + 1)],
         batch_size=5000,
     )
     Finding.objects.bulk_create(
@@ -79,14 +79,15 @@ def measure(client: Client, url: str, runs: int) -> tuple[float, float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", type=int, default=10_000)
+    parser.add_argument("--versions", type=int, default=2, help="versions per model")
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
     setup_test_environment()
     old = setup_databases(verbosity=0, interactive=False)
     try:
         t0 = time.perf_counter()
-        seed(args.models)
-        print(f"seeded {args.models} models in {time.perf_counter() - t0:.1f}s on {connection.vendor}")
+        seed(args.models, args.versions)
+        print(f"seeded {args.models} models × {args.versions} versions in {time.perf_counter() - t0:.1f}s on {connection.vendor}")
         from governance.models import User
 
         client = Client()

@@ -77,18 +77,27 @@ class InventoryFilter(filters.ModelFilter):
 
 
 def _inventory_queryset(user):
-    """Visible models without aggregates: the page's versions and open findings are prefetched
-    for its rows only, so sorting and counting stay on the models table (fast at 10k models)."""
-    versions = ModelVersion.objects.only("id", "model_id", "version", "stage").order_by("-version")
+    """Visible models without aggregates: open findings are prefetched for the page's rows only,
+    so sorting and counting stay on the models table (fast at 10k models)."""
     findings = Finding.objects.filter(status__in=UNRESOLVED_FINDING_STATUSES).only("id", "model_id")
     return (
         RegisteredModel.objects.filter(selectors.model_visibility(user))
         .select_related("team", "owner")
-        .prefetch_related(
-            Prefetch("versions", queryset=versions, to_attr="portal_versions"),
-            Prefetch("findings", queryset=findings, to_attr="portal_open_findings"),
-        )
+        .prefetch_related(Prefetch("findings", queryset=findings, to_attr="portal_open_findings"))
     )
+
+
+def _stages_by_model(model_ids: list[int]) -> dict[int, set[str]]:
+    """The stages each model has versions in: one row per (model, stage), however many
+    versions a model has."""
+    found: dict[int, set[str]] = {pk: set() for pk in model_ids}
+    rows = (
+        ModelVersion.objects.filter(model_id__in=model_ids).order_by()
+        .values_list("model_id", "stage").distinct()
+    )
+    for model_id, stage in rows:
+        found[model_id].add(stage)
+    return found
 
 
 @portal_view
@@ -98,10 +107,10 @@ def inventory(request: HttpRequest) -> HttpResponse:
     flt = InventoryFilter(params, queryset=_inventory_queryset(request.user))
     page = paginate(request, flt.qs)
     today = timezone.localdate()
+    stages = _stages_by_model([m.pk for m in page.object_list])
     for model in page.object_list:
-        model.stages = sorted({v.stage for v in model.portal_versions}, key=STAGE_ORDER.get)
-        model.latest = model.portal_versions[0] if model.portal_versions else None
-        model.version_count = len(model.portal_versions)
+        model.stages = sorted(stages[model.pk], key=STAGE_ORDER.get)
+        model.version_count = model.latest_version
         model.open_findings = len(model.portal_open_findings)
         model.review_overdue = bool(model.next_review_date and model.next_review_date < today)
     eu_classes = (

@@ -61,6 +61,31 @@ def test_dashboard_counts_link_to_the_filtered_inventory(web_for, registry):
     assert 'href="/models/?risk_tier=unassessed&amp;stage=development">3</a>' in html
 
 
+def test_dashboard_matrix_counts_each_model_once_per_tier_and_stage(web_for, registry, personas):
+    from django.db import transaction
+
+    from registry import services as registry_services
+    from registry.models import RegisteredModel
+    from tests import factories
+
+    RegisteredModel.objects.filter(name="fraud-score").update(risk_tier=1)
+    eng = personas["engineer"]
+    factories.version(eng, registry["base"])
+    factories.version(eng, registry["base"])
+    with transaction.atomic():
+        registry_services.set_stage(version=registry["v1"], stage="staging", actor=eng, reason="t")
+    html = web_for("validator").get("/").content.decode()
+    link = 'href="/models/?risk_tier={}{}">{}</a>'
+    assert link.format(1, "", 1) in html
+    assert link.format(1, "&amp;stage=development", 1) in html
+    assert link.format(1, "&amp;stage=staging", 0) in html
+    assert link.format("unassessed", "", 2) in html
+    assert link.format("unassessed", "&amp;stage=development", 2) in html
+    assert link.format("unassessed", "&amp;stage=staging", 1) in html
+    assert link.format("unassessed", "&amp;stage=production", 0) in html
+    assert link.format(2, "", 0) in html
+
+
 def test_engineer_reads_only_the_events_of_their_teams_models(web_for, registry):
     html = web_for("engineer").get("/audit/?model_name=fraud-score").content.decode()
     assert "fraud-score@1" not in html

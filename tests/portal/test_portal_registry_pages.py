@@ -78,6 +78,21 @@ def test_inventory_sorts_and_paginates(web_for, registry):
     assert "Page 1 of 2" in html
 
 
+def test_inventory_row_shows_each_stage_once_and_the_version_count(web_for, registry, personas):
+    eng = personas["engineer"]
+    for _ in range(3):
+        factories.version(eng, registry["base"])
+    with transaction.atomic():
+        services.set_stage(version=registry["v1"], stage="staging", actor=eng, reason="test")
+    html = web_for("validator").get("/models/").content.decode()
+    row = next(r for r in html.split("<tr>") if ">credit-default</a>" in r)
+    assert row.count("stage-development") == 1 and row.count("stage-staging") == 1
+    assert row.index("stage-staging") < row.index("stage-development")  # most advanced first
+    assert '<td class="num">4</td>' in row
+    challenger = next(r for r in html.split("<tr>") if ">credit-challenger</a>" in r)
+    assert "stage-staging" not in challenger and '<td class="num">1</td>' in challenger
+
+
 def test_inventory_query_count_does_not_grow_with_rows(web_for, registry, personas):
     web = web_for("validator")
     web.get("/models/")  # warm-up
