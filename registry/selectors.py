@@ -261,28 +261,29 @@ def lineage_graph(user, *, node: str, direction: str = "upstream", depth: int = 
             rows = cur.fetchall()
     model_ids = {r[3] for r in rows if r[3]} | {r[4] for r in rows}
     dataset_ids = {r[2] for r in rows if r[2]}
-    models = {
-        mv.pk: mv
-        for mv in ModelVersion.objects.select_related("model__team").filter(pk__in=model_ids)
-    }
-    datasets = {
-        dv.pk: dv
-        for dv in DatasetVersion.objects.select_related("dataset__team").filter(pk__in=dataset_ids)
-    }
+    # Only the columns a node shows (a dataset may feed thousands of versions).
     visible = perms.can_read_everything(user)
+    models: dict[int, dict] = {}
+    for pk, version, stage, name, team_id, team in ModelVersion.objects.filter(
+        pk__in=model_ids
+    ).values_list("pk", "version", "stage", "model__name", "model__team_id", "model__team__name"):
+        models[pk] = {"id": f"model:{name}@{version}", "type": "model", "name": name,
+                      "version": version, "stage": stage, "team": team}
+        if not visible and team_id not in user.team_ids:
+            models[pk]["restricted"] = True
+    datasets: dict[int, dict] = {}
+    for pk, version, name, team in DatasetVersion.objects.filter(pk__in=dataset_ids).values_list(
+        "pk", "version", "dataset__name", "dataset__team__name"
+    ):
+        datasets[pk] = {"id": f"dataset:{name}@{version}", "type": "dataset", "name": name,
+                        "version": version, "stage": None, "team": team}
     nodes = {root_node["id"]: root_node}
-    for mv in models.values():
-        n = _node_model(mv)
-        if not visible and mv.model.team_id not in user.team_ids:
-            n["restricted"] = True
-        nodes[n["id"]] = n
-    for dv in datasets.values():
-        n = _node_dataset(dv)
-        nodes[n["id"]] = n
-    edges = []
-    for _, ekind, up_ds, up_m, down_m in sorted(rows):
-        src = _node_dataset(datasets[up_ds])["id"] if up_ds else _node_model(models[up_m])["id"]
-        edges.append({"source": src, "target": _node_model(models[down_m])["id"], "kind": ekind})
+    nodes.update((n["id"], n) for n in (*models.values(), *datasets.values()))
+    edges = [
+        {"source": (datasets[up_ds] if up_ds else models[up_m])["id"],
+         "target": models[down_m]["id"], "kind": ekind}
+        for _, ekind, up_ds, up_m, down_m in sorted(rows)
+    ]
     return {
         "root": root_node["id"], "direction": direction, "depth": depth,
         "nodes": sorted(nodes.values(), key=lambda n: n["id"]), "edges": edges,

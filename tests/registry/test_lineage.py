@@ -48,6 +48,25 @@ def test_downstream_of_dataset_any_depth(client_for, chain):
     assert len(full["edges"]) == 4
 
 
+def test_other_teams_models_in_a_graph_are_shown_as_restricted_nodes(client_for, chain, personas):
+    other = personas["other_engineer"]
+    factories.version(other, factories.model(other, name="fraud", team_name="fraud"),
+                      training_datasets=["loans@1"])
+    body = client_for("engineer").get(
+        URL, {"node": "dataset:loans@1", "direction": "downstream", "depth": 1}).json()
+    nodes = {n["id"]: n for n in body["nodes"]}
+    assert nodes["model:fraud@1"] == {
+        "id": "model:fraud@1", "type": "model", "name": "fraud", "version": 1,
+        "stage": "development", "team": "fraud", "restricted": True,
+    }
+    assert "restricted" not in nodes["model:a@1"] and nodes["model:a@1"]["team"] == "credit"
+    assert nodes["dataset:loans@1"]["type"] == "dataset"
+    assert {"source": "dataset:loans@1", "target": "model:fraud@1", "kind": "trained_on"} in body["edges"]
+    validator = client_for("validator").get(
+        URL, {"node": "dataset:loans@1", "direction": "downstream", "depth": 1}).json()
+    assert not any(n.get("restricted") for n in validator["nodes"])
+
+
 def test_downstream_of_model(client_for, chain):
     body = client_for("validator").get(URL, {"node": "model:a@1", "direction": "downstream"}).json()
     assert _ids(body) == ["model:a@1", "model:b@1", "model:c@1", "model:d@1"]
