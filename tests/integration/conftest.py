@@ -100,6 +100,10 @@ def _configure_test_app(broker_root: Path | None, backend: str) -> None:
         app._pool = None
         app.amqp._producer_pool = None
     app.conf.result_backend = backend
+    # The backend object is built once and cached (on the app, or per thread); an earlier
+    # `.delay()` in this process would keep reading results from the previous test's place.
+    app._backend_cache = None
+    app._local.__dict__.pop("backend", None)
 
 
 @pytest.fixture(scope="module")
