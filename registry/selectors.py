@@ -205,19 +205,14 @@ SELECT {_COLS} FROM {_EDGE} e JOIN walk w ON e.upstream_model_id = w.mid WHERE w
 """
 
 
-def _node_model(mv: ModelVersion) -> dict:
-    return {
-        "id": f"model:{mv.model.name}@{mv.version}", "type": "model", "name": mv.model.name,
-        "version": mv.version, "stage": mv.stage, "team": mv.model.team.name,
-    }
+def _model_node(name: str, version: int, stage: str, team: str) -> dict:
+    return {"id": f"model:{name}@{version}", "type": "model", "name": name, "version": version,
+            "stage": stage, "team": team}
 
 
-def _node_dataset(dv: DatasetVersion) -> dict:
-    return {
-        "id": f"dataset:{dv.dataset.name}@{dv.version}", "type": "dataset",
-        "name": dv.dataset.name, "version": dv.version, "stage": None,
-        "team": dv.dataset.team.name,
-    }
+def _dataset_node(name: str, version: int, team: str) -> dict:
+    return {"id": f"dataset:{name}@{version}", "type": "dataset", "name": name,
+            "version": version, "stage": None, "team": team}
 
 
 def parse_node(node: str) -> tuple[str, str, int]:
@@ -245,7 +240,7 @@ def lineage_graph(user, *, node: str, direction: str = "upstream", depth: int = 
         if root is None or not perms.can_view_model(user, root.model):
             raise NotFound(f"No model version {name}@{number} that you can see.")
         sql = _UPSTREAM_OF_MODEL if direction == "upstream" else _DOWNSTREAM_OF_MODEL
-        root_node = _node_model(root)
+        root_node = _model_node(root.model.name, root.version, root.stage, root.model.team.name)
     else:
         root = DatasetVersion.objects.select_related("dataset__team").filter(
             dataset__name=name, version=number
@@ -253,7 +248,7 @@ def lineage_graph(user, *, node: str, direction: str = "upstream", depth: int = 
         if root is None:
             raise NotFound(f"No dataset version {name}@{number}.")
         sql = _DOWNSTREAM_OF_DATASET if direction == "downstream" else None
-        root_node = _node_dataset(root)
+        root_node = _dataset_node(root.dataset.name, root.version, root.dataset.team.name)
     rows: list[tuple] = []
     if sql:
         with connection.cursor() as cur:
@@ -267,16 +262,14 @@ def lineage_graph(user, *, node: str, direction: str = "upstream", depth: int = 
     for pk, version, stage, name, team_id, team in ModelVersion.objects.filter(
         pk__in=model_ids
     ).values_list("pk", "version", "stage", "model__name", "model__team_id", "model__team__name"):
-        models[pk] = {"id": f"model:{name}@{version}", "type": "model", "name": name,
-                      "version": version, "stage": stage, "team": team}
+        models[pk] = _model_node(name, version, stage, team)
         if not visible and team_id not in user.team_ids:
             models[pk]["restricted"] = True
     datasets: dict[int, dict] = {}
     for pk, version, name, team in DatasetVersion.objects.filter(pk__in=dataset_ids).values_list(
         "pk", "version", "dataset__name", "dataset__team__name"
     ):
-        datasets[pk] = {"id": f"dataset:{name}@{version}", "type": "dataset", "name": name,
-                        "version": version, "stage": None, "team": team}
+        datasets[pk] = _dataset_node(name, version, team)
     nodes = {root_node["id"]: root_node}
     nodes.update((n["id"], n) for n in (*models.values(), *datasets.values()))
     edges = [

@@ -110,7 +110,6 @@ def inventory(request: HttpRequest) -> HttpResponse:
     stages = _stages_by_model([m.pk for m in page.object_list])
     for model in page.object_list:
         model.stages = sorted(stages[model.pk], key=STAGE_ORDER.get)
-        model.version_count = model.latest_version
         model.open_findings = len(model.portal_open_findings)
         model.review_overdue = bool(model.next_review_date and model.next_review_date < today)
     eu_classes = (

@@ -116,8 +116,7 @@ class ModelOutput(serializers.ModelSerializer):
         ]
 
     def get_developers(self, obj) -> list[str]:
-        names = getattr(obj, "developer_names", None)
-        return names if names is not None else sorted(u.username for u in obj.developers.all())
+        return obj.developer_names  # set by selectors.with_developer_names
 
     def get_risk_tier_label(self, obj) -> str:
         return f"Tier {obj.risk_tier}" if obj.risk_tier else "unassessed"
@@ -189,23 +188,10 @@ class VersionUpdateInput(serializers.Serializer):
     tags = StringListField(required=False)
 
 
-def _lineage_refs(obj) -> dict[str, list[str]]:
-    """{edge kind: sorted refs}: set by `selectors.with_lineage_refs` or by the registration
-    service; read from prefetched edges otherwise."""
-    found = getattr(obj, "lineage_refs", None)
-    if found is None:
-        found = {kind: [] for kind in EdgeKind.values}
-        for e in obj.upstream_edges.all():
-            ref = e.upstream_dataset.ref if e.upstream_dataset_id else e.upstream_model.ref
-            found[e.kind].append(ref)
-        found = {kind: sorted(refs) for kind, refs in found.items()}
-        obj.lineage_refs = found
-    return found
-
-
 class VersionOutput(serializers.ModelSerializer):
     """A model version. As with ModelOutput, `to_representation` writes the declared fields out
-    directly (tests hold it equal to DRF's generic rendering)."""
+    directly (tests hold it equal to DRF's generic rendering). `lineage_refs` ({edge kind: sorted
+    refs}) is set by `selectors.with_lineage_refs` or by the registration service."""
 
     model = serializers.CharField(source="model.name")
     created_by = serializers.CharField(source="created_by.username", default=None)
@@ -225,16 +211,16 @@ class VersionOutput(serializers.ModelSerializer):
         ]
 
     def get_training_datasets(self, obj) -> list[str]:
-        return _lineage_refs(obj)[EdgeKind.TRAINED_ON]
+        return obj.lineage_refs[EdgeKind.TRAINED_ON]
 
     def get_evaluation_datasets(self, obj) -> list[str]:
-        return _lineage_refs(obj)[EdgeKind.EVALUATED_ON]
+        return obj.lineage_refs[EdgeKind.EVALUATED_ON]
 
     def get_parents(self, obj) -> list[str]:
-        return _lineage_refs(obj)[EdgeKind.DERIVED_FROM]
+        return obj.lineage_refs[EdgeKind.DERIVED_FROM]
 
     def to_representation(self, obj) -> dict:
-        lineage = _lineage_refs(obj)
+        lineage = obj.lineage_refs
         return {
             "model": obj.model.name,
             "version": obj.version,

@@ -58,7 +58,7 @@ def test_hand_written_rendering_equals_drf_generic_rendering(populated, personas
     assert ModelOutput(model).data == _generic(ModelOutput, model)
     assert ModelOutput(model).data["developers"] == ["engineer", "engineer2"]
     assert ModelOutput(model).data["next_review_date"] == "2027-01-31"
-    versions = list(selectors.version_list(populated))
+    versions = selectors.with_lineage_refs(list(selectors.version_rows(populated)))
     assert len(versions) == 2
     for version in versions:
         rendered = VersionOutput(version).data
