@@ -140,6 +140,8 @@ class Dataset(models.Model):
     team = models.ForeignKey("governance.Team", on_delete=models.PROTECT, related_name="datasets")
     contains_personal_data = models.BooleanField(default=False)
     sensitive_attributes = models.JSONField(default=list, blank=True)
+    # As RegisteredModel.latest_version: the last number handed out, which is also the count.
+    latest_version = models.PositiveIntegerField(default=0, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
     )

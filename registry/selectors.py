@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Prefetch, Q, QuerySet
 
 from common.errors import NotFound, ValidationFailed
 from governance import permissions as perms
@@ -39,16 +38,6 @@ def with_developer_names(models: list[RegisteredModel]) -> list[RegisteredModel]
     for m in models:
         m.developer_names = sorted(names[m.pk])
     return models
-
-
-def _count_of(related, fk: str):
-    """A correlated COUNT: evaluated for the rows of the page only, and dropped from the
-    paginator's COUNT(*) (a GROUP BY over every version would be counted for every model)."""
-    counted = (
-        related.objects.filter(**{fk: OuterRef("pk")}).order_by().values(fk)
-        .annotate(n=Count("pk")).values("n")
-    )
-    return Coalesce(Subquery(counted), 0)
 
 
 def model_get_for_write(user, name: str) -> RegisteredModel:
@@ -130,9 +119,7 @@ def version_get_by_ref(user, ref: str) -> ModelVersion:
 
 def dataset_list() -> QuerySet[Dataset]:
     """Datasets are visible to every signed-in user (models across teams train on them)."""
-    return Dataset.objects.select_related("team").annotate(
-        version_count=_count_of(DatasetVersion, "dataset")
-    )
+    return Dataset.objects.select_related("team")
 
 
 def dataset_get(name: str) -> Dataset:

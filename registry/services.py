@@ -9,7 +9,6 @@ from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from common.errors import Conflict, Forbidden, ValidationFailed
@@ -172,16 +171,18 @@ def infer_artifact_format(filename: str, declared: str) -> str:
 # --- versions -----------------------------------------------------------------------------
 
 
-def _next_version_number(model: RegisteredModel) -> int:
-    """Hand out the model's next version number. The UPDATE takes the model's row lock until the
-    transaction ends, so concurrent registrations of one model queue here for distinct numbers."""
+def _next_version_number(parent: RegisteredModel | Dataset) -> int:
+    """Hand out the next version number of a model or dataset. The UPDATE takes the parent's row
+    lock until the transaction ends, so concurrent registrations queue here for distinct numbers
+    (the unique constraint on (parent, version) stays the last line of defence)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {RegisteredModel._meta.db_table} SET latest_version = latest_version + 1 "
+            f"UPDATE {parent._meta.db_table} SET latest_version = latest_version + 1 "
             "WHERE id = %s RETURNING latest_version",
-            [model.pk],
+            [parent.pk],
         )
-        return cursor.fetchone()[0]
+        parent.latest_version = cursor.fetchone()[0]
+    return parent.latest_version
 
 
 # Not durable: an adapter (the MLflow API) may compose it with its own writes in one transaction.
@@ -270,7 +271,6 @@ def model_version_register(
         + [LineageEdge(kind=EdgeKind.DERIVED_FROM, upstream_model_id=p.pk, downstream_model=version) for p in parent_versions]
     )
     LineageEdge.objects.bulk_create(edges)
-    model.latest_version = number
     # The caller answers from what was written rather than reading it back.
     version.lineage_refs = {
         "trained_on": sorted(d.ref for d in train),
@@ -452,10 +452,8 @@ def dataset_version_register(
         msg = "An external uri needs its sha256 (64 hex characters)."
         raise ValidationFailed(msg, errors={"sha256": [msg]})
 
-    Dataset.objects.select_for_update().filter(pk=dataset.pk).first()
-    last = DatasetVersion.objects.filter(dataset=dataset).aggregate(m=Max("version"))["m"] or 0
     dv = DatasetVersion.objects.create(
-        dataset=dataset, version=last + 1, uri=uri, sha256=declared, file=stored,
+        dataset=dataset, version=_next_version_number(dataset), uri=uri, sha256=declared, file=stored,
         data_format=data_format, row_count=row_count, schema=schema or [],
         window_start=window_start, window_end=window_end, description=description,
         created_by=actor,

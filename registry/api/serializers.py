@@ -261,7 +261,7 @@ class DatasetCreateInput(serializers.Serializer):
 
 class DatasetOutput(serializers.ModelSerializer):
     team = serializers.CharField(source="team.name")
-    version_count = serializers.IntegerField(read_only=True, default=0)
+    version_count = serializers.IntegerField(source="latest_version", read_only=True)
 
     class Meta:
         model = Dataset

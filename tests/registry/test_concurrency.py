@@ -3,22 +3,33 @@ import threading
 import pytest
 from django.db import connection
 
-from registry.models import ModelVersion
+from registry.models import DatasetVersion, ModelVersion
 from tests import factories
 from tests.conftest import make_persona
 
 
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_registrations_get_distinct_numbers():
-    eng = make_persona("engineer")
+def _model_parent(eng):
     model = factories.model(eng)
+    return model, lambda: factories.version(eng, model), ModelVersion.objects.filter(model=model)
+
+
+def _dataset_parent(eng):
+    ds = factories.dataset(eng)
+    return ds, lambda: factories.dataset_version(eng, ds), DatasetVersion.objects.filter(dataset=ds)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("make", [_model_parent, _dataset_parent], ids=["model", "dataset"])
+def test_concurrent_registrations_get_distinct_numbers(make):
+    eng = make_persona("engineer")
+    parent, register_one, versions = make(eng)
     errors: list[BaseException] = []
     barrier = threading.Barrier(6)
 
     def register():
         try:
             barrier.wait()
-            factories.version(eng, model)
+            register_one()
         except BaseException as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(exc)
         finally:
@@ -30,7 +41,7 @@ def test_concurrent_registrations_get_distinct_numbers():
     for t in threads:
         t.join()
     assert errors == []
-    numbers = sorted(ModelVersion.objects.filter(model=model).values_list("version", flat=True))
+    numbers = sorted(versions.values_list("version", flat=True))
     assert numbers == [1, 2, 3, 4, 5, 6]
-    model.refresh_from_db()
-    assert model.latest_version == 6
+    parent.refresh_from_db()
+    assert parent.latest_version == 6
