@@ -112,11 +112,6 @@ def version_get(
     return found
 
 
-def version_get_by_ref(user, ref: str) -> ModelVersion:
-    name, number = refs.parse_ref(ref, field="model")
-    return version_get(model_get_for_user(user, name), number)
-
-
 def dataset_list() -> QuerySet[Dataset]:
     """Datasets are visible to every signed-in user (models across teams train on them)."""
     return Dataset.objects.select_related("team")

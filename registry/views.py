@@ -58,8 +58,7 @@ def _render_sections(sections: list[Section], request: HttpRequest, obj) -> list
 
 
 class InventoryFilter(filters.ModelFilter):
-    """The API's model filters plus the portal's: review overdue (and open findings, when the
-    governance app records them)."""
+    """The API's model filters plus the portal's: review overdue and open findings."""
 
     review_overdue = django_filters.BooleanFilter(method="filter_review_overdue")
     has_open_findings = django_filters.BooleanFilter(method="filter_has_open_findings")
@@ -119,7 +118,7 @@ def inventory(request: HttpRequest) -> HttpResponse:
     return render(request, "registry/inventory.html", {
         "page": page, "filter": flt, "params": params,
         "teams": Team.objects.filter(Exists(RegisteredModel.objects.filter(team=OuterRef("pk")))),
-        "eu_classes": list(eu_classes), "stages": Stage.choices, "has_findings_filter": True,
+        "eu_classes": list(eu_classes), "stages": Stage.choices,
         "sorts": [("name", "Name"), ("-updated_at", "Recently changed"),
                   ("risk_tier", "Risk tier (1 first)"), ("next_review_date", "Next review")],
     })
@@ -131,7 +130,7 @@ def inventory(request: HttpRequest) -> HttpResponse:
 @portal_view
 def model_detail(request: HttpRequest, name: str) -> HttpResponse:
     model = selectors.model_get_for_user(request.user, name)
-    versions = list(selectors.version_list(model))
+    versions = list(selectors.version_rows(model))
     trail = AuditEvent.objects.filter(model_name=model.name).order_by("-seq")[:100]
     return render(request, "registry/model_detail.html", {
         "model": model, "versions": versions, "trail": trail,
@@ -162,10 +161,8 @@ def version_detail(request: HttpRequest, name: str, version: int) -> HttpRespons
 
 @portal_view
 def dataset_list(request: HttpRequest) -> HttpResponse:
-    qs = selectors.dataset_list().order_by("name")
     search = request.GET.get("search", "").strip()
-    if search:
-        qs = qs.filter(Q(name__icontains=search) | Q(description__icontains=search))
+    qs = filters.DatasetFilter({"search": search}, queryset=selectors.dataset_list().order_by("name")).qs
     return render(request, "registry/dataset_list.html", {"page": paginate(request, qs), "search": search})
 
 

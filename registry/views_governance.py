@@ -75,8 +75,7 @@ def risk_assessment(request: HttpRequest, name: str) -> HttpResponse:
                     actor=request.user, model=model, answers=form.cleaned_data
                 )
             except ValidationFailed as exc:
-                for field, errs in exc.errors.items():
-                    form.add_error(field if field in form.fields else None, " ".join(map(str, errs)))
+                form_errors_from(form, exc)
             else:
                 messages.success(request, f"Assessed: tier {assessment.effective_tier}, EU AI Act "
                                           f"class {assessment.eu_ai_act_class}.")
@@ -100,8 +99,7 @@ def risk_override(request: HttpRequest, name: str) -> HttpResponse:
                 justification=form.cleaned_data["justification"],
             )
         except ValidationFailed as exc:
-            for field, errs in exc.errors.items():
-                form.add_error(field if field in form.fields else None, " ".join(map(str, errs)))
+            form_errors_from(form, exc)
         else:
             messages.success(request, f"Tier overridden to {form.cleaned_data['tier']}.")
             return redirect("registry:risk", name=model.name)
@@ -232,7 +230,7 @@ def finding_open(request: HttpRequest, name: str) -> HttpResponse:
     refusal = perms.explain_cannot_open_finding(request.user, model)
     if refusal:
         raise Forbidden(refusal)
-    versions = list(selectors.version_list(model))
+    versions = list(selectors.version_rows(model))
     documents = list(Document.objects.filter(version__model=model)
                      .select_related("template", "version").order_by("-version__version", "template_slug"))
     if request.method == "POST":

@@ -67,7 +67,10 @@ class ModelViewSet(viewsets.GenericViewSet):
         fields = dict(data.validated_data)
         team = resolve_team(request.user, fields.pop("team", None))
         model = services.model_register(actor=request.user, team=team, **fields)
-        return Response(self._render(model.name), status=status.HTTP_201_CREATED)
+        return Response(
+            s.ModelOutput(selectors.with_developer_names([model])[0]).data,
+            status=status.HTTP_201_CREATED,
+        )
 
     def retrieve(self, request, name: str):
         return Response(self._render(name))
@@ -130,7 +133,7 @@ class VersionViewSet(viewsets.GenericViewSet):
     @extend_schema(request=s.VersionUpdateInput, responses={200: s.VersionOutput})
     def partial_update(self, request, model_name: str, version: str):
         model = self._model()
-        current = selectors.version_get(model, version)
+        current = selectors.version_get(model, version, queryset=selectors.version_rows(model))
         data = s.VersionUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
         # Fields outside description/tags are passed through so the service names them as immutable.
@@ -163,9 +166,7 @@ class DatasetViewSet(viewsets.GenericViewSet):
         fields = dict(data.validated_data)
         team = resolve_team(request.user, fields.pop("team", None))
         dataset = services.dataset_register(actor=request.user, team=team, **fields)
-        return Response(
-            s.DatasetOutput(selectors.dataset_get(dataset.name)).data, status=status.HTTP_201_CREATED
-        )
+        return Response(s.DatasetOutput(dataset).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request, name: str):
         return Response(s.DatasetOutput(selectors.dataset_get(name)).data)
@@ -199,7 +200,6 @@ class DatasetVersionViewSet(viewsets.GenericViewSet):
             actor=request.user, dataset=dataset, file=upload,
             filename=getattr(upload, "name", ""), **fields,
         )
-        dv = selectors.dataset_version_get(dataset, dv.version)
         return Response(s.DatasetVersionOutput(dv).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request, dataset_name: str, version: str):
