@@ -70,10 +70,28 @@ def facts_for_version(version, extra: dict[str, Any] | None = None) -> dict[str,
                     "parents": parents, "datasets": datasets},
         "history": history,
     }
+    risk = _risk_facts(model)
+    if risk:
+        facts["risk"] = risk
     for provider in list(_PROVIDERS):
         facts.update(provider(version) or {})
     facts.update(extra or {})
     return _jsonable(facts)
+
+
+def _risk_facts(model) -> dict[str, Any] | None:
+    """The model's current risk assessment, as the risk section's first draft uses it."""
+    from governance.selectors import risk_assessment_current  # selectors -> services -> here
+
+    current = risk_assessment_current(model)
+    if current is None:
+        return None
+    return {
+        "effective_tier": current.effective_tier, "computed_tier": current.computed_tier,
+        "override_tier": current.override_tier,
+        "override_justification": current.override_justification,
+        "eu_ai_act_class": current.eu_ai_act_class, "reasons": current.reasons,
+    }
 
 
 # --- Markdown first drafts -----------------------------------------------------------------

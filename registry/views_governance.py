@@ -150,21 +150,6 @@ def documents_version_section(request: HttpRequest, version) -> dict:
     }
 
 
-def _document_facts(version) -> dict:
-    """What the registry (and the jobs) know about the version, plus its current risk
-    assessment, for pre-filling a new document."""
-    facts = gov_prefill.facts_for_version(version)
-    current = gov_selectors.risk_assessment_current(version.model)
-    if current is not None and "risk" not in facts:
-        facts["risk"] = {
-            "effective_tier": current.effective_tier, "computed_tier": current.computed_tier,
-            "override_tier": current.override_tier,
-            "override_justification": current.override_justification,
-            "eu_ai_act_class": current.eu_ai_act_class, "reasons": current.reasons,
-        }
-    return facts
-
-
 @require_POST
 @portal_view
 def document_start(request: HttpRequest, name: str, version: int) -> HttpResponse:
@@ -174,7 +159,7 @@ def document_start(request: HttpRequest, name: str, version: int) -> HttpRespons
     slug = request.POST.get("template", "")
     try:
         document = gov_services.document_create(
-            actor=request.user, version=mv, template_slug=slug, prefill=_document_facts(mv)
+            actor=request.user, version=mv, template_slug=slug, prefill=gov_prefill.facts_for_version(mv)
         )
     except (ValidationFailed, Conflict) as exc:
         messages.error(request, exc.detail)

@@ -29,15 +29,6 @@ def _doc_out(document) -> dict:
     ).data
 
 
-def _facts(request, version, extra: dict | None = None) -> dict:
-    facts = prefill.facts_for_version(version, extra)
-    current = selectors.risk_assessment_current(version.model)
-    if current is not None and "risk" not in facts:
-        facts["risk"] = s.RiskAssessmentOutput(current).data
-        facts["risk"]["effective_tier"] = current.effective_tier
-    return json.loads(json.dumps(facts, default=str))
-
-
 class TemplateListView(GovernanceView):
     @extend_schema(responses={200: s.TemplateOutput(many=True)})
     def get(self, request):
@@ -60,7 +51,7 @@ class VersionDocumentsView(GovernanceView):
         data.is_valid(raise_exception=True)
         document = services.document_create(
             actor=request.user, version=mv, template_slug=data.validated_data["template"],
-            prefill=_facts(request, mv, data.validated_data.get("facts")),
+            prefill=prefill.facts_for_version(mv, data.validated_data.get("facts")),
         )
         return Response(_doc_out(document), status=status.HTTP_201_CREATED)
 
