@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from explainability import selectors as evidence
 from governance import selectors as gov
+from registry import selectors as registry_selectors
 from registry.choices import EdgeKind, VersionKind
 
 GATE_LABELS = {
@@ -96,10 +97,8 @@ def evaluate(version, target_stage: str, *, now=None, policy=None) -> GateReport
         required_roles=list(stage_rules.get("required_roles", [])), policy=policy,
     )
     report.evidence["artifact_sha256"] = version.artifact_sha256
-    report.evidence["datasets"] = sorted(
-        e.upstream_dataset.ref for e in version.upstream_edges.all()
-        if e.kind in (EdgeKind.TRAINED_ON, EdgeKind.EVALUATED_ON)
-    )
+    refs = registry_selectors.with_lineage_refs([version])[0].lineage_refs
+    report.evidence["datasets"] = sorted(refs[EdgeKind.TRAINED_ON] + refs[EdgeKind.EVALUATED_ON])
     required = list(stage_rules.get("evidence", []))
     replaced: list[str] = []
     shap_dropped = False
@@ -112,7 +111,8 @@ def evaluate(version, target_stage: str, *, now=None, policy=None) -> GateReport
         required += [k for k in vendor_items if k not in required]
     # Risk assessment, documentation and findings are governance's to judge.
     for item in gov.governance_gate_items(
-        model=model, version=version, target_stage=target_stage, policy=policy
+        model=model, version=version, target_stage=target_stage, policy=policy, now=now,
+        assessment=assessment,
     ):
         key = item["key"]
         report.add(key, item["met"], item["detail"],

@@ -112,7 +112,7 @@ def promotion_request_open(
     if assessment is None:
         msg = f"Model {model.name!r} has no risk assessment; assess its risk before requesting a promotion."
         raise ValidationFailed(msg, code="no_risk_assessment")
-    if assessment.eu_ai_act_class == "prohibited":
+    if gov.is_prohibited(model, assessment):
         msg = (f"Model {model.name!r} is classed 'prohibited' under the EU AI Act (Art. 5); "
                "it cannot be promoted.")
         raise ValidationFailed(msg, code="prohibited")

@@ -283,17 +283,30 @@ def overdue_reviews(user, today: dt.date | None = None) -> QuerySet:
 # --- gates --------------------------------------------------------------------------------
 
 
-def governance_gate_items(*, model, version, target_stage: str, policy: TierPolicy) -> list[dict]:
+_NOT_GIVEN: Any = object()
+
+
+def is_prohibited(model, assessment) -> bool:
+    """A prohibited practice (EU AI Act Art. 5), by the model's class or its current assessment."""
+    return model.eu_ai_act_class == EuAiActClass.PROHIBITED or (
+        assessment is not None and assessment.eu_ai_act_class == EuAiActClass.PROHIBITED
+    )
+
+
+def governance_gate_items(
+    *, model, version, target_stage: str, policy: TierPolicy, now=None, assessment=_NOT_GIVEN
+) -> list[dict]:
     """The governance part of a promotion's readiness, item by item: not prohibited, a current
-    unexpired risk assessment, documentation complete, no unresolved high/critical finding.
-    Each item: {"key", "met", "detail"}; only the evidence the policy asks for is listed
-    (plus 'not_prohibited', which always applies). Approvals adds SHAP and fairness."""
+    unexpired risk assessment (judged at `now`), documentation complete, no unresolved
+    high/critical finding. Each item: {"key", "met", "detail"}; only the evidence the policy asks
+    for is listed (plus 'not_prohibited', which always applies). Approvals adds SHAP and
+    fairness, and passes the `assessment` it already read."""
+    now = now or timezone.now()
     stage = policy.stage_rules(target_stage) or {}
     evidence = set(stage.get("evidence") or [])
     items: list[dict[str, Any]] = []
-    current = risk_assessment_current(model)
-    prohibited = (model.eu_ai_act_class == EuAiActClass.PROHIBITED
-                  or (current is not None and current.eu_ai_act_class == EuAiActClass.PROHIBITED))
+    current = risk_assessment_current(model) if assessment is _NOT_GIVEN else assessment
+    prohibited = is_prohibited(model, current)
     items.append({"key": "not_prohibited", "met": not prohibited,
                   "detail": "The model's use is a prohibited practice under EU AI Act Art. 5; it "
                             "cannot be promoted." if prohibited else
@@ -302,7 +315,7 @@ def governance_gate_items(*, model, version, target_stage: str, policy: TierPoli
         if current is None:
             items.append({"key": "risk_assessment", "met": False,
                           "detail": "The model has no risk assessment."})
-        elif current.expires_at <= timezone.now():
+        elif current.expires_at <= now:
             items.append({"key": "risk_assessment", "met": False,
                           "detail": f"The risk assessment expired on {current.expires_at:%Y-%m-%d}."})
         else:

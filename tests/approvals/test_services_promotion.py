@@ -177,6 +177,33 @@ def test_unassessed_or_prohibited_model_cannot_be_requested(personas):
         open_request(personas, version)
 
 
+def test_a_model_classed_prohibited_is_refused_at_opening_like_the_gate_says(personas, make_ready):
+    from registry.models import RegisteredModel
+
+    version = make_ready(tier=1)
+    RegisteredModel.objects.filter(pk=version.model_id).update(eu_ai_act_class="prohibited")
+    version.model.refresh_from_db()
+    with pytest.raises(ValidationFailed, match="prohibited") as refused:
+        open_request(personas, version)
+    assert refused.value.code == "prohibited"
+
+
+def test_gates_judge_the_risk_assessment_expiry_at_the_moment_asked(personas, make_ready):
+    import datetime as dt
+
+    from approvals import gates
+    from governance import selectors as gov_selectors
+
+    version = make_ready(tier=1)
+    expires = gov_selectors.risk_assessment_current(version.model).expires_at
+    today = gates.evaluate(version, "production")
+    later = gates.evaluate(version, "production", now=expires + dt.timedelta(days=1))
+    item = {i["key"]: i for i in today.as_dict()["items"]}["risk_assessment"]
+    late = {i["key"]: i for i in later.as_dict()["items"]}["risk_assessment"]
+    assert item["met"] is True
+    assert late["met"] is False and "expired" in late["detail"]
+
+
 def test_withdraw_only_by_requester(personas, make_ready):
     req = open_request(personas, make_ready(tier=1))
     with pytest.raises(Forbidden):
