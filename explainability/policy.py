@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from common.errors import ValidationFailed
+from governance import selectors as gov_selectors
 
 DEFAULT_FAIRNESS: dict[str, dict[str, float]] = {
     "demographic_parity_difference": {"max": 0.10},
@@ -23,15 +24,8 @@ def _policy(model) -> Any:
     if model.risk_tier is None:
         return None
     try:
-        from governance import selectors as gov_selectors
-    except ImportError:
-        return None
-    getter = getattr(gov_selectors, "policy_for_tier", None)
-    if getter is None:
-        return None
-    try:
-        return getter(model.risk_tier)
-    except Exception:  # noqa: BLE001 - no policy for the tier yet: judged by the defaults
+        return gov_selectors.policy_for_tier(model.risk_tier)
+    except gov_selectors.NoActivePolicy:  # no policy for the tier yet: judged by the defaults
         return None
 
 

@@ -18,7 +18,7 @@ from celery import chord, shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
-from explainability import runtime, services
+from explainability import services
 from explainability.models import Job
 
 log = logging.getLogger(__name__)
@@ -51,17 +51,23 @@ def run_job(self, job_id: int) -> str:
     )
     if job is None:
         return "not claimable"
+    from explainability import runtime  # pandas, SHAP: loaded by workers, not by the web
+
     runtime.run_attempt(job, dispatch=_dispatch, requeue=_requeue)
     return f"attempt {job.attempts}"
 
 
 @shared_task(bind=True, name="explainability.tasks.run_chunk", **RELIABLE)
 def run_chunk(self, job_id: int, attempt: int, spec: dict[str, Any]) -> None:
+    from explainability import runtime  # pandas, SHAP: loaded by workers, not by the web
+
     runtime.run_chunk(job_id, attempt, spec, requeue=_requeue)
 
 
 @shared_task(bind=True, name="explainability.tasks.merge_chunks", **RELIABLE)
 def merge_chunks(self, job_id: int, attempt: int, specs: list[dict[str, Any]]) -> None:
+    from explainability import runtime  # pandas, SHAP: loaded by workers, not by the web
+
     runtime.run_merge(job_id, attempt, specs, requeue=_requeue)
 
 
