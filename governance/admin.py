@@ -60,20 +60,11 @@ class ReadOnlyAdmin(AppendOnlyAdmin):
 
 
 class TierPolicyForm(forms.ModelForm):
+    """The rules are checked by TierPolicy.clean(), which the form runs."""
+
     class Meta:
         model = TierPolicy
         fields = ["tier", "rules", "notes"]
-
-    def clean(self):
-        data = super().clean()
-        from governance.policy import rules_errors
-
-        errors = rules_errors(data.get("rules"))
-        if errors:
-            raise ValidationError(
-                {"rules": [f"{path}: {msg}" for path, msgs in errors.items() for msg in msgs]}
-            )
-        return data
 
 
 @admin.register(TierPolicy)
@@ -82,6 +73,7 @@ class TierPolicyAdmin(GatehouseAdmin):
 
     form = TierPolicyForm
     list_display = ("tier", "version", "is_active", "created_by", "created_at", "notes")
+    list_select_related = ("created_by",)
     list_filter = ("tier", "is_active")
     readonly_fields = ("version", "is_active", "created_by", "created_at")
 
@@ -118,6 +110,7 @@ class TierPolicyAdmin(GatehouseAdmin):
 class RiskAssessmentAdmin(ReadOnlyAdmin):
     list_display = ("model", "computed_tier", "override_tier", "eu_ai_act_class", "score",
                     "assessed_by", "created_at", "expires_at")
+    list_select_related = ("model", "assessed_by")
     list_filter = ("computed_tier", "eu_ai_act_class")
 
 
@@ -143,12 +136,14 @@ class DocumentRevisionInline(admin.TabularInline):
 @admin.register(Document)
 class DocumentAdmin(ReadOnlyAdmin):
     list_display = ("version", "template_slug", "revision", "signed_off_by", "signed_off_revision")
+    list_select_related = ("version__model", "signed_off_by")
     inlines = [DocumentRevisionInline]
 
 
 @admin.register(Finding)
 class FindingAdmin(ReadOnlyAdmin):
     list_display = ("title", "model", "severity", "status", "owner", "due_date")
+    list_select_related = ("model", "owner")
     list_filter = ("severity", "status")
 
 

@@ -130,7 +130,6 @@ ANNEX_IV = {
 
 SEEDED_TEMPLATES = [SR11_7, ANNEX_IV]
 
-#: The sections migration 0006 added to SR 11-7 (v2): a vendor model's own documentation, and its
-#: validation report, whose attachment the `vendor_validation_report` evidence gate looks for.
-VENDOR_DOCUMENTATION_SECTION = "vendor_documentation"
+#: The vendor validation report section migration 0006 added to SR 11-7 (v2), whose attachment
+#: the `vendor_validation_report` evidence gate looks for.
 VENDOR_VALIDATION_REPORT_SECTION = "vendor_validation_report"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from governance.choices import EVIDENCE_KINDS, POLICY_STAGES, Role
+from governance.choices import DECIDING_ROLES, EVIDENCE_KINDS, POLICY_STAGES
 
 FAIRNESS_METRICS = (
     "demographic_parity_difference", "disparate_impact_ratio", "equalized_odds_difference",
@@ -19,7 +19,6 @@ _DAY_FIELDS = (
     "approval_validity_days", "request_deadline_days", "execution_window_days",
     "risk_assessment_validity_days",
 )
-_APPROVER_ROLES = {Role.VALIDATOR, Role.COMPLIANCE, Role.BUSINESS_APPROVER, Role.MODEL_OWNER}
 
 SR117_REQUIRED = [
     "purpose_and_use", "restrictions_on_use", "theory_and_design", "data_and_inputs",
@@ -117,7 +116,7 @@ def rules_errors(rules: Any) -> dict[str, list[str]]:
             add(f"{path}.required_roles", "At least one approver role is required.")
         else:
             for role in roles:
-                if role not in _APPROVER_ROLES:
+                if role not in DECIDING_ROLES:
                     add(f"{path}.required_roles", f"{role!r} cannot approve promotions.")
             if len(set(roles)) != len(roles):
                 add(f"{path}.required_roles", "A role is listed twice.")

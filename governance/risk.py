@@ -8,7 +8,7 @@ and Annex III areas), Art. 50 transparency duties (limited), otherwise minimal.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from common.errors import ValidationFailed
@@ -131,9 +131,6 @@ class RiskResult:
     eu_ai_act_class: str
     reasons: list[dict[str, Any]] = field(default_factory=list)
     questionnaire_version: str = QUESTIONNAIRE_VERSION
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def questionnaire() -> dict[str, Any]:

@@ -92,10 +92,3 @@ def nav_link(context, url_name: str, label: str, exact: bool = False) -> str:
     )
 
 
-@register.simple_tag
-def url_or_empty(url_name: str, *args) -> str:
-    """Reverse a URL that another app may not have shipped yet; empty when it does not exist."""
-    try:
-        return reverse(url_name, args=args)
-    except NoReverseMatch:
-        return ""

@@ -122,3 +122,14 @@ def test_publishing_refuses_sections_the_template_does_not_have(personas):
     rules["required_document_sections"]["sr11-7"].append("horoscope")
     with pytest.raises(ValidationFailed, match="horoscope"):
         services.tier_policy_publish(actor=personas["admin_user"], tier=2, rules=rules)
+
+
+def test_admin_policy_form_names_each_rule_problem_once(db):
+    from governance.admin import TierPolicyForm
+
+    form = TierPolicyForm(data={"tier": 2, "rules": '{"stages": 5}', "notes": ""})
+    assert not form.is_valid()
+    messages = form.errors["rules"]
+    assert "stages: Give rules for at least one stage (staging, production)." in messages
+    assert len(messages) == len(set(messages))
+    assert not any("JSON object" in m for m in messages)
