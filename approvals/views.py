@@ -79,13 +79,13 @@ def _tier_stage_matrix(user) -> dict:
 @portal_view
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = request.user
-    visible = registry_selectors.model_list_for_user(user)
     high_findings = gov_selectors.finding_list_for_user(user).filter(
         status__in=UNRESOLVED_FINDING_STATUSES, severity__in=BLOCKING_SEVERITIES
     )
+    matrix = _tier_stage_matrix(user)
     return render(request, "approvals/dashboard.html", {
-        "matrix": _tier_stage_matrix(user),
-        "model_count": visible.count(),
+        "matrix": matrix,
+        "model_count": sum(row["total"] for row in matrix["rows"]),
         "awaiting": selectors.inbox_for_user(user).count(),
         "overdue_reviews": gov_selectors.overdue_reviews(user).count(),
         "failed_jobs": job_selectors.job_list_for_user(user).filter(status=JobStatus.FAILED).count(),
@@ -208,11 +208,8 @@ def request_decide(request: HttpRequest, request_id: int) -> HttpResponse:
                 role=form.cleaned_data["role"], comment=form.cleaned_data["comment"],
                 conditions=_conditions(formset) if approve else None,
             )
-        except ValidationFailed as exc:
-            for field, errs in (exc.errors or {"__all__": [exc.detail]}).items():
-                form.add_error(field if field in form.fields else None, " ".join(map(str, errs)))
-        except Conflict as exc:
-            form.add_error(None, exc.detail)
+        except (ValidationFailed, Conflict) as exc:
+            form_errors_from(form, exc)
         else:
             verb = dict(DecisionKind.choices)[form.cleaned_data["decision"]].lower()
             count = len(_conditions(formset)) if approve else 0
@@ -295,11 +292,8 @@ def request_open(request: HttpRequest, name: str, version: int) -> HttpResponse:
                 actor=request.user, version=mv, target_stage=form.cleaned_data["target_stage"],
                 justification=form.cleaned_data["justification"],
             )
-        except ValidationFailed as exc:
-            for field, errs in (exc.errors or {"__all__": [exc.detail]}).items():
-                form.add_error(field if field in form.fields else None, " ".join(map(str, errs)))
-        except Conflict as exc:
-            form.add_error(None, exc.detail)
+        except (ValidationFailed, Conflict) as exc:
+            form_errors_from(form, exc)
         else:
             messages.success(request, f"Promotion request #{req.pk} opened: {mv.ref} → {req.target_stage}.")
             return redirect("approvals:request-detail", request_id=req.pk)

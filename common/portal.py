@@ -58,15 +58,11 @@ def is_htmx(request: HttpRequest) -> bool:
 
 
 def form_errors_from(form, exc: DomainError) -> None:
-    """Put a service's refusal on the form: field errors next to their fields, the rest (and
-    the sentence, when no field is named) at the top of the form."""
+    """Put a service's refusal on the form: field errors next to their fields, errors of
+    fields the form does not have at the top, and the sentence there when no field is named."""
     errors = exc.errors or {}
-    placed = False
     for field, errs in errors.items():
         messages = errs if isinstance(errs, (list, tuple)) else [errs]
-        text = " ".join(str(m) for m in messages)
-        if field in form.fields:
-            form.add_error(field, text)
-            placed = True
-    if not placed:
+        form.add_error(field if field in form.fields else None, " ".join(str(m) for m in messages))
+    if not errors:
         form.add_error(None, exc.detail)
