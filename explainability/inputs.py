@@ -48,11 +48,6 @@ def _cached(key: tuple, build: Callable[[], Any]) -> Any:
     return value
 
 
-def clear_cache() -> None:
-    with _lock:
-        _cache.clear()
-
-
 def trusted_types() -> list[str]:
     return [
         t for t in settings.TRUSTED_SKOPS_TYPE_PREFIXES if t.strip() not in _NEVER_TRUSTED_PREFIXES

@@ -37,11 +37,6 @@ def latest_job(version, kind: str, *, status: str | None = JobStatus.SUCCEEDED) 
     return qs.first()
 
 
-def latest_results(version) -> dict[str, Job | None]:
-    """The newest succeeded job of each kind on `version` (three queries at most)."""
-    return {kind: latest_job(version, kind) for kind in JobKind.values}
-
-
 def job_list_for_user(user) -> QuerySet[Job]:
     """Jobs on models the user may see."""
     qs = _jobs()
@@ -68,12 +63,6 @@ def job_for_worker(job_id: int) -> Job:
         "model_version__model", "model_version__artifact", "dataset__dataset", "dataset__file",
         "reference_dataset__dataset", "reference_dataset__file", "created_by",
     ).get(pk=job_id)
-
-
-def shap_importance(version) -> list[dict] | None:
-    """Global SHAP importance of the newest succeeded SHAP job on `version`, or None."""
-    job = latest_job(version, JobKind.SHAP)
-    return (job.result or {}).get("feature_importance") if job else None
 
 
 def latest_fairness_job(version, *, decisions: bool) -> Job | None:

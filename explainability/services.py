@@ -22,7 +22,7 @@ from django.utils import timezone
 from common.errors import Conflict, Forbidden, ValidationFailed
 from explainability import decisions, permissions, policy
 from explainability import params as job_params
-from explainability.choices import FINISHED, TRANSITIONS, JobKind, JobStatus
+from explainability.choices import TRANSITIONS, JobKind, JobStatus
 from explainability.models import Job
 from governance import audit
 from registry.choices import EdgeKind, VersionKind
@@ -169,6 +169,12 @@ def job_start(
     return job
 
 
+def _reload(job: Job) -> None:
+    """Re-read the row after an UPDATE, with what the audit event names (a plain refresh drops
+    the cached model version and creator, and each would cost a query of its own)."""
+    job.refresh_from_db(from_queryset=Job.objects.select_related("model_version__model", "created_by"))
+
+
 def _locked_for_worker(job_id: int) -> Job:
     return (
         Job.objects.select_for_update(of=("self",)).select_related("model_version__model")
@@ -206,7 +212,7 @@ def job_cancel(*, actor, job: Job) -> Job:
     before = job.status
     now = timezone.now()
     Job.objects.filter(pk=job.pk).update(status=JobStatus.CANCELLED, finished_at=now)
-    job.refresh_from_db()
+    _reload(job)
     audit.record(
         action="explainability.job.cancelled", actor=actor, target=job,
         model_name=job.model_version.model.name,
@@ -298,7 +304,7 @@ def job_claim(*, job_id: int, worker: str, task_id: str = "") -> Job | None:
             error_message=message,
             error_detail=f"last worker: {job.worker or '-'}; max_attempts={job.max_attempts}",
         )
-        job.refresh_from_db()
+        _reload(job)
         audit.record(
             action="explainability.job.failed", actor=_actor(job), target=job,
             model_name=job.model_version.model.name,
@@ -404,7 +410,7 @@ def job_succeed(*, job_id: int, attempt: int, result: dict[str, Any], files_dir:
         status=JobStatus.SUCCEEDED, result=result, progress=100, finished_at=now,
         heartbeat_at=now, files_dir=files_dir, error_code="", error_message="", error_detail="",
     )
-    job.refresh_from_db()
+    _reload(job)
     audit.record(
         action="explainability.job.succeeded", actor=_actor(job), target=job,
         model_name=job.model_version.model.name,
@@ -430,7 +436,7 @@ def job_fail(
         status=JobStatus.FAILED, finished_at=timezone.now(), error_code=code[:50],
         error_message=message or "The job failed.", error_detail=detail[:20000],
     )
-    job.refresh_from_db()
+    _reload(job)
     audit.record(
         action="explainability.job.failed", actor=_actor(job), target=job,
         model_name=job.model_version.model.name,
@@ -461,7 +467,7 @@ def job_requeue(*, job_id: int, attempt: int, reason: str) -> bool:
     else:
         _mine(job_id, attempt).update(status=JobStatus.QUEUED, heartbeat_at=None, worker="")
         action, after = "explainability.job.requeued", {"status": JobStatus.QUEUED}
-    job.refresh_from_db()
+    _reload(job)
     audit.record(
         action=action, actor=_actor(job), target=job, model_name=job.model_version.model.name,
         payload={"before": {"status": JobStatus.RUNNING}, "after": after, "attempt": attempt,
@@ -517,10 +523,6 @@ def _discard_outputs(job_id: int, *, keep: str | None) -> None:
     for child in root.iterdir():
         if child.name != keep:
             shutil.rmtree(child, ignore_errors=True)
-
-
-def finished_statuses() -> frozenset[str]:
-    return FINISHED
 
 
 @transaction.atomic(durable=True)

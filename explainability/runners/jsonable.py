@@ -32,11 +32,3 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         return to_jsonable(value.item())
     return str(value)
-
-
-def finite_or_none(value: Any) -> float | None:
-    """Return ``value`` as a float, or ``None`` when it is missing, NaN or infinite."""
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
