@@ -14,7 +14,7 @@ from approvals import gates, selectors, services
 from approvals.api import serializers as s
 from approvals.choices import State, TargetStage
 from approvals.models import Notification, PromotionRequest
-from common.errors import ValidationFailed
+from common.errors import NotFound, ValidationFailed
 from common.idempotency import idempotent
 from governance import api_permissions
 from registry import selectors as registry_selectors
@@ -34,8 +34,9 @@ class PromotionFilter(django_filters.FilterSet):
         return selectors.awaiting_role(qs, value)
 
 
-def _detail(request, req) -> dict:
-    req = selectors.promotion_get_for_user(request.user, req.pk)
+def _detail(request, pk) -> dict:
+    """The request as the caller sees it, read once (after any write) with its prefetches."""
+    req = selectors.promotion_get_for_user(request.user, pk)
     return {**s.PromotionOutput(req).data, "allowed_actions": selectors.allowed_actions(request.user, req)}
 
 
@@ -65,10 +66,10 @@ class PromotionViewSet(viewsets.GenericViewSet):
             actor=request.user, version=version, target_stage=v["target_stage"],
             justification=v["justification"],
         )
-        return Response(_detail(request, req), status=status.HTTP_201_CREATED)
+        return Response(_detail(request, req.pk), status=status.HTTP_201_CREATED)
 
     def retrieve(self, request, pk=None):
-        return Response(_detail(request, selectors.promotion_get_for_user(request.user, pk)))
+        return Response(_detail(request, pk))
 
     @extend_schema(request=s.DecisionInput, responses={201: s.PromotionOutput})
     @action(detail=True, methods=["post"])
@@ -82,7 +83,7 @@ class PromotionViewSet(viewsets.GenericViewSet):
             actor=request.user, request_id=req.pk, decision=v["decision"], role=v["role"],
             comment=v["comment"], conditions=conditions,
         )
-        return Response(_detail(request, req), status=status.HTTP_201_CREATED)
+        return Response(_detail(request, req.pk), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.ReasonInput, responses={200: s.PromotionOutput})
     @action(detail=True, methods=["post"])
@@ -91,14 +92,14 @@ class PromotionViewSet(viewsets.GenericViewSet):
         data = s.ReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         req = services.promotion_withdraw(actor=request.user, request_id=req.pk, reason=data.validated_data["reason"])
-        return Response(_detail(request, req))
+        return Response(_detail(request, req.pk))
 
     @extend_schema(request=None, responses={200: s.PromotionOutput})
     @action(detail=True, methods=["post"])
     def execute(self, request, pk=None):
         req = selectors.promotion_get_for_user(request.user, pk)
         req = services.promotion_execute(actor=request.user, request_id=req.pk)
-        return Response(_detail(request, req))
+        return Response(_detail(request, req.pk))
 
     @extend_schema(request=s.ConditionResolveInput, responses={200: s.ConditionOutput})
     @action(detail=True, methods=["post"], url_path=r"conditions/(?P<condition_id>[0-9]+)/resolve")
@@ -165,7 +166,7 @@ class NotificationViewSet(viewsets.GenericViewSet):
     def read(self, request, pk=None):
         note = self.get_queryset().filter(pk=pk).first()
         if note is None:
-            raise ValidationFailed(f"No notification {pk} in your inbox.")
+            raise NotFound(f"No notification {pk} in your inbox.")
         if note.read_at is None:
             note.read_at = timezone.now()
             note.save(update_fields=["read_at"])

@@ -133,4 +133,5 @@ def test_notifications_inbox(client_for, make_ready):
     assert notes["count"] == 1 and "Approval needed" in notes["results"][0]["subject"]
     note_id = notes["results"][0]["id"]
     assert validator.post(f"/api/v1/notifications/{note_id}/read/").status_code == 200
+    assert validator.post("/api/v1/notifications/999999/read/").status_code == 404
     assert validator.get("/api/v1/notifications/?unread=1").json()["count"] == 0
