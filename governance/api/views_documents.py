@@ -22,10 +22,13 @@ from governance.api.lookups import version_for_user
 from governance.models import DocumentAttachment
 
 
-def _doc_out(document) -> dict:
-    fresh = selectors.document_get(document.pk)
+def _doc_out(document, *, reload: bool = True) -> dict:
+    """The document as the API shows it; `reload` after a write (the services change their own
+    locked copy), not for a document a selector just read."""
+    if reload:
+        document = selectors.document_get(document.pk)
     return s.DocumentOutput(
-        fresh, context={"required": selectors.document_required_sections(fresh)}
+        document, context={"required": selectors.document_required_sections(document)}
     ).data
 
 
@@ -41,7 +44,7 @@ class VersionDocumentsView(GovernanceView):
     @extend_schema(responses={200: s.DocumentOutput(many=True)})
     def get(self, request, name: str, version: int):
         mv = version_for_user(request.user, name, version)
-        return Response([_doc_out(d) for d in selectors.documents_for_version(mv)])
+        return Response([_doc_out(d, reload=False) for d in selectors.documents_for_version(mv)])
 
     @extend_schema(request=s.DocumentCreateInput, responses={201: s.DocumentOutput})
     @idempotent
@@ -99,7 +102,7 @@ class GovernanceGatesView(GovernanceView):
 class DocumentDetailView(GovernanceView):
     @extend_schema(responses={200: s.DocumentOutput})
     def get(self, request, pk: int):
-        return Response(_doc_out(selectors.document_get_for_user(request.user, pk)))
+        return Response(_doc_out(selectors.document_get_for_user(request.user, pk), reload=False))
 
 
 class DocumentSectionView(GovernanceView):
