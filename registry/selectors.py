@@ -207,9 +207,10 @@ def parse_node(node: str) -> tuple[str, str, int]:
 
 
 def lineage_graph(user, *, node: str, direction: str = "upstream", depth: int = 5) -> dict:
-    """Nodes and edges reachable from `node` in `direction`, up to `depth` hops (3 queries)."""
-    if direction not in ("upstream", "downstream"):
-        msg = "direction must be 'upstream' or 'downstream'."
+    """Nodes and edges reachable from `node` in `direction` ("upstream", "downstream" or
+    "both"), up to `depth` hops: the root, one recursive query per direction, and the nodes."""
+    if direction not in ("upstream", "downstream", "both"):
+        msg = "direction must be 'upstream', 'downstream' or 'both'."
         raise ValidationFailed(msg, errors={"direction": [msg]})
     if not 1 <= depth <= MAX_LINEAGE_DEPTH:
         msg = f"depth must be between 1 and {MAX_LINEAGE_DEPTH}."
@@ -221,7 +222,7 @@ def lineage_graph(user, *, node: str, direction: str = "upstream", depth: int = 
         ).first()
         if root is None or not perms.can_view_model(user, root.model):
             raise NotFound(f"No model version {name}@{number} that you can see.")
-        sql = _UPSTREAM_OF_MODEL if direction == "upstream" else _DOWNSTREAM_OF_MODEL
+        walks = {"upstream": _UPSTREAM_OF_MODEL, "downstream": _DOWNSTREAM_OF_MODEL}
         root_node = _model_node(root.model.name, root.version, root.stage, root.model.team.name)
     else:
         root = DatasetVersion.objects.select_related("dataset__team").filter(
@@ -229,13 +230,14 @@ def lineage_graph(user, *, node: str, direction: str = "upstream", depth: int = 
         ).first()
         if root is None:
             raise NotFound(f"No dataset version {name}@{number}.")
-        sql = _DOWNSTREAM_OF_DATASET if direction == "downstream" else None
+        walks = {"downstream": _DOWNSTREAM_OF_DATASET}  # nothing is upstream of data
         root_node = _dataset_node(root.dataset.name, root.version, root.dataset.team.name)
-    rows: list[tuple] = []
-    if sql:
-        with connection.cursor() as cur:
-            cur.execute(sql, {"root": root.pk, "depth": depth})
-            rows = cur.fetchall()
+    rows: set[tuple] = set()
+    for way, sql in walks.items():
+        if direction in (way, "both"):
+            with connection.cursor() as cur:
+                cur.execute(sql, {"root": root.pk, "depth": depth})
+                rows.update(cur.fetchall())
     model_ids = {r[3] for r in rows if r[3]} | {r[4] for r in rows}
     dataset_ids = {r[2] for r in rows if r[2]}
     # Only the columns a node shows (a dataset may feed thousands of versions).

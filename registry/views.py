@@ -19,7 +19,6 @@ from django.utils import timezone
 
 from common.errors import ValidationFailed
 from common.portal import paginate, portal_view
-from common.templatetags.lineage_svg import merge_graphs
 from governance import permissions as perms
 from governance.choices import UNRESOLVED_FINDING_STATUSES
 from governance.models import AuditEvent, Finding, Team
@@ -145,10 +144,7 @@ def version_detail(request: HttpRequest, name: str, version: int) -> HttpRespons
     model = selectors.model_get_for_user(request.user, name)
     mv = selectors.version_get(model, version)
     node = f"model:{model.name}@{mv.version}"
-    graph = merge_graphs(
-        selectors.lineage_graph(request.user, node=node, direction="upstream", depth=PAGE_LINEAGE_DEPTH),
-        selectors.lineage_graph(request.user, node=node, direction="downstream", depth=PAGE_LINEAGE_DEPTH),
-    )
+    graph = selectors.lineage_graph(request.user, node=node, direction="both", depth=PAGE_LINEAGE_DEPTH)
     return render(request, "registry/version_detail.html", {
         "model": model, "version": mv, "graph": graph, "node": node,
         "edges_in": list(mv.upstream_edges.all()),

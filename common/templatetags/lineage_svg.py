@@ -25,22 +25,6 @@ _FILL = {
 }
 
 
-def merge_graphs(*graphs: dict) -> dict:
-    """Union of several lineage graphs around one root (e.g. upstream + downstream)."""
-    nodes: dict[str, dict] = {}
-    edges: dict[tuple, dict] = {}
-    for g in graphs:
-        for n in g["nodes"]:
-            nodes.setdefault(n["id"], n)
-        for e in g["edges"]:
-            edges.setdefault((e["source"], e["target"], e["kind"]), e)
-    return {
-        "root": graphs[0]["root"],
-        "nodes": sorted(nodes.values(), key=lambda n: n["id"]),
-        "edges": list(edges.values()),
-    }
-
-
 def layout(graph: dict) -> tuple[dict[str, tuple[float, float]], int, int]:
     """Layer by longest path from the sources, then order each layer by the barycentre of its
     neighbours (a few down/up sweeps) to keep edges short and crossings few."""

@@ -208,14 +208,14 @@ class DatasetVersionViewSet(viewsets.GenericViewSet):
 
 
 class LineageView(APIView):
-    """Lineage from a node: ?node=model:NAME@V|dataset:NAME@V&direction=upstream|downstream&depth=N"""
+    """Lineage from a node: ?node=model:NAME@V|dataset:NAME@V&direction=upstream|downstream|both&depth=N"""
 
     permission_classes = api_permissions.DEFAULT
 
     @extend_schema(
         parameters=[
             OpenApiParameter("node", str, required=True),
-            OpenApiParameter("direction", str, enum=["upstream", "downstream"]),
+            OpenApiParameter("direction", str, enum=["upstream", "downstream", "both"]),
             OpenApiParameter("depth", int),
         ],
         responses={200: dict},

@@ -67,6 +67,19 @@ def test_other_teams_models_in_a_graph_are_shown_as_restricted_nodes(client_for,
     assert not any(n.get("restricted") for n in validator["nodes"])
 
 
+def test_both_directions_at_once_is_the_union_of_the_two(client_for, chain):
+    client = client_for("validator")
+    params = {"node": "model:b@1", "depth": 10}
+    up = client.get(URL, {**params, "direction": "upstream"}).json()
+    down = client.get(URL, {**params, "direction": "downstream"}).json()
+    both = client.get(URL, {**params, "direction": "both"}).json()
+    assert _ids(both) == sorted(set(_ids(up)) | set(_ids(down)))
+    key = lambda e: (e["source"], e["target"], e["kind"])  # noqa: E731
+    assert sorted(map(key, both["edges"])) == sorted(set(map(key, up["edges"] + down["edges"])))
+    data = client.get(URL, {"node": "dataset:loans@1", "direction": "both", "depth": 1}).json()
+    assert _ids(data) == ["dataset:loans@1", "model:a@1"]
+
+
 def test_downstream_of_model(client_for, chain):
     body = client_for("validator").get(URL, {"node": "model:a@1", "direction": "downstream"}).json()
     assert _ids(body) == ["model:a@1", "model:b@1", "model:c@1", "model:d@1"]
