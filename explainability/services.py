@@ -432,6 +432,9 @@ def job_fail(
     job = _locked_for_worker(job_id)
     if job.status != JobStatus.RUNNING or job.attempts != attempt:
         return False
+    # The detail (a traceback, server paths) is for the platform team: the server log and the
+    # admin have it; API clients and the portal get the code and the sentence only.
+    log.warning("job %s attempt %s failed (%s): %s\n%s", job_id, attempt, code, message, detail)
     _mine(job_id, attempt).update(
         status=JobStatus.FAILED, finished_at=timezone.now(), error_code=code[:50],
         error_message=message or "The job failed.", error_detail=detail[:20000],

@@ -71,8 +71,10 @@ class JobOutput(serializers.Serializer):
                 "queue_seconds": _seconds(job.queued_at, job.started_at),
                 "run_seconds": _seconds(job.started_at, job.finished_at),
             },
+            # The code and the sentence only: the technical detail (a traceback, server paths)
+            # stays in the server log and the admin, never in an API answer.
             "error": (
-                {"code": job.error_code, "message": job.error_message, "detail": job.error_detail}
+                {"code": job.error_code, "message": job.error_message}
                 if job.error_message
                 else None
             ),

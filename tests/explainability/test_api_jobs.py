@@ -142,17 +142,43 @@ def test_files_are_404_for_unlisted_names_and_for_people_who_cannot_see_the_mode
     assert client_for("auditor").get(f"/api/v1/jobs/{job_id}/files/shap_bar.svg").status_code == 200
 
 
-def test_a_failed_job_shows_a_sentence_and_the_detail(setup, client_for, no_heartbeat):
+def test_a_failed_job_shows_its_code_and_sentence_but_never_the_traceback(
+    setup, client_for, no_heartbeat, caplog
+):
+    client = client_for("engineer")
+    bad = jobdata.upload_dataset(setup["eng"], jobdata.credit(n=50).drop(columns=["income"]))
+    job_id = client.post(setup["url"], _payload(setup, dataset=bad.ref), format="json").json()["id"]
+    with caplog.at_level("WARNING", logger="explainability"):
+        runtime.run_inline(job_id)
+
+    response = client.get(f"/api/v1/jobs/{job_id}/")
+    listed = client.get(setup["url"])
+
+    error = response.json()["error"]
+    assert error == {"code": "bad_input", "message": error["message"]}
+    assert "'income'" in error["message"] and error["message"].endswith(".")
+    for body in (response.content.decode(), listed.content.decode()):
+        assert "Traceback" not in body and ".py" not in body
+    # The traceback is kept where the platform team looks: the row (admin) and the server log.
+    assert "Traceback" in Job.objects.get(pk=job_id).error_detail
+    assert any("Traceback" in r.getMessage() and "JobInputError" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_the_admin_shows_a_failed_jobs_technical_detail(setup, client_for, no_heartbeat):
+    from django.test import Client
+
     client = client_for("engineer")
     bad = jobdata.upload_dataset(setup["eng"], jobdata.credit(n=50).drop(columns=["income"]))
     job_id = client.post(setup["url"], _payload(setup, dataset=bad.ref), format="json").json()["id"]
     runtime.run_inline(job_id)
+    admin = Client()
+    admin.force_login(setup["personas"]["admin_user"])
 
-    error = client.get(f"/api/v1/jobs/{job_id}/").json()["error"]
+    page = admin.get(f"/admin/explainability/job/{job_id}/change/")
 
-    assert error["code"] == "bad_input"
-    assert "'income'" in error["message"] and error["message"].endswith(".")
-    assert "JobInputError" in error["detail"]
+    assert page.status_code == 200
+    assert "Traceback" in page.content.decode() and "JobInputError" in page.content.decode()
 
 
 def test_cancel_and_retry_endpoints(setup, client_for):
