@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.production import describe, gunicorn_command  # noqa: E402
+
 
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
@@ -59,8 +61,9 @@ def main() -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{dbname}"')
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "0",
-           "SECRET_KEY": "bench-only-secret", "LOG_LEVEL": "WARNING"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DB_CONN_")}
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "0",
+                "SECRET_KEY": "bench-only-secret", "LOG_LEVEL": "WARNING"})
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -119,11 +122,11 @@ def main() -> None:
     print(f"loaded {ModelVersion.objects.count()} versions, {LineageEdge.objects.count()} edges "
           f"in {time.perf_counter() - started:.1f} s")
 
-    # --- HTTP: a real gunicorn server (2 workers) on loopback
+    # --- HTTP: gunicorn exactly as the README's production block runs it, on loopback
     port = free_port()
+    command, production_settings = gunicorn_command(port)
     server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning"], cwd=ROOT, env={**env, "DB_CONN_MAX_AGE": "60"},
+        [*command, "--log-level", "warning"], cwd=ROOT, env={**env, **production_settings},
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -191,7 +194,8 @@ def main() -> None:
         vcounts[size] = len(ctx.captured_queries)
 
     print(f"\nPostgreSQL, {ModelVersion.objects.count()} versions, {LineageEdge.objects.count()} edges, "
-          f"{n_models} models; gunicorn -w 2 on loopback; {os.cpu_count()} CPUs")
+          f"{n_models} models; {os.cpu_count()} CPUs")
+    print(describe())
     print(summary("register version (POST, JSON)", reg_ms) + f"  {reg_rate:.0f} ops/s")
     print(summary("list models (page of 50)", list_ms))
     print(summary("list models stage+tier filter", stage_ms))

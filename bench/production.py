@@ -1,0 +1,77 @@
+"""The production configuration the README documents, as the benches run it.
+
+The benches start Gatehouse exactly as the README's "Production" block says (its gunicorn line
+and its exported settings, nothing of their own), so docs/BENCHMARKS.md describes what users
+run. Only what must differ on a bench machine is replaced: the bind address (loopback, a free
+port), the database and broker URLs, the secret key and the allowed hosts.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+#: Settings the bench must choose itself (where things are, and secrets); all others come from
+#: the README's block as written.
+BENCH_OWNED = {"DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "SECRET_KEY",
+               "ALLOWED_HOSTS"}
+
+
+def _production_block(text: str) -> list[str]:
+    section = re.search(r"^## Production.*?$(.*?)^## ", text, flags=re.S | re.M)
+    if section is None:
+        raise SystemExit("README.md has no '## Production' section to take the configuration from.")
+    block = re.search(r"```sh\n(.*?)```", section.group(1), flags=re.S)
+    if block is None:
+        raise SystemExit("README.md's Production section has no ```sh block.")
+    return [line.split("#", 1)[0].strip() for line in block.group(1).splitlines()]
+
+
+def readme_production(readme: Path = README) -> tuple[list[str], dict[str, str]]:
+    """(gunicorn argv, settings) from the README's production block. The argv starts with the
+    `.venv/bin/gunicorn` path as written; settings are the `export`ed variables the bench does
+    not own."""
+    lines = _production_block(readme.read_text())
+    argv: list[str] | None = None
+    settings: dict[str, str] = {}
+    for line in lines:
+        words = shlex.split(line) if line else []
+        if words[:1] == ["export"]:
+            for word in words[1:]:
+                key, _, value = word.partition("=")
+                if key not in BENCH_OWNED:
+                    settings[key] = value
+        elif words and words[0].endswith("/gunicorn"):
+            argv = words
+    if argv is None:
+        raise SystemExit("README.md's production block has no gunicorn command.")
+    return argv, settings
+
+
+def gunicorn_command(port: int, readme: Path = README) -> tuple[list[str], dict[str, str]]:
+    """The README's gunicorn command bound to 127.0.0.1:`port`, and the settings to run it with."""
+    argv, settings = readme_production(readme)
+    argv = [str(ROOT / argv[0]) if argv[0].startswith(".venv/") else argv[0], *argv[1:]]
+    out: list[str] = []
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+            continue
+        if word in ("-b", "--bind"):
+            skip = True
+            continue
+        if word.startswith("--bind="):
+            continue
+        out.append(word)
+    return [*out, "-b", f"127.0.0.1:{port}"], settings
+
+
+def describe(readme: Path = README) -> str:
+    """One line for the bench output: the command and settings taken from the README."""
+    argv, settings = readme_production(readme)
+    shown = " ".join(f"{k}={v}" for k, v in sorted(settings.items()))
+    return f"README production: {' '.join(argv)}  ({shown or 'no extra settings'})"
