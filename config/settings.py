@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "explainability",
     "approvals",
     "mlflow_api",
+    "openlineage_api",
 ]
 
 MIDDLEWARE = [
@@ -252,6 +253,11 @@ CELERY_BEAT_SCHEDULE["governance-mark-overdue-reviews"] = {
     "task": "governance.tasks.mark_overdue_reviews",
     "schedule": _crontab(REVIEW_OVERDUE_CRON),
 }
+
+# OpenLineage ingest: the dataset/output facet in which a pipeline tells Gatehouse which model
+# version an output is ({"model": NAME, "version": N} or {"artifactSha256": SHA}) and what an
+# input is to it ({"role": "training" | "evaluation"}).
+OPENLINEAGE_FACET = os.environ.get("OPENLINEAGE_FACET", "gatehouse")
 
 # MLflow-compatible registry (mlflow_api): aliases that always follow the production version and
 # that the MLflow API never moves (asking for one opens a promotion request instead).

@@ -8,7 +8,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-APPS = ("governance", "registry", "explainability", "approvals")
+APPS = ("governance", "registry", "explainability", "approvals", "openlineage_api")
 
 
 def _exists(module: str) -> bool:

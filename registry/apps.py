@@ -17,4 +17,5 @@ class RegistryConfig(AppConfig):
             "registry.dataset.registered",
             "registry.dataset.updated",
             "registry.datasetversion.registered",
+            "registry.lineage.appended",
         )
