@@ -1,0 +1,3 @@
+from gatehouse_cli.commands import main
+
+main()
