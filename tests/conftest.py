@@ -76,13 +76,17 @@ def _transactional_test_setup(request, django_db_setup, django_db_blocker):
     (PostgreSQL flushes with TRUNCATE, which row triggers don't see)."""
     from importlib import import_module
 
-    sqlite = connection.vendor == "sqlite"
+    marker = request.node.get_closest_marker("django_db")
+    # A session of tests that use no database has none set up (pytest-django skips it).
+    uses_db = marker is not None or bool(
+        {"db", "transactional_db", "live_server"} & set(request.fixturenames)
+    )
+    sqlite = connection.vendor == "sqlite" and uses_db
     if sqlite:
         migration = import_module("governance.migrations.0002_audit_append_only")
         with django_db_blocker.unblock(), connection.cursor() as cur:
             for statement in migration.SQLITE_UP:
                 cur.execute(statement.replace("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS"))
-    marker = request.node.get_closest_marker("django_db")
     transactional = bool({"transactional_db", "live_server"} & set(request.fixturenames)) or bool(
         marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0]))
     )

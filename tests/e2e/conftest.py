@@ -56,6 +56,15 @@ def portal(browser, live_server):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
     context.set_default_timeout(20_000)
     page = context.new_page()
+    # Every journey checks the Content Security Policy: Chromium reports each refused inline
+    # script, handler or style as a console error ("Refused to ... Content Security Policy").
+    csp_violations: list[str] = []
+    context.on(
+        "console",
+        lambda msg: csp_violations.append(f"{msg.page.url if msg.page else '?'}: {msg.text}")
+        if "Content Security Policy" in msg.text
+        else None,
+    )
 
     class Portal:
         url = live_server.url
@@ -63,6 +72,7 @@ def portal(browser, live_server):
         def __init__(self):
             self.page = page
             self.context = context
+            self.csp_violations = csp_violations
 
         def sign_in(self, username: str, password: str | None = None) -> None:
             page.goto("/accounts/login/")
@@ -86,6 +96,8 @@ def portal(browser, live_server):
 
     yield Portal()
     context.close()
+    if csp_violations:
+        pytest.fail("The page broke the Content Security Policy:\n" + "\n".join(csp_violations))
 
 
 def publish_policy(admin, *, tier: int, production_roles: list[str], evidence: list[str]):
