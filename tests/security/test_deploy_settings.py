@@ -25,7 +25,11 @@ PRODUCTION_ENV = {
 
 
 def _run(code: list[str], extra: dict[str, str] | None = None, tmp_path: Path | None = None):
-    env = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
+    # Not the test process's own switches (the browser tests set DJANGO_ALLOW_ASYNC_UNSAFE).
+    env = {
+        k: v for k, v in os.environ.items()
+        if k not in PRODUCTION_ENV and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
+    }
     env.update(PRODUCTION_ENV)
     env.update(extra or {})
     if tmp_path is not None:
