@@ -11,6 +11,7 @@ class Stage(models.TextChoices):
 class ArtifactFormat(models.TextChoices):
     SKOPS = "skops", "skops"
     ONNX = "onnx", "ONNX"
+    XGBOOST = "xgboost", "XGBoost model file (JSON / UBJSON)"
 
 
 class VersionKind(models.TextChoices):

@@ -160,10 +160,12 @@ def infer_artifact_format(filename: str, declared: str) -> str:
     lower = filename.lower()
     if lower.endswith(storage.PICKLE_EXTENSIONS):
         raise ValidationFailed(storage.REFUSAL, errors={"artifact": [storage.REFUSAL]}, code="unsafe_artifact")
-    by_ext = "skops" if lower.endswith(".skops") else "onnx" if lower.endswith(".onnx") else ""
-    fmt = declared or by_ext
+    fmt = declared or storage.format_from_name(lower)
     if fmt not in ArtifactFormat.values:
-        msg = "artifact_format must be 'skops' or 'onnx' (or upload a .skops / .onnx file)."
+        msg = (
+            "artifact_format must be 'skops', 'onnx' or 'xgboost' (or upload a .skops, .onnx, or "
+            "XGBoost .json / .ubj model file)."
+        )
         raise ValidationFailed(msg, errors={"artifact_format": [msg]})
     return fmt
 

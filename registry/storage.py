@@ -1,7 +1,8 @@
 """Content-addressed artifact storage under ARTIFACT_ROOT, with upload checks.
 
 Files are stored under their sha256. Pickle and joblib files are refused before anything is
-kept; a .skops file must be a skops zip and an .onnx file must parse as an ONNX model.
+kept; a .skops file must be a skops zip, an .onnx file must parse as an ONNX model, and an XGBoost
+model file (.json / .ubj, XGBoost's own format: data, not code) must parse as one.
 """
 
 from __future__ import annotations
@@ -17,12 +18,21 @@ from typing import BinaryIO
 from django.conf import settings
 
 from common.errors import PayloadTooLarge, ValidationFailed
+from registry import xgboost_files
 
 PICKLE_EXTENSIONS = (".pkl", ".pickle", ".joblib", ".jbl", ".sav", ".pt", ".pth", ".h5")
 REFUSAL = (
     "Pickle/joblib artifacts are refused: loading one runs arbitrary code. Export the model with "
-    "skops (skops.io.dump → .skops) or to ONNX (.onnx) and upload that instead."
+    "skops (skops.io.dump → .skops), to ONNX (.onnx), or for XGBoost with its own save_model "
+    "(.json / .ubj) and upload that instead."
 )
+_FORMAT_EXTENSIONS = {".skops": "skops", ".onnx": "onnx", ".ubj": "xgboost", ".json": "xgboost"}
+
+
+def format_from_name(name: str) -> str:
+    """The artifact format a file or URI name implies ("" when its extension says nothing)."""
+    lower = name.lower()
+    return next((fmt for ext, fmt in _FORMAT_EXTENSIONS.items() if lower.endswith(ext)), "")
 
 
 def artifact_root() -> Path:
@@ -89,6 +99,17 @@ def check_model_file(path: Path, *, filename: str, artifact_format: str) -> None
         except Exception as exc:  # noqa: BLE001 - any parse failure means "not ONNX"
             msg = f"The artifact is not a valid ONNX model ({exc.__class__.__name__})."
             raise ValidationFailed(msg, errors={"artifact": [msg]}) from exc
+    elif artifact_format == "xgboost":
+        _check_xgboost_file(path)
+
+
+def _check_xgboost_file(path: Path) -> None:
+    # The parser jobs load with: a file that registers is one a job can load.
+    try:
+        xgboost_files.parse(path.read_bytes())
+    except xgboost_files.XGBoostFileError as exc:
+        msg = f"{exc}."
+        raise ValidationFailed(msg, errors={"artifact": [msg]}) from exc
 
 
 def check_data_file(path: Path, *, filename: str) -> str:

@@ -5,7 +5,9 @@ is checked is exactly what is loaded); pickle and joblib files are refused by fo
 their magic bytes, never unpickled; a skops file is loaded only when every type skops reports as
 untrusted matches the allowlist (exact names, or prefixes ending in ``.``) and none matches the
 deny-list, and skops is then told to trust exactly those reported, checked types; an ONNX file
-runs in onnxruntime on the CPU. Anything else is refused.
+runs in onnxruntime on the CPU; an XGBoost model file (XGBoost's own JSON or UBJSON format: trees
+and parameters as data, no code) is parsed by XGBoost and wrapped in its scikit-learn class chosen
+by the model's objective. Anything else is refused.
 """
 
 import hashlib
@@ -18,6 +20,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from registry import xgboost_files
 
 from .errors import JobInputError, TransientJobError, UnsafeArtifactError
 from .onnx_model import OnnxModel
@@ -65,8 +69,11 @@ DENIED_TYPE_PREFIXES: list[str] = [
 ]
 
 PICKLE_REFUSAL = (
-    "Pickle/joblib artifacts are never loaded; export the model with skops (.skops) or ONNX"
+    "Pickle/joblib artifacts are never loaded; export the model with skops (.skops), ONNX, or "
+    "XGBoost's own model format (save_model to .json or .ubj)"
 )
+#: Formats load_model accepts (registry.choices.ArtifactFormat holds the same values).
+SUPPORTED_FORMATS = ("skops", "onnx", "xgboost")
 _PICKLE_FORMATS = {"pickle", "pkl", "joblib", "cloudpickle", "dill", "pt", "pth"}
 _PICKLE_EXTENSIONS = (".pkl", ".pickle", ".joblib", ".jbl", ".dill", ".pt", ".pth")
 # pickle protocol >= 2, then joblib's compressed containers: zlib, gzip, bz2, xz, lzma, lz4, legacy.
@@ -159,10 +166,10 @@ def load_model(
     name = os.path.basename(os.fspath(path)).lower()
     if fmt in _PICKLE_FORMATS or name.endswith(_PICKLE_EXTENSIONS):
         raise UnsafeArtifactError(PICKLE_REFUSAL)
-    if fmt not in ("skops", "onnx"):
+    if fmt not in SUPPORTED_FORMATS:
         raise UnsafeArtifactError(
-            f"Artifact format '{artifact_format}' is not supported; "
-            "export the model with skops (.skops) or ONNX"
+            f"Artifact format '{artifact_format}' is not supported; export the model with skops "
+            "(.skops), ONNX, or XGBoost's own model format (.json / .ubj)"
         )
     payload = _read(path)
     _check_sha256(payload, expected_sha256)
@@ -182,7 +189,37 @@ def load_model(
             sha256=sha256,
             feature_names=model.feature_names,
         )
+    if fmt == "xgboost":
+        return _load_xgboost(payload, sha256)
     return _load_skops(payload, sha256, list(trusted_types or DEFAULT_TRUSTED_TYPE_PREFIXES))
+
+
+def _load_xgboost(payload: bytes, sha256: str) -> LoadedModel:
+    import json
+
+    import xgboost
+
+    try:
+        booster = xgboost_files.parse(payload)
+    except xgboost_files.XGBoostFileError as exc:
+        raise JobInputError(str(exc)) from exc
+    objective = json.loads(booster.save_config())["learner"]["objective"]["name"]
+    if objective.startswith(("binary:", "multi:")):
+        model = xgboost.XGBClassifier()
+    elif objective.startswith("rank:"):
+        model = xgboost.XGBRanker()
+    else:
+        model = xgboost.XGBRegressor()
+    # The wrapper reads the same bytes again (it also restores what the scikit-learn API saved:
+    # classes, feature names); the parse above already proved they are a valid model.
+    model.load_model(bytearray(payload))
+    return LoadedModel(
+        model=model,
+        kind="xgboost",
+        artifact_format="xgboost",
+        sha256=sha256,
+        feature_names=_feature_names(model),
+    )
 
 
 def is_type_trusted(type_name: str, trusted_types: Sequence[str]) -> bool:

@@ -147,7 +147,7 @@ class ModelOutput(serializers.ModelSerializer):
 
 class VersionCreateInput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=VersionKind.choices, default=VersionKind.ARTIFACT)
-    artifact = serializers.FileField(required=False, help_text="A .skops or .onnx file.")
+    artifact = serializers.FileField(required=False, help_text="A .skops, .onnx or XGBoost model file (.json / .ubj).")
     artifact_uri = serializers.CharField(max_length=1000, required=False, allow_blank=True)
     artifact_sha256 = serializers.RegexField(r"^[0-9a-fA-F]{64}$", required=False, allow_blank=True)
     artifact_format = serializers.ChoiceField(choices=ArtifactFormat.choices, required=False, allow_blank=True)
