@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files served from here: /api/docs/ works offline
     "django_htmx",
     "csp",
     "common",
@@ -232,6 +233,10 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "explainability.choices.JobStatus",
         "FindingStatusEnum": "governance.choices.FindingStatus",
     },
+    # Swagger UI / ReDoc from the drf-spectacular-sidecar package (static files), never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Celery: the distributed engine. Filesystem transport by default, Redis in production.
