@@ -25,10 +25,7 @@ from django.conf import settings
 from explainability.runners.data import read_table, sha256_file
 from explainability.runners.errors import JobInputError, TransientJobError, UnsafeArtifactError
 from explainability.runners.loading import LoadedModel, load_model
-from registry import storage
-
-#: Trusting every builtin (eval, exec, open...) would defeat the allowlist, whatever settings say.
-_NEVER_TRUSTED_PREFIXES = {"builtins.", "builtins"}
+from registry import skops_types, storage
 
 _CACHE_SIZE = 4
 _lock = threading.Lock()
@@ -49,9 +46,7 @@ def _cached(key: tuple, build: Callable[[], Any]) -> Any:
 
 
 def trusted_types() -> list[str]:
-    return [
-        t for t in settings.TRUSTED_SKOPS_TYPE_PREFIXES if t.strip() not in _NEVER_TRUSTED_PREFIXES
-    ]
+    return skops_types.configured_trusted_types()
 
 
 def _stored_file(artifact, what: str) -> Path:

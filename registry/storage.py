@@ -18,7 +18,7 @@ from typing import BinaryIO
 from django.conf import settings
 
 from common.errors import PayloadTooLarge, ValidationFailed
-from registry import xgboost_files
+from registry import skops_types, xgboost_files
 
 PICKLE_EXTENSIONS = (".pkl", ".pickle", ".joblib", ".jbl", ".sav", ".pt", ".pth", ".h5")
 REFUSAL = (
@@ -91,6 +91,7 @@ def check_model_file(path: Path, *, filename: str, artifact_format: str) -> None
         if not ok:
             msg = "The artifact is not a skops file (expected a zip holding schema.json)."
             raise ValidationFailed(msg, errors={"artifact": [msg]})
+        check_skops_types(path)
     elif artifact_format == "onnx":
         import onnx
 
@@ -110,6 +111,25 @@ def _check_xgboost_file(path: Path) -> None:
     except xgboost_files.XGBoostFileError as exc:
         msg = f"{exc}."
         raise ValidationFailed(msg, errors={"artifact": [msg]}) from exc
+
+
+def check_skops_types(path: Path) -> None:
+    """Refuse a skops archive holding a type the loader would refuse (the same rule,
+    `skops_types`), naming the types: a version that can never be loaded is never registered."""
+    try:
+        refused = skops_types.refused_types(
+            skops_types.reported_types(file=path), skops_types.configured_trusted_types()
+        )
+    except skops_types.SkopsInspectionError as exc:
+        msg = f"{exc}."
+        raise ValidationFailed(msg, errors={"artifact": [msg]}) from exc
+    if refused:
+        msg = (
+            f"The skops file holds types that are not trusted: {', '.join(refused)}. Only types "
+            "matching TRUSTED_SKOPS_TYPE_PREFIXES can be loaded; ask an administrator to review "
+            "them, or export the model without them."
+        )
+        raise ValidationFailed(msg, errors={"artifact": [msg]}, code="untrusted_skops_types")
 
 
 def check_data_file(path: Path, *, filename: str) -> str:

@@ -21,52 +21,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from registry import xgboost_files
+from registry import skops_types, xgboost_files
 
 from .errors import JobInputError, TransientJobError, UnsafeArtifactError
 from .onnx_model import OnnxModel
 
-# Plain literals so settings can copy them verbatim. Prefixes end in "."; other entries are exact.
-# skops reports e.g. "sklearn.tree._tree.Tree", "lightgbm.basic.Booster",
-# "lightgbm.sklearn.LGBMClassifier" and "collections.OrderedDict" (LightGBM's params).
-DEFAULT_TRUSTED_TYPE_PREFIXES: list[str] = [
-    "sklearn.",
-    "lightgbm.",
-    "xgboost.",
-    "numpy.",
-    "scipy.",
-    "collections.OrderedDict",
-    "collections.defaultdict",
-]
-
-# Defence in depth: callables under trusted prefixes that read or write files or load code.
-# skops never calls them while loading, but a FunctionTransformer would call them when scoring.
-DENIED_TYPE_PREFIXES: list[str] = [
-    "numpy.load",
-    "numpy.save",
-    "numpy.savez",
-    "numpy.savez_compressed",
-    "numpy.savetxt",
-    "numpy.loadtxt",
-    "numpy.genfromtxt",
-    "numpy.fromfile",
-    "numpy.tofile",
-    "numpy.memmap",
-    "numpy.ctypeslib.",
-    "numpy.lib.npyio.",
-    "numpy.lib.format.",
-    "numpy.f2py.",
-    "numpy.distutils.",
-    "numpy.testing.",
-    "scipy.io.",
-    "scipy.misc.",
-    "scipy._lib.",
-    "sklearn.datasets.",
-    "sklearn.externals.",
-    "sklearn.utils._testing.",
-    "lightgbm.callback.",
-    "lightgbm.engine.",
-]
+# The type rules are registry's (registration checks them at upload); one rule, used twice.
+DEFAULT_TRUSTED_TYPE_PREFIXES = skops_types.DEFAULT_TRUSTED_TYPE_PREFIXES
+DENIED_TYPE_PREFIXES = skops_types.DENIED_TYPE_PREFIXES
+is_type_trusted = skops_types.is_type_trusted
 
 PICKLE_REFUSAL = (
     "Pickle/joblib artifacts are never loaded; export the model with skops (.skops), ONNX, or "
@@ -222,16 +185,6 @@ def _load_xgboost(payload: bytes, sha256: str) -> LoadedModel:
     )
 
 
-def is_type_trusted(type_name: str, trusted_types: Sequence[str]) -> bool:
-    """Whether ``type_name`` matches the allowlist and no deny-list entry.
-
-    Entries ending in ``.`` (or ``.*``) are prefixes; every other entry must match exactly.
-    """
-    if _matches(type_name, DENIED_TYPE_PREFIXES):
-        return False
-    return _matches(type_name, trusted_types)
-
-
 def model_kind(model: Any) -> str:
     """Family of the outermost object: pipeline, lightgbm, xgboost, sklearn, onnx or other."""
     if isinstance(model, OnnxModel):
@@ -251,10 +204,10 @@ def _load_skops(payload: bytes, sha256: str, trusted_types: list[str]) -> Loaded
     if not payload.startswith(_ZIP_MAGIC):
         raise UnsafeArtifactError("The artifact is not a skops archive (a .skops zip file)")
     try:
-        reported = sio.get_untrusted_types(data=payload)
-    except Exception as exc:  # a malformed archive can fail in zipfile, json or skops itself
-        raise UnsafeArtifactError(f"The skops file could not be inspected: {exc}") from exc
-    refused = sorted(name for name in reported if not is_type_trusted(name, trusted_types))
+        reported = skops_types.reported_types(payload)
+    except skops_types.SkopsInspectionError as exc:
+        raise UnsafeArtifactError(str(exc)) from exc
+    refused = skops_types.refused_types(reported, trusted_types)
     if refused:
         raise UnsafeArtifactError(
             f"The skops file contains types that are not on the allowlist: {', '.join(refused)}. "
@@ -320,14 +273,3 @@ def _check_sha256(payload: bytes, expected: str) -> None:
 def _looks_pickled(payload: bytes) -> bool:
     head = payload[:8]
     return head.startswith(_PICKLE_MAGICS) or bool(_ZLIB_MAGIC.match(head)) or head[:2] == b"ZF"
-
-
-def _matches(type_name: str, patterns: Sequence[str]) -> bool:
-    for pattern in patterns:
-        prefix = pattern[:-1] if pattern.endswith(".*") else pattern
-        if prefix.endswith("."):
-            if type_name.startswith(prefix):
-                return True
-        elif type_name == prefix:
-            return True
-    return False
