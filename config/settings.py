@@ -323,6 +323,22 @@ CELERY_BEAT_SCHEDULE["governance-mark-overdue-reviews"] = {
 # input is to it ({"role": "training" | "evaluation"}).
 OPENLINEAGE_FACET = os.environ.get("OPENLINEAGE_FACET", "gatehouse")
 
+# Audit log (governance.auditlog): a beat task seals committed events into a signed Merkle
+# checkpoint every AUDIT_SEAL_INTERVAL seconds (at most AUDIT_SEAL_MAX_EVENTS per checkpoint). A
+# position left empty by a rolled-back transaction is recorded as aborted once the next event is
+# AUDIT_HOLE_WAIT seconds old (see governance/auditlog/sealer.py). The Ed25519 signing key:
+# AUDIT_SIGNING_KEY (PEM or base64 seed) or AUDIT_SIGNING_KEY_FILE (`manage.py
+# generate_audit_key`); without either, var/audit-signing-key.pem is created (development only).
+AUDIT_SEAL_INTERVAL = float(os.environ.get("AUDIT_SEAL_INTERVAL", "5"))
+AUDIT_SEAL_MAX_EVENTS = int(os.environ.get("AUDIT_SEAL_MAX_EVENTS", "1000000"))
+AUDIT_HOLE_WAIT = float(os.environ.get("AUDIT_HOLE_WAIT", "30"))
+AUDIT_SIGNING_KEY = os.environ.get("AUDIT_SIGNING_KEY", "")
+AUDIT_SIGNING_KEY_FILE = os.environ.get("AUDIT_SIGNING_KEY_FILE", "")
+CELERY_BEAT_SCHEDULE["governance-seal-audit-log"] = {
+    "task": "governance.tasks.seal_audit_log",
+    "schedule": AUDIT_SEAL_INTERVAL,
+}
+
 # MLflow-compatible registry (mlflow_api): aliases that always follow the production version and
 # that the MLflow API never moves (asking for one opens a promotion request instead).
 MLFLOW_PROTECTED_ALIASES = [

@@ -1,7 +1,16 @@
-"""The one way to write an AuditEvent, and the verification of the hash chain.
+"""The one way to write an AuditEvent, and the one canonical JSON form that audit hashes cover.
 
 Every state change in Gatehouse calls `record(...)` inside the transaction of the change, so a
 failed request writes no event and a committed change always has one.
+
+Appending is one plain INSERT. The event's position (`seq`) comes from a database sequence in the
+writer's own transaction (PostgreSQL) or from the table itself under SQLite's one-writer lock;
+no row is shared between writers and nothing is updated, so concurrent writers never queue on
+each other. A rolled-back transaction leaves a hole in the positions: the sealer
+(governance.auditlog.sealer) seals only the contiguous committed prefix and records a hole as an
+aborted position once it is certain nobody can fill it. The event's canonical JSON (`body`,
+position included) is assembled here and stored with the row; the sealer hashes it into the
+Merkle tree (governance.auditlog) without re-encoding anything.
 """
 
 from __future__ import annotations
@@ -9,15 +18,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
 from common import context
-from governance.models import AuditChainHead, AuditEvent
+from governance.models import AuditEvent
 
 GENESIS_HASH = "0" * 64
 _ACTIONS: set[str] = set()
@@ -46,16 +54,69 @@ def registered_actions() -> frozenset[str]:
     return frozenset(_ACTIONS)
 
 
+#: Written by the sealer for a position whose transaction rolled back (see auditlog.sealer).
+POSITION_ABORTED = "governance.audit.position_aborted"
+register_actions(POSITION_ABORTED)
+
+
+# --- the canonical JSON form -------------------------------------------------------------------
+# One encoder for everything an audit hash covers (event bodies, the legacy chain, attestations):
+# keys sorted, no whitespace, UTF-8 (no \u escapes except the ones JSON requires). It is exactly
+# `json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`, so an outside
+# verifier reproduces it with any standard JSON library.
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_payload(fields: dict[str, Any]) -> bytes:
+    return canonical_json(fields).encode()
+
+
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def canonical_payload(fields: dict[str, Any]) -> bytes:
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _ts(value: dt.datetime) -> str:
+def format_timestamp(value: dt.datetime) -> str:
+    """The timestamp as the canonical form spells it (UTC, microseconds, Z)."""
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_ts = format_timestamp
+
+#: The columns an event's canonical JSON is made of, in the JSON's (sorted) key order.
+BODY_KEYS = (
+    "action", "actor_id", "actor_name", "actor_roles", "client_ip", "model_name", "object_id",
+    "object_repr", "object_type", "payload", "request_id", "seq", "timestamp",
+)
+
+
+def body_parts(fields: dict[str, Any]) -> tuple[str, str]:
+    """The canonical JSON of an event without its position, split where the position goes.
+
+    `head + str(seq) + tail == canonical_json({**fields, "seq": seq})` (keys sort "seq" between
+    "request_id" and "timestamp"); the INSERT splices the position in, so the body is complete
+    in the same statement that takes the position. `timestamp` must already be formatted.
+    """
+    enc = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) uses for keys
+    before = [enc(k) + ":" + canonical_json(v) for k, v in sorted(fields.items()) if k < "seq"]
+    after = [enc(k) + ":" + canonical_json(v) for k, v in sorted(fields.items()) if k > "seq"]
+    head = "{" + "".join(item + "," for item in before) + '"seq":'
+    tail = "".join("," + item for item in after) + "}"
+    return head, tail
+
+
+def event_body(event: AuditEvent) -> str:
+    """The canonical JSON of an event as its columns say now (what verification compares)."""
+    return canonical_json({
+        "action": event.action, "actor_id": event.actor_id, "actor_name": event.actor_name,
+        "actor_roles": list(event.actor_roles), "client_ip": event.client_ip,
+        "model_name": event.model_name, "object_id": event.object_id,
+        "object_repr": event.object_repr, "object_type": event.object_type,
+        "payload": event.payload, "request_id": event.request_id, "seq": event.seq,
+        "timestamp": format_timestamp(event.timestamp),
+    })
 
 
 def compute_hash(
@@ -63,6 +124,8 @@ def compute_hash(
     actor_roles: list, action: str, object_type: str, object_id: str, object_repr: str,
     model_name: str, payload: Any, request_id: str, client_ip: str, prev_hash: str,
 ) -> str:
+    """The legacy per-row chain hash (events written before the Merkle log): sha256 of the
+    canonical JSON + the previous event's hash. Kept to verify those rows' history."""
     fields = {
         "seq": seq, "timestamp": _ts(timestamp), "actor_id": actor_id, "actor_name": actor_name,
         "actor_roles": sorted(actor_roles), "action": action, "object_type": object_type,
@@ -72,32 +135,35 @@ def compute_hash(
     return hashlib.sha256(canonical_payload(fields) + prev_hash.encode()).hexdigest()
 
 
-def event_hash(event: AuditEvent) -> str:
-    return compute_hash(
-        seq=event.seq, timestamp=event.timestamp, actor_id=event.actor_id,
-        actor_name=event.actor_name, actor_roles=list(event.actor_roles), action=event.action,
-        object_type=event.object_type, object_id=event.object_id, object_repr=event.object_repr,
-        model_name=event.model_name, payload=event.payload, request_id=event.request_id,
-        client_ip=event.client_ip, prev_hash=event.prev_hash,
-    )
+# --- appending ---------------------------------------------------------------------------------
 
-
-_HEAD = AuditChainHead._meta.db_table
-
-
-def _advance_head(conn) -> tuple[int, str]:
-    """Take the next sequence number and the previous hash. The UPDATE holds the head row's lock
-    until the transaction ends, which serialises appends across processes: the chain never
-    forks. One statement, as every state change in Gatehouse passes through here."""
-    with conn.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {_HEAD} SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq, last_hash"
-        )
-        row = cursor.fetchone()
-    if row is None:  # the very first event: create the head, then advance it under its lock
-        AuditChainHead.objects.get_or_create(id=1)
-        return _advance_head(conn)
-    return row[0], row[1]
+_TABLE = AuditEvent._meta.db_table
+_COLUMNS = (
+    "timestamp", "actor_id", "actor_name", "actor_roles", "action", "object_type", "object_id",
+    "object_repr", "model_name", "payload", "request_id", "client_ip",
+)
+#: Name of the PostgreSQL sequence positions come from (created by migration 0007).
+POSITION_SEQUENCE = "governance_audit_position"
+# One statement: take the next position and insert the row whose body already contains it. On
+# PostgreSQL nextval() is not rolled back with the transaction (that is what makes it lock-free),
+# hence the holes the sealer handles. SQLite has a single writer at a time, so MAX + 1 inside the
+# INSERT is race-free there and a rollback gives the position back.
+_INSERT = (
+    f"INSERT INTO {_TABLE} (seq, body, {', '.join(_COLUMNS)}, prev_hash, hash) "
+    "SELECT p.n, %s || p.n || %s, %s, %s, %s, {json}, %s, %s, %s, %s, %s, {json}, %s, %s, '', NULL "
+    "FROM ({position}) p RETURNING id, seq"
+)
+_INSERT_SQL = {
+    "postgresql": _INSERT.format(
+        json="%s::jsonb", position=f"SELECT nextval('{POSITION_SEQUENCE}') AS n"),
+    "sqlite": _INSERT.format(
+        json="%s", position=f"SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM {_TABLE}"),
+}
+# The sealer's claim of a given position (an aborted hole): same row, position given.
+_INSERT_AT_SQL = {
+    "postgresql": _INSERT.format(json="%s::jsonb", position="SELECT %s::bigint AS n"),
+    "sqlite": _INSERT.format(json="%s", position="SELECT %s AS n"),
+}
 
 
 def record(
@@ -114,7 +180,7 @@ def record(
     """Append one event. Must run inside the caller's transaction (atomic block)."""
     if action not in _ACTIONS:
         raise UnknownAuditAction(f"Unknown audit action {action!r}; register it first.")
-    conn = transaction.get_connection()
+    conn = connections[DEFAULT_DB_ALIAS]
     if not conn.in_atomic_block:
         raise RuntimeError("audit.record() must be called inside the transaction of the change.")
     if target is not None:
@@ -123,23 +189,36 @@ def record(
         object_repr = object_repr or str(target)
     roles = sorted(getattr(actor, "role_names", ())) if actor is not None else []
     ctx = context.current()
-    seq, prev_hash = _advance_head(conn)
-    now = timezone.now()
-    clean_payload = _jsonable(payload or {})
-    fields = dict(
-        seq=seq, timestamp=now, actor_id=getattr(actor, "pk", None),
+    fields: dict[str, Any] = dict(
+        timestamp=timezone.now(), actor_id=getattr(actor, "pk", None),
         actor_name=getattr(actor, "username", "") if actor is not None else "system",
         actor_roles=roles, action=action, object_type=object_type, object_id=str(object_id),
-        object_repr=str(object_repr)[:300], model_name=model_name, payload=clean_payload,
-        request_id=ctx.request_id, client_ip=ctx.client_ip, prev_hash=prev_hash,
+        object_repr=str(object_repr)[:300], model_name=model_name,
+        payload=_jsonable(payload or {}), request_id=ctx.request_id, client_ip=ctx.client_ip,
     )
-    digest = compute_hash(**fields)
-    event = AuditEvent.objects.create(hash=digest, **fields)
+    return _insert(conn, fields)
+
+
+def _insert(conn, fields: dict[str, Any], position: int | None = None) -> AuditEvent:
+    head, tail = body_parts({**fields, "timestamp": format_timestamp(fields["timestamp"])})
+    params = [head, tail] + [
+        json.dumps(fields[c]) if c in ("actor_roles", "payload") else fields[c] for c in _COLUMNS
+    ]
     with conn.cursor() as cursor:
-        cursor.execute(f"UPDATE {_HEAD} SET last_hash = %s WHERE id = 1", [digest])
+        if position is None:
+            cursor.execute(_INSERT_SQL[conn.vendor], params)
+        else:
+            cursor.execute(_INSERT_AT_SQL[conn.vendor], [position, *params])
+        pk, seq = cursor.fetchone()
+    event = AuditEvent(id=pk, seq=seq, body=f"{head}{seq}{tail}", prev_hash="", hash=None,
+                       **fields)
+    event._state.adding, event._state.db = False, conn.alias
     for callback in _SUBSCRIBERS:
-        transaction.on_commit(lambda cb=callback: cb(event))
+        conn.on_commit(lambda cb=callback: cb(event))
     return event
+
+
+# --- verification ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -148,130 +227,39 @@ class VerifyResult:
     checked: int
     broken_at: int | None = None
     reason: str = ""
+    checkpoints: int = 0
+    sealed: int = 0
+    bad_checkpoint: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"ok": self.ok, "checked": self.checked}
-        if not self.ok:
+        out: dict[str, Any] = {"ok": self.ok, "checked": self.checked,
+                               "checkpoints": self.checkpoints}
+        if self.ok:
+            out["sealed"] = self.sealed
+        else:
             out.update(broken_at=self.broken_at, reason=self.reason)
+            if self.bad_checkpoint is not None:
+                out["checkpoint"] = self.bad_checkpoint
         return out
 
 
-_HASHED_COLUMNS = (
-    "seq", "timestamp", "actor_id", "actor_name", "actor_roles", "action", "object_type",
-    "object_id", "object_repr", "model_name", "payload", "request_id", "client_ip",
-    "prev_hash", "hash",
-)
-# PostgreSQL hands back the timestamp already in _ts()'s format and the JSON as text: no datetime
-# objects, no ORM converters. Read through a server-side cursor, a batch at a time.
-_PG_VERIFY_SQL = """
-SELECT seq, to_char(timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), actor_id,
-       actor_name, actor_roles::text, action, object_type, object_id, object_repr, model_name,
-       payload::text, request_id, client_ip, prev_hash, hash
-FROM governance_auditevent WHERE seq <= %s ORDER BY seq
-"""
-_encode_str = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) uses for str
-_encode_payload = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
-
-
-def canonical_fast(
-    seq: int, ts: str, actor_id: int | None, actor_name: str, roles: list, action: str,
-    otype: str, oid: str, orepr: str, model_name: str, payload: Any, request_id: str,
-    client_ip: str,
-) -> str:
-    """canonical_payload(...) of compute_hash, assembled directly: the keys in sorted order,
-    strings through the same C encoder as json.dumps. Byte-for-byte identical (tested).
-    `roles` is a list, or its canonical JSON already encoded."""
-    s = _encode_str
-    roles_json = roles if isinstance(roles, str) else "[" + ",".join(s(r) for r in sorted(roles)) + "]"
-    return (
-        '{"action":' + s(action) + ',"actor_id":' + ("null" if actor_id is None else str(actor_id))
-        + ',"actor_name":' + s(actor_name)
-        + ',"actor_roles":' + roles_json
-        + ',"client_ip":' + s(client_ip) + ',"model_name":' + s(model_name)
-        + ',"object_id":' + s(oid) + ',"object_repr":' + s(orepr) + ',"object_type":' + s(otype)
-        + ',"payload":' + _encode_payload(payload) + ',"request_id":' + s(request_id)
-        + ',"seq":' + str(seq) + ',"timestamp":' + s(ts) + "}"
+def record_aborted_position(*, position: int, payload: dict[str, Any]) -> AuditEvent:
+    """The sealer's entry for a hole: an event at exactly `position` saying no event will ever
+    be there. Fails (IntegrityError) if the position's own writer committed meanwhile, and
+    waits on the writer's row if it is still in flight: the unique index on `seq` is what makes
+    the claim safe (governance.auditlog.sealer)."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    fields: dict[str, Any] = dict(
+        timestamp=timezone.now(), actor_id=None, actor_name="system", actor_roles=[],
+        action=POSITION_ABORTED, object_type="governance.auditposition",
+        object_id=str(position), object_repr=f"position {position} (rolled back)",
+        model_name="", payload=_jsonable(payload), request_id="", client_ip="",
     )
+    return _insert(conn, fields, position=position)
 
 
-def canonical_roles(roles: list) -> str:
-    return "[" + ",".join(_encode_str(r) for r in sorted(roles)) + "]"
+def verify_chain(batch_size: int = 5000) -> VerifyResult:
+    """Check the whole record: see governance.auditlog.verify.verify_log."""
+    from governance.auditlog.verify import verify_log
 
-
-def _verify_rows(rows: Iterable[tuple], expected_last: int | None, *, text: bool) -> VerifyResult:
-    """The fast path of verification over tuples. `text`: timestamp as a formatted string and
-    actor_roles/payload as JSON text (PostgreSQL path); otherwise Python values (ORM path)."""
-    sha256, loads, utc = hashlib.sha256, json.loads, dt.UTC
-    roles_cache: dict[str, str] = {}  # few distinct role sets: encode each once
-    expected_prev = GENESIS_HASH
-    expected_seq = 1
-    checked = 0
-    for (seq, ts, actor_id, actor_name, roles, action, otype, oid, orepr, model_name, payload,
-         request_id, client_ip, prev_hash, digest) in rows:
-        if seq != expected_seq:
-            return VerifyResult(False, checked, expected_seq, f"event #{expected_seq} is missing")
-        if prev_hash != expected_prev:
-            return VerifyResult(False, checked, seq, "prev_hash does not match event before")
-        if text:
-            encoded = roles_cache.get(roles)
-            if encoded is None:
-                encoded = roles_cache[roles] = canonical_roles(loads(roles))
-            roles = encoded
-            payload = loads(payload)
-        else:
-            ts = ts.astimezone(utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        canonical = canonical_fast(seq, ts, actor_id, actor_name, roles, action, otype, oid, orepr,
-                                   model_name, payload, request_id, client_ip)
-        if sha256((canonical + prev_hash).encode()).hexdigest() != digest:
-            return VerifyResult(False, checked, seq, "content does not match its hash")
-        expected_prev = digest
-        expected_seq += 1
-        checked += 1
-    if expected_last is not None and expected_last != checked:
-        return VerifyResult(False, checked, checked + 1, "events after the last one are missing")
-    return VerifyResult(True, checked)
-
-
-def _pg_rows(last: int, batch_size: int):
-    from django.db import connection
-
-    with transaction.atomic():
-        connection.ensure_connection()
-        with connection.connection.cursor(name="gatehouse_audit_verify") as cur:
-            cur.itersize = batch_size
-            cur.execute(_PG_VERIFY_SQL, [last])
-            while rows := cur.fetchmany(batch_size):
-                yield from rows
-
-
-def verify_chain(events: Iterable[AuditEvent] | None = None, batch_size: int = 5000) -> VerifyResult:
-    """Walk the chain in sequence order; report the first event whose link or hash is wrong.
-
-    Without `events`, reads the chain head first and checks every event up to it (events
-    appended meanwhile are left for the next run), streaming rows (a server-side cursor on
-    PostgreSQL) without building model instances.
-    """
-    if events is None:
-        head = AuditChainHead.objects.filter(id=1).first()
-        last = head.last_seq if head else 0
-        if transaction.get_connection().vendor == "postgresql":
-            return _verify_rows(_pg_rows(last, batch_size), last, text=True)
-        rows = (
-            AuditEvent.objects.filter(seq__lte=last).order_by("seq")
-            .values_list(*_HASHED_COLUMNS).iterator(chunk_size=batch_size)
-        )
-        return _verify_rows(rows, last, text=False)
-    expected_prev = GENESIS_HASH
-    expected_seq = 1
-    checked = 0
-    for event in events:
-        if event.seq != expected_seq:
-            return VerifyResult(False, checked, expected_seq, f"event #{expected_seq} is missing")
-        if event.prev_hash != expected_prev:
-            return VerifyResult(False, checked, event.seq, "prev_hash does not match event before")
-        if event_hash(event) != event.hash:
-            return VerifyResult(False, checked, event.seq, "content does not match its hash")
-        expected_prev = event.hash
-        expected_seq += 1
-        checked += 1
-    return VerifyResult(True, checked)
+    return verify_log(batch_size=batch_size)

@@ -11,3 +11,11 @@ from governance import services
 def mark_overdue_reviews() -> list[str]:
     """Beat: flag models whose periodic review date has passed, notify their owners."""
     return services.review_mark_overdue()
+
+
+@shared_task(name="governance.tasks.seal_audit_log", ignore_result=True)
+def seal_audit_log() -> dict:
+    """Beat: seal the committed audit events beyond the last checkpoint into a signed one."""
+    from governance.auditlog.sealer import seal
+
+    return seal().as_dict()

@@ -64,29 +64,62 @@ def client_for(personas):
     return _client
 
 
-_SQLITE_AUDIT_TRIGGERS = ("governance_auditevent_no_update", "governance_auditevent_no_delete")
+_saved_triggers: list[str] = []  # SQLite: append-only triggers dropped for a flush
+
+
+def _append_only_triggers_off_for_flush() -> None:
+    """Django flushes a transactional test's tables with DELETE (SQLite) or TRUNCATE
+    (PostgreSQL), which the append-only triggers refuse. Switch them off just for that flush,
+    as the tables' owner; the next test starts with them back on."""
+    with connection.cursor() as cur:
+        if connection.vendor == "sqlite":
+            cur.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND "
+                        "(name LIKE '%\\_no\\_update' ESCAPE '\\' "
+                        "OR name LIKE '%\\_no\\_delete' ESCAPE '\\')")
+            for name, sql in cur.fetchall():
+                _saved_triggers.append(sql)
+                cur.execute(f"DROP TRIGGER IF EXISTS {name}")
+        else:
+            for table, name in _pg_truncate_triggers(cur):
+                cur.execute(f"ALTER TABLE {table} DISABLE TRIGGER {name}")
+
+
+def _pg_truncate_triggers(cur) -> list[tuple[str, str]]:
+    cur.execute("SELECT tgrelid::regclass::text, tgname FROM pg_trigger "
+                "WHERE NOT tgisinternal AND tgname LIKE '%\\_no\\_truncate'")
+    return cur.fetchall()
+
+
+def _append_only_triggers_on() -> None:
+    with connection.cursor() as cur:
+        if connection.vendor == "sqlite":
+            while _saved_triggers:
+                cur.execute(_saved_triggers.pop().replace(
+                    "CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS", 1))
+        else:
+            cur.execute("SELECT tgrelid::regclass::text, tgname FROM pg_trigger "
+                        "WHERE NOT tgisinternal AND tgenabled = 'D'")
+            for table, name in cur.fetchall():
+                cur.execute(f"ALTER TABLE {table} ENABLE TRIGGER {name}")
+            # Positions taken by earlier tests' rolled-back transactions are not given back
+            # by the sequence: start each test where a fresh database would.
+            cur.execute("SELECT setval('governance_audit_position', "
+                        "COALESCE((SELECT MAX(seq) FROM governance_auditevent), 0) + 1, false)")
 
 
 @pytest.fixture(autouse=True)
 def _transactional_test_setup(request, django_db_setup, django_db_blocker):
     """Transactional tests (real workers, live servers, threads) commit for real and are flushed
     at the end. Each starts with the seeded governance defaults back in place, whatever flushed
-    before it. On SQLite, Django flushes with DELETE, which the audit trigger refuses: every test
-    starts with the triggers in place and a transactional test drops them just before its flush
-    (PostgreSQL flushes with TRUNCATE, which row triggers don't see)."""
-    from importlib import import_module
-
+    before it, and with the append-only triggers on (see _append_only_triggers_off_for_flush)."""
     marker = request.node.get_closest_marker("django_db")
     # A session of tests that use no database has none set up (pytest-django skips it).
     uses_db = marker is not None or bool(
         {"db", "transactional_db", "live_server"} & set(request.fixturenames)
     )
-    sqlite = connection.vendor == "sqlite" and uses_db
-    if sqlite:
-        migration = import_module("governance.migrations.0002_audit_append_only")
-        with django_db_blocker.unblock(), connection.cursor() as cur:
-            for statement in migration.SQLITE_UP:
-                cur.execute(statement.replace("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS"))
+    if uses_db:
+        with django_db_blocker.unblock():
+            _append_only_triggers_on()
     transactional = bool({"transactional_db", "live_server"} & set(request.fixturenames)) or bool(
         marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0]))
     )
@@ -95,10 +128,9 @@ def _transactional_test_setup(request, django_db_setup, django_db_blocker):
         with django_db_blocker.unblock():
             _reseed_governance_defaults()
     yield
-    if transactional and sqlite:
-        with django_db_blocker.unblock(), connection.cursor() as cur:
-            for name in _SQLITE_AUDIT_TRIGGERS:
-                cur.execute(f"DROP TRIGGER IF EXISTS {name}")
+    if transactional:
+        with django_db_blocker.unblock():
+            _append_only_triggers_off_for_flush()
 
 
 def _reseed_governance_defaults() -> None:

@@ -1,7 +1,8 @@
 """Governance tables: people and the audit trail (core), tier policies, risk assessments,
 documentation, findings and periodic reviews. Import models from `governance.models`."""
 
-from governance.models.core import ApiToken, AuditChainHead, AuditEvent, RoleGrant, Team, User
+from governance.models.auditlog import AuditCheckpoint, AuditTreeTile
+from governance.models.core import ApiToken, AuditEvent, RoleGrant, Team, User
 from governance.models.documents import (
     Document,
     DocumentAttachment,
@@ -15,7 +16,7 @@ from governance.models.reviews import ReviewOverdue
 from governance.models.risk import RiskAssessment
 
 __all__ = [
-    "ApiToken", "AuditChainHead", "AuditEvent", "RoleGrant", "Team", "User",
+    "ApiToken", "AuditCheckpoint", "AuditEvent", "AuditTreeTile", "RoleGrant", "Team", "User",
     "Document", "DocumentAttachment", "DocumentRevision", "DocumentSection", "DocumentTemplate",
     "Finding", "FindingResponse", "TierPolicy", "ReviewOverdue", "RiskAssessment",
 ]

@@ -1,4 +1,4 @@
-"""People, teams, roles, API tokens and the hash-chained audit trail."""
+"""People, teams, roles, API tokens and the audit trail (events; checkpoints in auditlog.py)."""
 
 from __future__ import annotations
 
@@ -86,26 +86,18 @@ class ApiToken(models.Model):
         return f"{self.prefix}… ({self.user.username})"
 
 
-class AuditChainHead(models.Model):
-    """Single row holding the last sequence number and hash; every append updates it first, and
-    that row lock makes concurrent writers queue so the chain never forks."""
-
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
-    last_seq = models.BigIntegerField(default=0)
-    last_hash = models.CharField(max_length=64, default="0" * 64)
-
-    class Meta:
-        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="audit_head_singleton")]
-
-
 class AuditEvent(models.Model):
-    """An append-only, hash-chained record of one state change.
+    """An append-only record of one state change, at one position of the Merkle audit log.
 
-    hash = sha256(canonical JSON of the event's fields + prev_hash). The database refuses UPDATE
-    and DELETE by trigger (see migration), and the model refuses them in code.
+    `seq` is the position (1, 2, ... from a database sequence; see governance.audit.record) and
+    `body` the event's canonical JSON, which the sealer hashes into the tree as a leaf. Events
+    written before the Merkle log also carry the old per-row chain (`prev_hash`, `hash` =
+    sha256(body + prev_hash)), kept as history. The database refuses UPDATE, DELETE and TRUNCATE
+    by trigger (see migrations), and the model refuses them in code.
     """
 
-    seq = models.BigIntegerField(unique=True)
+    seq = models.BigIntegerField(unique=True, help_text="Position in the audit log.")
+    body = models.TextField(editable=False, help_text="Canonical JSON hashed into the log.")
     timestamp = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False,
@@ -121,8 +113,8 @@ class AuditEvent(models.Model):
     payload = models.JSONField(default=dict, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
     client_ip = models.CharField(max_length=64, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    prev_hash = models.CharField(max_length=64, blank=True, default="")
+    hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
 
     class Meta:
         ordering = ["seq"]

@@ -192,7 +192,7 @@ def test_auditor_traces_a_dataset_to_the_production_model_and_verifies_the_chain
     page.click("nav >> text=Audit log")
     page.click("[data-testid=verify-chain]")
     status = page.locator("[data-testid=chain-status]")
-    expect(status).to_contain_text("Audit chain intact.")
+    expect(status).to_contain_text("Audit log intact.")
     expect(page.locator("[data-testid=export-links]")).to_be_visible()
     portal.shot("3-audit-log-verified")
     portal.shot("3-audit-log-narrow", narrow=True)

@@ -56,10 +56,18 @@ def test_the_model_refuses_update_and_delete(personas):
         event.delete()
 
 
+def _seal():
+    from governance.auditlog.sealer import seal
+
+    return seal()
+
+
 def test_verify_pinpoints_a_row_edited_behind_the_applications_back(client_for, personas):
     client = client_for("auditor")
+    _seal()
+    total = AuditEvent.objects.count()
     assert client.get("/api/v1/audit-events/verify/").json() == {
-        "ok": True, "checked": AuditEvent.objects.count()}
+        "ok": True, "checked": total, "checkpoints": 1, "sealed": total}
     target = AuditEvent.objects.order_by("seq")[5]
     with triggers_disabled(), connection.cursor() as cur:
         cur.execute("UPDATE governance_auditevent SET object_repr = %s WHERE seq = %s",
@@ -67,41 +75,69 @@ def test_verify_pinpoints_a_row_edited_behind_the_applications_back(client_for, 
     body = client.get("/api/v1/audit-events/verify/").json()
     assert body["ok"] is False and body["broken_at"] == target.seq
     assert body["checked"] == target.seq - 1
-    assert "content does not match" in body["reason"]
+    assert "columns do not match" in body["reason"]
 
 
-def test_verify_pinpoints_a_deleted_row_and_a_rehashed_row(personas):
+def test_verify_pinpoints_a_deleted_row(personas):
     from django.core.management import call_command
     from django.core.management.base import CommandError
 
+    _seal()
     events = list(AuditEvent.objects.order_by("seq"))
     with triggers_disabled(), connection.cursor() as cur:
         cur.execute("DELETE FROM governance_auditevent WHERE seq = %s", [events[3].seq])
     result = audit.verify_chain()
     assert (result.ok, result.broken_at) == (False, events[3].seq)
+    assert "missing" in result.reason
     with pytest.raises(CommandError, match=f"#{events[3].seq}"):
         call_command("verify_audit", stdout=io.StringIO())
 
 
-def test_a_forged_row_with_a_recomputed_hash_breaks_the_next_link(personas):
-    events = list(AuditEvent.objects.order_by("seq"))
-    victim = events[2]
+def test_a_rewritten_event_with_a_matching_body_is_found_at_its_leaf(personas):
+    _seal()
+    victim = AuditEvent.objects.order_by("seq")[2]
     victim.payload = {"forged": True}
-    forged = audit.event_hash(victim)
+    forged_body = audit.event_body(victim)
     with triggers_disabled(), connection.cursor() as cur:
-        cur.execute("UPDATE governance_auditevent SET payload = %s, hash = %s WHERE seq = %s",
-                    [json.dumps({"forged": True}), forged, victim.seq])
+        cur.execute("UPDATE governance_auditevent SET payload = %s, body = %s WHERE seq = %s",
+                    [json.dumps({"forged": True}), forged_body, victim.seq])
     result = audit.verify_chain()
-    assert (result.ok, result.broken_at) == (False, victim.seq + 1)
+    assert (result.ok, result.broken_at) == (False, victim.seq)
+    assert "does not match the leaf sealed in checkpoint 1" in result.reason
+
+
+def test_events_from_before_the_merkle_log_still_verify_their_old_chain(db):
+    """Rows migrated from the hash-chained trail keep prev_hash/hash; a broken link is found."""
+    from django.utils import timezone as tz
+
+    prev = audit.GENESIS_HASH
+    rows = []
+    for seq in (1, 2, 3):
+        fields = dict(seq=seq, timestamp=tz.now(), actor_id=None, actor_name="system",
+                      actor_roles=[], action="governance.team.created", object_type="t",
+                      object_id=str(seq), object_repr="t", model_name="", payload={"n": seq},
+                      request_id="", client_ip="", prev_hash=prev)
+        digest = audit.compute_hash(**fields)
+        event = AuditEvent(hash=digest, **fields)
+        event.body = audit.event_body(event)
+        rows.append(event)
+        prev = digest
+    rows[2].prev_hash = rows[0].hash  # a chain that skips its predecessor
+    AuditEvent.objects.bulk_create(rows)
+    result = audit.verify_chain()
+    assert (result.ok, result.broken_at) == (False, 3)
     assert "prev_hash" in result.reason
 
 
 def test_verify_command_reports_ok(personas):
     from django.core.management import call_command
 
+    _seal()
     out = io.StringIO()
     call_command("verify_audit", stdout=out)
-    assert json.loads(out.getvalue()) == {"ok": True, "checked": AuditEvent.objects.count()}
+    total = AuditEvent.objects.count()
+    assert json.loads(out.getvalue()) == {"ok": True, "checked": total, "checkpoints": 1,
+                                          "sealed": total}
 
 
 def test_a_failed_request_writes_no_event(client_for, personas):
@@ -208,29 +244,19 @@ def test_stage_history_answers_what_was_in_production_at_a_time(client_for, pers
     {"z": 1, "a": [1.5, 2e-7, None, True], "ünï": "café \u2028 \"quoted\" \\ \n\t\x01 €"},
     {"nested": {"b": {"d": 1, "c": [{"y": 1, "x": 2}]}}, "big": 2**70, "neg": -0.0},
 ])
-def test_the_fast_canonical_form_is_byte_identical_to_compute_hash(payload):
-    import datetime as dt
-    import hashlib
-
-    ts = dt.datetime(2026, 11, 23, 10, 0, 0, 123, tzinfo=dt.UTC)
-    fields = dict(seq=7, timestamp=ts, actor_id=None, actor_name="vál\"x", actor_roles=["validator", "admin"],
-                  action="governance.team.created", object_type="t", object_id="1",
-                  object_repr="ob\u00e9 \n", model_name="m", payload=payload, request_id="r",
-                  client_ip="::1", prev_hash="a" * 64)
-    expected = audit.compute_hash(**fields)
-    canonical = audit.canonical_fast(7, audit._ts(ts), None, "vál\"x", ["validator", "admin"],
-                                     "governance.team.created", "t", "1", "ob\u00e9 \n", "m",
-                                     payload, "r", "::1")
-    assert hashlib.sha256((canonical + "a" * 64).encode()).hexdigest() == expected
-    encoded = audit.canonical_roles(["validator", "admin"])
-    again = audit.canonical_fast(7, audit._ts(ts), None, "vál\"x", encoded,
-                                 "governance.team.created", "t", "1", "ob\u00e9 \n", "m",
-                                 payload, "r", "::1")
-    assert again == canonical
+def test_the_body_split_around_the_position_is_the_canonical_json(payload):
+    fields = dict(timestamp="2026-11-23T10:00:00.000123Z", actor_id=None, actor_name="vál\"x",
+                  actor_roles=["admin", "validator"], action="governance.team.created",
+                  object_type="t", object_id="1", object_repr="ob\u00e9 \n", model_name="m",
+                  payload=payload, request_id="r", client_ip="::1")
+    head, tail = audit.body_parts(fields)
+    assert head + "4711" + tail == json.dumps({**fields, "seq": 4711}, sort_keys=True,
+                                              separators=(",", ":"), ensure_ascii=False)
 
 
 def test_verify_handles_payloads_with_unicode_and_floats(personas):
     with transaction.atomic():
         audit.record(action="governance.team.created", object_type="t", object_id="x",
-                     payload={"ünï": "café €", "f": 0.1, "n": None, "l": [3, 1.25]})
+                     payload={"ünï": "café €", "f": 0.1, "n": None, "l": [3, 1.25, 2e-7]})
+    _seal()
     assert audit.verify_chain().ok

@@ -38,7 +38,7 @@ def test_audit_log_query_count_does_not_grow_with_rows(web_for, registry, person
 def test_chain_verification_reports_an_intact_chain(web_for, registry):
     response = web_for("auditor").get("/audit/verify/", HTTP_HX_REQUEST="true")
     html = response.content.decode()
-    assert "Audit chain intact." in html
+    assert "Audit log intact." in html
     assert f"All {AuditEvent.objects.count()} events checked" in html
     assert "<html" not in html  # an htmx fragment, not a page
 
@@ -52,7 +52,7 @@ def test_chain_verification_reports_a_tampered_event(web_for, registry):
         cur.execute(drop)
         cur.execute("UPDATE governance_auditevent SET object_repr = 'forged' WHERE seq = 3")
     html = web_for("auditor").get("/audit/verify/").content.decode()
-    assert "Audit chain broken at event #3" in html
+    assert "Audit log broken at event #3" in html
 
 
 def test_dashboard_counts_link_to_the_filtered_inventory(web_for, registry):
