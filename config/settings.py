@@ -196,6 +196,18 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 JOB_OUTPUT_ROOT = Path(os.environ.get("JOB_OUTPUT_ROOT", VAR_DIR / "job-output"))
 
+# Schemes an external artifact_uri / dataset uri may use (registry.uris). The artifact storage's
+# own locations are added to these (file: inside ARTIFACT_ROOT, or s3: with object storage);
+# runs:, models: and mlflow-artifacts: are MLflow's references, resolved by an MLflow client;
+# mlflow-dataset: names an MLflow dataset record the importer could not reach (no location).
+ALLOWED_URI_SCHEMES = [
+    s.strip().lower()
+    for s in os.environ.get(
+        "ALLOWED_URI_SCHEMES", "s3,gs,abfss,https,dbfs,models,runs,mlflow-artifacts,mlflow-dataset"
+    ).split(",")
+    if s.strip()
+]
+
 # Types a .skops artifact may contain. Anything else fails the load, naming the type.
 TRUSTED_SKOPS_TYPE_PREFIXES = [
     p.strip()

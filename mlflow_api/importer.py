@@ -27,6 +27,7 @@ from django.conf import settings
 from governance.models import Team
 from mlflow_api import protocol, services
 from registry import services as registry_services
+from registry import uris
 from registry.models import Dataset, DatasetVersion, ModelVersion, RegisteredModel
 
 PROMPT_TAG = "mlflow.prompt.is_prompt"
@@ -212,17 +213,30 @@ class Importer:
         train, evals = [], []
         for item in run.inputs.dataset_inputs if run.inputs else []:
             context = next((t.value for t in item.tags if t.key == "mlflow.data.context"), "")
-            ref = self._dataset_version(model, item.dataset).ref
+            found = self._dataset_version(model, item.dataset)
+            if found is None:
+                continue
+            ref = found.ref
             (evals if context.lower() in EVAL_CONTEXTS else train).append(ref)
         facts["training_datasets"] = list(dict.fromkeys(train))
         facts["evaluation_datasets"] = [r for r in dict.fromkeys(evals) if r not in train]
         return facts
 
-    def _dataset_version(self, model: RegisteredModel, ds) -> DatasetVersion:
+    def _dataset_version(self, model: RegisteredModel, ds) -> DatasetVersion | None:
         """The Gatehouse dataset version of an MLflow dataset input (created once). A source
-        that is a readable local file is hashed; otherwise the sha256 is that of the MLflow
-        dataset record (name, digest, source), and the description says so."""
+        that is a readable local CSV/Parquet file is uploaded (hashed and stored: a local path
+        is not a URI the registry records); otherwise the sha256 is that of the MLflow dataset
+        record (name, digest, source), and the description says so. A source whose URI the
+        registry refuses (registry.uris) is left out, with a note in the report."""
         uri, sha, hashed = self._dataset_identity(ds)
+        local = Path(unquote(urlparse(uri).path)) if hashed else None
+        upload = local is not None and local.suffix.lower() in (".csv", ".parquet", ".pq")
+        if not upload and not uris.is_allowed(uri):
+            self.report.notes.append(
+                f"dataset {ds.name!r} not imported: its source {uri[:200]!r} is not a URI the "
+                f"registry records ({uris.refusal(uri)})"
+            )
+            return None
         name = _slug(ds.name)
         dataset = Dataset.objects.filter(name=name).first()
         if dataset is None:
@@ -236,9 +250,15 @@ class Importer:
             return found
         how = ("sha256 of the data file" if hashed else
                "sha256 of the MLflow dataset record; the data itself was not reachable to hash")
+        description = f"MLflow dataset {ds.name!r}, digest {ds.digest}, {ds.source_type} source ({how})."
+        if upload:
+            with local.open("rb") as fh:
+                return registry_services.dataset_version_register(
+                    actor=self.actor, dataset=dataset, file=fh, filename=local.name, sha256=sha,
+                    description=description,
+                )
         return registry_services.dataset_version_register(
-            actor=self.actor, dataset=dataset, uri=uri[:1000], sha256=sha,
-            description=f"MLflow dataset {ds.name!r}, digest {ds.digest}, {ds.source_type} source ({how}).",
+            actor=self.actor, dataset=dataset, uri=uri[:1000], sha256=sha, description=description,
         )
 
     @staticmethod

@@ -14,7 +14,7 @@ from django.utils import timezone
 from common.errors import Conflict, Forbidden, ValidationFailed
 from governance import audit
 from governance import permissions as perms
-from registry import refs, storage
+from registry import refs, storage, uris
 from registry.choices import ArtifactFormat, DataFormat, EdgeKind, Stage, VersionKind
 from registry.models import (
     Artifact,
@@ -231,6 +231,8 @@ def model_version_register(
     )
     train, evals = found["training_datasets"], found["evaluation_datasets"]
     parent_versions = found["parents"]
+    if artifact_uri:  # checked before anything is stored (registry.uris: the one URI rule)
+        artifact_uri = uris.check_external_uri(artifact_uri, field="artifact_uri")
 
     artifact = None
     declared_sha = (artifact_sha256 or "").lower()
@@ -426,6 +428,8 @@ def dataset_version_register(
     if window_start and window_end and window_start > window_end:
         msg = "window_start must not be after window_end."
         raise ValidationFailed(msg, errors={"window_start": [msg]})
+    if uri:  # checked before anything is stored (registry.uris: the one URI rule)
+        uri = uris.check_external_uri(uri, field="uri")
     stored = None
     data_format = DataFormat.EXTERNAL
     declared = (sha256 or "").lower()
