@@ -208,7 +208,7 @@ def _insert(conn, fields: dict[str, Any], position: int | None = None) -> AuditE
         if position is None:
             cursor.execute(_INSERT_SQL[conn.vendor], params)
         else:
-            cursor.execute(_INSERT_AT_SQL[conn.vendor], [position, *params])
+            cursor.execute(_INSERT_AT_SQL[conn.vendor], [*params, position])  # FROM comes last
         pk, seq = cursor.fetchone()
     event = AuditEvent(id=pk, seq=seq, body=f"{head}{seq}{tail}", prev_hash="", hash=None,
                        **fields)

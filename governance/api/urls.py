@@ -1,6 +1,7 @@
 from django.urls import path
 
 from governance.api import views_audit as audit
+from governance.api import views_auditlog as auditlog
 from governance.api import views_documents as docs
 from governance.api import views_findings as findings
 from governance.api import views_risk as risk
@@ -51,6 +52,13 @@ urlpatterns = [
     path("audit-events/", audit.AuditEventListView.as_view(), name="auditevent-list"),
     path("audit-events/verify/", audit.AuditVerifyView.as_view(), name="auditevent-verify"),
     path("audit-events/export/", audit.AuditExportView.as_view(), name="auditevent-export"),
+    path("audit/checkpoints/latest/", auditlog.LatestCheckpointView.as_view(),
+         name="audit-checkpoint-latest"),
+    path("audit/events/<str:position>/proof/", auditlog.InclusionProofView.as_view(),
+         name="audit-event-proof"),
+    path("audit/consistency/", auditlog.ConsistencyProofView.as_view(),
+         name="audit-consistency"),
+    path("audit/public-key/", auditlog.PublicKeyView.as_view(), name="audit-public-key"),
     path("models/<slug:name>/stage-history/", audit.StageHistoryView.as_view(),
          name="model-stage-history"),
 ]
