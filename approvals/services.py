@@ -431,3 +431,34 @@ def version_rollback(*, actor, version: ModelVersion, reason: str) -> ModelVersi
     )
     notifications.version_rolled_back(version, actor=actor, reason=reason, from_stage=before)
     return version
+
+
+# --- archiving -------------------------------------------------------------------------------
+
+
+@transaction.atomic(durable=True)
+def _archive_development(*, actor, version: ModelVersion, reason: str) -> ModelVersion:
+    version = ModelVersion.objects.select_for_update().select_related("model").get(pk=version.pk)
+    if version.stage != Stage.DEVELOPMENT:
+        raise Conflict(f"{version.ref} moved to {version.stage} meanwhile; archive it again.")
+    return registry_services.set_stage(
+        version=version, stage=Stage.ARCHIVED, actor=actor, reason=reason,
+        cause={"archived": True},
+    )
+
+
+def version_archive(*, actor, version: ModelVersion, reason: str) -> ModelVersion:
+    """Archive a version. One still in development is archived by its owning team (it was never
+    approved for anything, so nothing is withdrawn from use); one in staging or production
+    leaves it only through the emergency rollback (validators and the model owner, with a
+    reason, notified). Archiving an archived version changes nothing."""
+    # The stage as it is now, not as the caller last read it (the rule depends on it).
+    stage = ModelVersion.objects.filter(pk=version.pk).values_list("stage", flat=True).get()
+    if stage == Stage.ARCHIVED:
+        return version
+    if stage == Stage.DEVELOPMENT:
+        refusal = perms.explain_cannot_edit_model(actor, version.model)
+        if refusal:
+            raise Forbidden(refusal)
+        return _archive_development(actor=actor, version=version, reason=reason)
+    return version_rollback(actor=actor, version=version, reason=reason)

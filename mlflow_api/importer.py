@@ -170,7 +170,7 @@ class Importer:
         """(artifact uri, sha256, format): the gatehouse tags when the source carries them,
         else the one .skops/.onnx file found by downloading the source's artifacts."""
         if tags.get(services.SHA_TAG):
-            sha, fmt = services.artifact_identity(mv.source, tags)
+            sha, fmt = services.tagged_identity(tags)
             return mv.source, sha, fmt
         from mlflow.artifacts import download_artifacts
 

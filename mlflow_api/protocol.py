@@ -95,20 +95,22 @@ def millis(moment: dt.datetime | None) -> int:
     return int(moment.timestamp() * 1000) if moment else 0
 
 
-def version_updated_at(version) -> dt.datetime:
+def version_updated_at(version, tags: list) -> dt.datetime:
     moments = [version.created_at, version.stage_changed_at]
-    moments += [t.updated_at for t in version.mlflow_tags.all()]
+    moments += [t.updated_at for t in tags]
     return max(m for m in moments if m)
 
 
-def render_version(version, *, aliases: list[str]) -> dict[str, Any]:
-    """A registry ModelVersion (with prefetched `mlflow_tags`) as MLflow's ModelVersion."""
+def render_version(version, *, aliases: list[str], tags: list | None = None) -> dict[str, Any]:
+    """A registry ModelVersion as MLflow's ModelVersion; its MLflow tags are `tags`, or else its
+    (prefetched) `mlflow_tags`."""
+    tags = list(version.mlflow_tags.all()) if tags is None else tags
     prov = version.provenance or {}
     out: dict[str, Any] = {
         "name": version.model.name,
         "version": str(version.version),
         "creation_timestamp": millis(version.created_at),
-        "last_updated_timestamp": millis(version_updated_at(version)),
+        "last_updated_timestamp": millis(version_updated_at(version, tags)),
         "user_id": version.created_by.username if version.created_by_id else "",
         "current_stage": TO_MLFLOW_STAGE.get(version.stage, "None"),
         "description": version.description,
@@ -116,7 +118,7 @@ def render_version(version, *, aliases: list[str]) -> dict[str, Any]:
         "run_id": prov.get("run_id", ""),
         "run_link": prov.get("run_link", ""),
         "status": "READY",
-        "tags": [{"key": t.key, "value": t.value} for t in version.mlflow_tags.all()],
+        "tags": [{"key": t.key, "value": t.value} for t in tags],
         "aliases": sorted(aliases),
     }
     return out

@@ -38,6 +38,25 @@ def model_get(user, name: str) -> RegisteredModel:
     return model
 
 
+def model_for_write(user, name: str) -> RegisteredModel:
+    """The model a write names, visible to `user`, without the tags and aliases a rendering
+    needs (one query)."""
+    model = registry_selectors.model_list_for_user(user).filter(name=name).first()
+    if model is None:
+        raise MlflowError(
+            RESOURCE_DOES_NOT_EXIST, f"Registered Model with name={name} not found (or not visible to you)."
+        )
+    return model
+
+
+def render_new_version(version: ModelVersion) -> dict:
+    """A version registered in this request, rendered from what was written (no re-read): it
+    has only the tags written with it, no aliases, and is in development, so no protected
+    alias points at it."""
+    tags = sorted(version.new_mlflow_tags, key=lambda t: t.key)  # as VersionTag's ordering
+    return protocol.render_version(version, aliases=[], tags=tags)
+
+
 def _version_number(version: str | int) -> int:
     try:
         number = int(str(version))

@@ -1,25 +1,20 @@
-"""Every write the MLflow API makes. Registry rows are written through `registry.services`;
-stage moves to Staging/Production go through a promotion request (`approvals.services`);
-MLflow tags and aliases are this app's own rows. Each state change records one audit event in
-its own transaction.
+"""Every write the MLflow API makes. Registry rows are written through `registry.services`
+(registration, rename, deletion); stage moves go through `approvals.services` (archiving, and a
+promotion request for Staging/Production); MLflow tags and aliases are this app's own rows.
+Each state change records one audit event in its transaction.
 
-Registry services are durable transactions, so a create-with-tags is two transactions: the
-registration (its event) and then the tags (one `mlflow_api.*.tagged` event). Everything is
-validated before the first one starts.
+A version created with tags is one transaction and one audit event: the registration event
+names the tags (its provenance), and the tag rows are written with the version.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-from pathlib import Path
-from urllib.parse import unquote, urlparse
+from typing import NoReturn
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import ProtectedError
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 
 from approvals import selectors as approvals_selectors
 from approvals import services as approvals_services
@@ -29,9 +24,10 @@ from common.errors import Conflict, Forbidden, ValidationFailed
 from governance import audit
 from governance import permissions as perms
 from governance.models import Team
-from mlflow_api import protocol
+from mlflow_api import protocol, sources
 from mlflow_api.models import ModelAlias, ModelTag, VersionTag
 from registry import services as registry_services
+from registry import storage
 from registry.choices import Stage
 from registry.models import ModelVersion, RegisteredModel
 
@@ -129,61 +125,15 @@ def model_describe(*, actor, model: RegisteredModel, description: str) -> Regist
     return registry_services.model_update(actor=actor, model=model, changes={"description": description or ""})
 
 
-@transaction.atomic(durable=True)
 def model_rename(*, actor, model: RegisteredModel, new_name: str) -> RegisteredModel:
-    """Rename a model that has no governance history yet. Once a version has been promoted,
-    archived, or asked for promotion, the name is what the audit record and approvals refer to,
-    so it stays."""
+    """Rename under the registry's rule (a model with governance history keeps its name)."""
     new_name = check_name(new_name, "new_name")
-    _require(perms.explain_cannot_edit_model(actor, model))
-    model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
-    if new_name == model.name:
-        return model
-    if RegisteredModel.objects.filter(name=new_name).exists():
-        raise Conflict(f"Registered Model (name={new_name}) already exists.", code="already_exists")
-    if (
-        approvals_selectors.promotion_list_for_user(actor).filter(model=model).exists()
-        or ModelVersion.objects.filter(model=model, stage_changed_at__isnull=False).exists()
-    ):
-        raise Forbidden(
-            f"{model.name} has promotion or stage history in Gatehouse; its name is part of that "
-            "record and cannot change. Register a new model under the new name instead."
-        )
-    old = model.name
-    RegisteredModel.objects.filter(pk=model.pk).update(name=new_name, updated_at=timezone.now())
-    model.name = new_name
-    audit.record(
-        action="mlflow_api.model.renamed", actor=actor, target=model, model_name=new_name,
-        payload={"before": {"name": old}, "after": {"name": new_name}},
-    )
-    return model
+    return registry_services.model_rename(actor=actor, model=model, new_name=new_name)
 
 
-@transaction.atomic(durable=True)
 def model_delete(*, actor, model: RegisteredModel) -> None:
-    """Only an empty model (no versions, no governance records) may be deleted: registered
-    versions are the audit record and are never deleted."""
-    _require(perms.explain_cannot_edit_model(actor, model))
-    model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
-    count = ModelVersion.objects.filter(model=model).count()
-    if count:
-        raise Forbidden(
-            f"{model.name} has {count} registered version(s). Gatehouse keeps every registered "
-            "version for the audit record, so the model cannot be deleted; archive its versions "
-            "instead (transition them to Archived)."
-        )
-    name, pk = model.name, model.pk
-    try:
-        model.delete()
-    except ProtectedError:
-        raise Forbidden(
-            f"{name} has governance records (risk assessments, findings or reviews) and is kept "
-            "for the audit record; it cannot be deleted."
-        ) from None
-    audit.record(
-        action="mlflow_api.model.deleted", actor=actor, object_type="registry.registeredmodel",
-        object_id=pk, object_repr=name, model_name=name, payload={"before": {"name": name}},
-    )
+    """Delete under the registry's rule (only an empty model with no governance records)."""
+    registry_services.model_delete(actor=actor, model=model)
 
 
 @transaction.atomic  # also called inside model_create / version_create
@@ -226,75 +176,113 @@ def _upsert(current: dict, tags: dict[str, str], make) -> tuple[dict, dict]:
 # --- model versions -----------------------------------------------------------------------------
 
 
-def _local_file(source: str) -> Path | None:
-    """The file a `file://` or absolute-path source names, if it lies under ARTIFACT_ROOT (the
-    server never reads files elsewhere)."""
-    parsed = urlparse(source)
-    if parsed.scheme == "file":
-        raw = unquote(parsed.path)
-    elif parsed.scheme == "" and source.startswith("/"):
-        raw = source
-    else:
-        return None
-    root = Path(settings.ARTIFACT_ROOT).resolve()
-    path = Path(raw).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
-        return None
-    return path
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def artifact_identity(source: str, tags: dict[str, str]) -> tuple[str, str]:
-    """(sha256, format) of a version's artifact: the `gatehouse.artifact_sha256` tag, or the hash
-    of the file when `source` is a file under ARTIFACT_ROOT. Gatehouse never registers an
-    artifact whose content it cannot pin."""
+def tagged_identity(tags: dict[str, str]) -> tuple[str, str]:
+    """(sha256, format) the `gatehouse.artifact_*` tags declare (either may be empty); a sha256
+    that is not 64 hex characters is refused."""
     sha = (tags.get(SHA_TAG) or "").strip().lower()
     fmt = (tags.get(FORMAT_TAG) or "").strip().lower()
-    if not sha:
-        local = _local_file(source)
-        if local is not None:
-            sha = _sha256_of(local)
-    if not re.fullmatch(r"[0-9a-f]{64}", sha):
-        raise ValidationFailed(
-            "Gatehouse pins every model version to the sha256 of its artifact, and MLflow does "
-            f"not send one: add the tag {SHA_TAG}=<64 hex characters> (and {FORMAT_TAG}=skops "
-            "or onnx when the source is not a .skops/.onnx file)."
-        )
+    if sha and not re.fullmatch(r"[0-9a-f]{64}", sha):
+        raise ValidationFailed(f"The tag {SHA_TAG} must be the artifact's sha256: 64 hex characters.")
+    if fmt and fmt not in ("skops", "onnx"):
+        raise ValidationFailed(f"The tag {FORMAT_TAG} must be skops or onnx, not {fmt!r}.")
     return sha, fmt
 
 
-@transaction.atomic(durable=True)
+def _unreadable(source: str) -> str:
+    return (
+        f"Gatehouse pins every model version to the sha256 of its artifact and cannot read "
+        f"{source}: log the model under {sources.describe_storage()} so the server hashes it "
+        f"itself, or add the tag {SHA_TAG}=<sha256 of the skops/ONNX file> (with {FORMAT_TAG}="
+        "skops or onnx when the source is not a .skops/.onnx file)."
+    )
+
+
+def _artifact_from(source: str, tags: dict[str, str]) -> dict:
+    """The registry's artifact arguments for `source`. A source the server can read (see
+    `sources`) is read through the artifact storage and stored like an upload (streamed, hashed,
+    checked: no pickles), and the tags, when given, must agree with what was read; any other
+    source needs its sha256 in the tag."""
+    sha, fmt = tagged_identity(tags)
+    readable = sources.resolve(source)
+    if readable is None:
+        if not sha:
+            raise ValidationFailed(_unreadable(source), code="sha256_required")
+        if not fmt and not source.lower().endswith(storage.PICKLE_EXTENSIONS + (".skops", ".onnx")):
+            raise ValidationFailed(
+                f"Say the artifact's format with the tag {FORMAT_TAG}=skops or onnx: the source "
+                f"{source} is not a .skops/.onnx file and Gatehouse cannot read it."
+            )
+        return {"artifact_uri": source, "artifact_sha256": sha, "artifact_format": fmt}
+    if fmt and readable.artifact_format and fmt != readable.artifact_format:
+        raise ValidationFailed(
+            f"The tag {FORMAT_TAG}={fmt} does not match {source}: its MLmodel file names a "
+            f"{readable.artifact_format} model ({readable.filename})."
+        )
+    return {
+        "artifact_file": readable, "artifact_filename": readable.filename,
+        "artifact_format": readable.artifact_format or fmt, "artifact_sha256": sha,
+    }
+
+
+def _register(*, source: str, sha_tag: str, artifact: dict, **fields) -> ModelVersion:
+    readable = artifact.get("artifact_file")
+    if readable is None:
+        return registry_services.model_version_register(**artifact, **fields)
+    with readable.storage.open(readable.name, "rb") as fh:
+        try:
+            return registry_services.model_version_register(**{**artifact, "artifact_file": fh}, **fields)
+        except ValidationFailed as exc:
+            if exc.code != "sha256_mismatch":
+                raise
+            raise ValidationFailed(
+                f"The tag {SHA_TAG}={sha_tag} does not match the artifact Gatehouse read from "
+                f"{source} ({readable.filename}); correct the tag or leave it out (the server "
+                "pins the artifact itself).",
+                code="sha256_mismatch",
+            ) from None
+
+
 def version_create(
     *, actor, model: RegisteredModel, source: str, run_id: str = "", run_link: str = "",
     description: str = "", tags: dict[str, str] | None = None, extra: dict | None = None,
     artifact: tuple[str, str, str] | None = None,
 ) -> ModelVersion:
-    """Register the next version from an MLflow source; `source`, `run_id` and `run_link` are
-    kept as provenance, MLflow tags as tags. `extra` adds registry fields (the importer's
+    """Register the next version from an MLflow source, pinned to its artifact's sha256 (read
+    by the server when the source is in its artifact storage, else the tag). `source`,
+    `run_id`, `run_link` and the tags are kept as provenance, the tags also as MLflow tags, in
+    one transaction with one audit event. `extra` adds registry fields (the importer's
     hyperparameters, metrics, datasets); `artifact` = (uri, sha256, format) when the caller has
-    hashed the artifact itself (the importer)."""
+    hashed the artifact itself (the importer). The new version carries `new_mlflow_tags`.
+    Everything is checked before the registry's transaction starts; the tags are written in it."""
     tags = check_tags(dict(tags or {}))
     source = (source or "").strip()
     if not source:
         raise ValidationFailed("A model version needs its source (the URI of the model artifacts).")
     _require(perms.explain_cannot_edit_model(actor, model))
-    uri, (sha, fmt) = (artifact[0], artifact[1:]) if artifact else (source, artifact_identity(source, tags))
+    if artifact:
+        pinned = {"artifact_uri": artifact[0], "artifact_sha256": artifact[1], "artifact_format": artifact[2]}
+    else:
+        pinned = _artifact_from(source, tags)
     extra = dict(extra or {})
     provenance = {"source": source, "run_id": run_id or "", "run_link": run_link or "",
                   "mlflow_tags": tags, **extra.pop("provenance", {})}
-    version = registry_services.model_version_register(
-        actor=actor, model=model, artifact_uri=uri, artifact_sha256=sha, artifact_format=fmt,
-        description=description or "", provenance=provenance, **extra,
+    written: list[VersionTag] = []
+
+    def keep_tags(version: ModelVersion) -> None:
+        # A new version has no tags and nobody sees it before commit: one INSERT, no lock. The
+        # registration event already names these tags (provenance.mlflow_tags).
+        if tags:
+            written.extend(VersionTag.objects.bulk_create(
+                [VersionTag(version=version, key=k, value=v) for k, v in tags.items()]
+            ))
+
+    # The registry's transaction is the only one (no savepoint around it): the tags join it.
+    version = _register(
+        source=source, sha_tag=pinned.get("artifact_sha256", ""), artifact=pinned,
+        actor=actor, model=model, description=description or "", provenance=provenance,
+        on_registered=keep_tags, **extra,
     )
-    if tags:
-        version_tags_set(actor=actor, version=version, tags=tags)
+    version.new_mlflow_tags = written
     return version
 
 
@@ -338,27 +326,14 @@ def version_tag_delete(*, actor, version: ModelVersion, key: str) -> None:
 # --- stages: archiving is free, Staging/Production are governed ----------------------------------
 
 
-@transaction.atomic(durable=True)
-def _archive_in_development(*, actor, version: ModelVersion) -> ModelVersion:
-    _require(perms.explain_cannot_edit_model(actor, version.model))
-    return registry_services.set_stage(
-        version=version, stage=Stage.ARCHIVED, actor=actor,
-        reason="Archived through the MLflow API (transition-stage to Archived).",
-        cause={"via": "mlflow"},
-    )
+ARCHIVE_REASON = "Archived through the MLflow API (transition-stage to Archived)."
 
 
 def version_archive(*, actor, version: ModelVersion) -> ModelVersion:
-    """Archive as MLflow does. A version in staging or production leaves it through Gatehouse's
+    """Archive as MLflow does, through approvals (the only app that moves stage): a version in
+    development is archived by its team; one in staging or production leaves it through the
     emergency rollback (validators and the model's owner), which records why and notifies."""
-    if version.stage == Stage.ARCHIVED:
-        return version
-    if version.stage == Stage.DEVELOPMENT:
-        return _archive_in_development(actor=actor, version=version)
-    return approvals_services.version_rollback(
-        actor=actor, version=version,
-        reason="Archived through the MLflow API (transition-stage to Archived).",
-    )
+    return approvals_services.version_archive(actor=actor, version=version, reason=ARCHIVE_REASON)
 
 
 def _live_request(actor, version: ModelVersion, target_stage: str) -> PromotionRequest | None:
@@ -413,7 +388,7 @@ def refusal_for(req: PromotionRequest, asked: str) -> str:
     return " ".join(parts)
 
 
-def governed_move(*, actor, version: ModelVersion, target_stage: str, asked: str) -> None:
+def governed_move(*, actor, version: ModelVersion, target_stage: str, asked: str) -> NoReturn:
     """Staging/Production (and protected aliases) never move a version from the MLflow API:
     open or reuse the promotion request and refuse, naming what it waits for."""
     _require(perms.explain_cannot_write(actor))
@@ -435,7 +410,6 @@ def version_transition(*, actor, version: ModelVersion, mlflow_stage: str) -> Mo
         )
     governed_move(actor=actor, version=version, target_stage=stage,
                   asked=f"Transition of {version.ref} to {protocol.TO_MLFLOW_STAGE[stage]}")
-    return version  # not reached
 
 
 # --- aliases ----------------------------------------------------------------------------------

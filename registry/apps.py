@@ -11,6 +11,8 @@ class RegistryConfig(AppConfig):
         audit.register_actions(
             "registry.model.registered",
             "registry.model.updated",
+            "registry.model.renamed",
+            "registry.model.deleted",
             "registry.version.registered",
             "registry.version.updated",
             "registry.version.stage_changed",

@@ -5,6 +5,7 @@ audit event in it: a version, its lineage edges and its event are written togeth
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from django.conf import settings
@@ -128,6 +129,86 @@ def model_update(*, actor, model: RegisteredModel, changes: dict[str, Any]) -> R
     return model
 
 
+def _records_naming(model: RegisteredModel) -> list[str]:
+    """What outside the registry keeps a record of `model` or its versions (promotion requests,
+    risk assessments, findings, reviews, documents, jobs), by verbose name. Found through the
+    relations that PROTECT the registry rows (the apps above declare them), so the registry
+    needs no import of the apps that record about it; rows that merely follow the model
+    (CASCADE: MLflow tags and aliases) are not records."""
+    found: list[str] = []
+    for owner, lookup in ((RegisteredModel, {"pk": model.pk}), (ModelVersion, {"model_id": model.pk})):
+        for rel in owner._meta.related_objects:
+            related = rel.related_model
+            if related._meta.app_label == "registry" or rel.on_delete.__name__ != "PROTECT":
+                continue
+            filters = {f"{rel.field.name}__{k}": v for k, v in lookup.items()}
+            if related._default_manager.filter(**filters).exists():
+                found.append(str(related._meta.verbose_name_plural))
+    return sorted(set(found))
+
+
+@transaction.atomic(durable=True)
+def model_rename(*, actor, model: RegisteredModel, new_name: str) -> RegisteredModel:
+    """Rename a model that has no governance history yet (owning team and admins). Once another
+    app keeps a record about it or a version has changed stage, its name is what the audit
+    trail and those records refer to, so it stays; register a new model instead."""
+    _require(perms.explain_cannot_edit_model(actor, model))
+    model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+    if new_name == model.name:
+        return model
+    if RegisteredModel.objects.filter(name=new_name).exists():
+        msg = f"A model named {new_name!r} already exists."
+        raise Conflict(msg, errors={"name": [msg]}, code="already_exists")
+    records = _records_naming(model)
+    if ModelVersion.objects.filter(model=model, stage_changed_at__isnull=False).exists():
+        records.append("stage changes")
+    if records:
+        raise Forbidden(
+            f"{model.name} has governance history in Gatehouse ({', '.join(records)}); its name "
+            "is part of that record and cannot change. Register a new model under the new name "
+            "instead.",
+            code="name_frozen",
+        )
+    old = model.name
+    model.name = new_name
+    model.save(update_fields=["name", "updated_at"])
+    audit.record(
+        action="registry.model.renamed", actor=actor, target=model, model_name=new_name,
+        payload={"before": {"name": old}, "after": {"name": new_name}},
+    )
+    return model
+
+
+@transaction.atomic(durable=True)
+def model_delete(*, actor, model: RegisteredModel) -> None:
+    """Delete an empty model (owning team and admins): no versions and no governance records.
+    Registered versions are the audit record and are never deleted, so a model that has one
+    stays; its versions are archived instead."""
+    _require(perms.explain_cannot_edit_model(actor, model))
+    model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+    if model.latest_version:
+        raise Forbidden(
+            f"{model.name} has {model.latest_version} registered version(s). Gatehouse keeps every "
+            "registered version for the audit record, so the model cannot be deleted; archive its "
+            "versions instead (transition them to Archived).",
+            code="has_versions",
+        )
+    records = _records_naming(model)
+    if records:
+        raise Forbidden(
+            f"{model.name} has governance records ({', '.join(records)}) and is kept for the audit "
+            "record; it cannot be deleted.",
+            code="has_records",
+        )
+    name, pk, team = model.name, model.pk, model.team.name
+    model.delete()  # its MLflow tags and aliases go with it (CASCADE)
+    audit.record(
+        action="registry.model.deleted", actor=actor, object_type="registry.registeredmodel",
+        object_id=pk, object_repr=name, model_name=name,
+        payload={"before": {"name": name, "team": team}},
+    )
+
+
 # --- artifacts ----------------------------------------------------------------------------
 
 
@@ -187,7 +268,8 @@ def _next_version_number(parent: RegisteredModel | Dataset) -> int:
     return parent.latest_version
 
 
-# Not durable: an adapter (the MLflow API) may compose it with its own writes in one transaction.
+# Not durable: an adapter may call it inside its own transaction (a savepoint then); the hot
+# MLflow path instead passes `on_registered`, so its rows join this transaction without one.
 @transaction.atomic
 def model_version_register(
     *,
@@ -214,8 +296,11 @@ def model_version_register(
     description: str = "",
     tags: list[str] | None = None,
     provenance: dict | None = None,
+    on_registered: Callable[[ModelVersion], object] | None = None,
 ) -> ModelVersion:
     """Register the next version of `model` with its artifact and lineage, in one transaction.
+    `on_registered(version)` runs in that transaction once the version is written: an adapter's
+    own rows about it (the MLflow API's tags) commit or fail with it.
 
     The version number is handed out under the model's row lock (`_next_version_number`), so
     concurrent registrations get distinct numbers. Unknown references fail the whole registration; nothing is written.
@@ -275,6 +360,8 @@ def model_version_register(
         + [LineageEdge(kind=EdgeKind.DERIVED_FROM, upstream_model_id=p.pk, downstream_model=version) for p in parent_versions]
     )
     LineageEdge.objects.bulk_create(edges)
+    if on_registered is not None:
+        on_registered(version)
     # The caller answers from what was written rather than reading it back.
     version.lineage_refs = {
         "trained_on": sorted(d.ref for d in train),
@@ -291,6 +378,7 @@ def model_version_register(
                 "evaluation_datasets": [d.ref for d in evals],
                 "parents": [p.ref for p in parent_versions],
                 "code_commit": code_commit,
+                **({"provenance": version.provenance} if version.provenance else {}),
             }
         },
     )

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.errors import DomainError
+from governance import permissions as perms
 from governance.authentication import TokenAuthentication
 from mlflow_api import protocol, selectors, services
 from mlflow_api.protocol import MlflowError
@@ -93,6 +94,12 @@ class Endpoint(APIView):
         handler = self.handlers.get(request.method)
         if handler is None:
             raise MlflowError(protocol.ENDPOINT_NOT_FOUND, f"{request.method} is not served on {request.path}.")
+        if request.method != "GET" and handler not in READ_HANDLERS:
+            # The role decides before the input is read: an auditor's write is a 403 whatever
+            # its body, never a 400 about a parameter it had no right to send.
+            refusal = perms.explain_cannot_write(request.user)
+            if refusal:
+                raise MlflowError(protocol.PERMISSION_DENIED, refusal)
         return Response(handler(request, Params(request)))
 
     get = post = patch = delete = _run
@@ -230,13 +237,13 @@ def _version_out(request, name: str, number: int) -> dict:
 
 
 def version_create(request, p: Params) -> dict:
-    model = selectors.model_get(request.user, p.str("name", required=True))
+    model = selectors.model_for_write(request.user, p.str("name", required=True))
     version = services.version_create(
         actor=request.user, model=model, source=p.str("source", required=True),
         run_id=p.str("run_id"), run_link=p.str("run_link"), description=p.str("description"),
         tags=p.tags(),
     )
-    return _version_out(request, model.name, version.version)
+    return {"model_version": selectors.render_new_version(version)}
 
 
 def version_get(request, p: Params) -> dict:
@@ -286,3 +293,7 @@ def version_set_tag(request, p: Params) -> dict:
 def version_delete_tag(request, p: Params) -> dict:
     services.version_tag_delete(actor=request.user, version=_version(request, p), key=p.str("key", required=True))
     return {}
+
+
+#: Handlers served on POST that only read (MLflow's client posts get-latest-versions).
+READ_HANDLERS = frozenset({latest_versions})

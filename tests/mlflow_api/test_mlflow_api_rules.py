@@ -15,6 +15,15 @@ from mlflow_api.models import ModelTag
 from registry.models import ModelVersion, RegisteredModel
 from tests.mlflow_api.conftest import SHA_A
 
+
+def onnx_bytes() -> bytes:
+    import numpy as np
+    from skl2onnx import to_onnx
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.arange(20, dtype=np.float32).reshape(10, 2)
+    return to_onnx(LogisticRegression().fit(X, [0, 1] * 5), X[:1]).SerializeToString()
+
 API = "/api/2.0/mlflow/"
 
 
@@ -98,10 +107,13 @@ def test_a_source_file_under_the_artifact_root_is_hashed_by_the_server(owner, se
     create(owner)
     inside = settings.ARTIFACT_ROOT / "incoming" / "model.onnx"
     inside.parent.mkdir(parents=True)
-    inside.write_bytes(b"onnx bytes")
+    inside.write_bytes(onnx_bytes())
     response = create_version(owner, source=inside.as_uri(), tags={})
     assert response.status_code == 200, response.content
-    assert ModelVersion.objects.get().artifact_sha256 == hashlib.sha256(b"onnx bytes").hexdigest()
+    assert ModelVersion.objects.get().artifact_sha256 == hashlib.sha256(onnx_bytes()).hexdigest()
+    inside.with_name("fake.onnx").write_bytes(b"not onnx at all")
+    assert_error(create_version(owner, source=str(inside.with_name("fake.onnx")), tags={}), 400,
+                 "INVALID_PARAMETER_VALUE", "not a valid ONNX model")
     outside = tmp_path / "elsewhere.onnx"
     outside.write_bytes(b"secret")
     assert_error(create_version(owner, source=str(outside), tags={}), 400, "INVALID_PARAMETER_VALUE")
@@ -111,14 +123,14 @@ def test_rename_is_audited_and_refused_once_the_model_has_stage_history(owner):
     create(owner)
     response = post(owner, "registered-models/rename", {"name": "credit-default", "new_name": "credit-pd"})
     assert response.status_code == 200 and response.json()["registered_model"]["name"] == "credit-pd"
-    event = AuditEvent.objects.get(action="mlflow_api.model.renamed")
+    event = AuditEvent.objects.get(action="registry.model.renamed")
     assert event.payload == {"before": {"name": "credit-default"}, "after": {"name": "credit-pd"}}
     assert create_version(owner, "credit-pd").status_code == 200
     archived = post(owner, "model-versions/transition-stage",
                     {"name": "credit-pd", "version": "1", "stage": "archived"})
     assert archived.json()["model_version"]["current_stage"] == "Archived"
     assert_error(post(owner, "registered-models/rename", {"name": "credit-pd", "new_name": "x"}), 403,
-                 "PERMISSION_DENIED", "stage history")
+                 "PERMISSION_DENIED", "governance history", "stage changes")
     assert RegisteredModel.objects.filter(name="credit-pd").exists()
 
 
@@ -126,7 +138,7 @@ def test_only_an_empty_model_can_be_deleted_and_versions_never(owner):
     create(owner, "scratch", tags=[{"key": "k", "value": "v"}])
     assert post(owner, "registered-models/delete", {"name": "scratch"}, "delete").status_code == 200
     assert not RegisteredModel.objects.filter(name="scratch").exists() and not ModelTag.objects.exists()
-    assert AuditEvent.objects.filter(action="mlflow_api.model.deleted", model_name="scratch").count() == 1
+    assert AuditEvent.objects.filter(action="registry.model.deleted", model_name="scratch").count() == 1
 
     create(owner)
     create_version(owner)
@@ -204,3 +216,41 @@ def test_search_query_count_does_not_grow_with_the_page(owner):
     small = (queries("registered-models/search"), queries("model-versions/search"))
     grow(1, 5)
     assert (queries("registered-models/search"), queries("model-versions/search")) == small
+
+
+def test_version_create_with_tags_costs_what_a_native_registration_does(
+    owner, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    """At most 12 SQL statements, including what runs after commit (webhook fan-out): no
+    savepoint per tag, one INSERT for all tags, one audit event, no re-read of the version."""
+    create(owner)
+    create_version(owner)  # warm-up: the token's last-used stamp
+    tags = {"gatehouse.artifact_sha256": SHA_A, "trainer": "nightly", "team": "risk", "data": "v3"}
+    with django_assert_max_num_queries(12), django_capture_on_commit_callbacks(execute=True):
+        response = create_version(owner, tags=tags, run_id="r-9", description="nightly")
+    assert response.status_code == 200, response.content
+    body = response.json()["model_version"]
+    assert body["version"] == "2" and body["run_id"] == "r-9" and body["aliases"] == []
+    assert {t["key"]: t["value"] for t in body["tags"]} == tags
+    assert body == owner.get(API + "model-versions/get",
+                             {"name": "credit-default", "version": "2"}).json()["model_version"]
+    assert AuditEvent.objects.filter(object_id=str(ModelVersion.objects.get(version=2).pk),
+                                     object_type="registry.modelversion").count() == 1
+
+
+def test_an_auditor_is_refused_before_any_input_is_read(owner, client_for):
+    create(owner)
+    auditor = client_for("auditor")
+    before = AuditEvent.objects.count()
+    for path, method in [("model-versions/create", "post"), ("registered-models/rename", "post"),
+                         ("registered-models/delete", "delete"), ("model-versions/update", "patch"),
+                         ("registered-models/alias", "post"), ("model-versions/set-tag", "post")]:
+        # No parameters at all: an engineer would get a 400 naming the missing one.
+        assert_error(post(auditor, path, {}, method), 403, "PERMISSION_DENIED", "Auditors")
+        response = getattr(auditor, method)(API + path, "{not json", content_type="application/json")
+        assert_error(response, 403, "PERMISSION_DENIED", "Auditors")
+    assert_error(post(owner, "model-versions/create", {}), 400, "INVALID_PARAMETER_VALUE", "name")
+    # Reads served on POST stay open to auditors.
+    response = post(auditor, "registered-models/get-latest-versions", {"name": "credit-default"})
+    assert response.status_code == 200 and response.json()["model_versions"] == []
+    assert AuditEvent.objects.count() == before
