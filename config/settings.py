@@ -4,6 +4,8 @@ Embedded default: SQLite under var/ and a Celery broker on kombu's filesystem tr
 Production: DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis), DEBUG=0 and a real SECRET_KEY.
 """
 
+import datetime as dt
+import json
 import os
 from pathlib import Path
 
@@ -76,6 +78,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI's files served from here: /api/docs/ works offline
     "django_htmx",
     "csp",
+    "axes",
     "common",
     "governance",
     "registry",
@@ -98,6 +101,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "common.middleware.UserTimezoneMiddleware",
+    # Last: turns a sign-in refused by the throttle into the lock-out page (or JSON).
+    "axes.middleware.AxesMiddleware",
 ]
 
 # Content Security Policy (django-csp), on in every mode so development and the browser tests see
@@ -158,7 +163,77 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "NAME": os.environ.get("SQLITE_TEST_NAME") or str(VAR_DIR / f"test-{os.getpid()}.sqlite3")
     }
 
+def env_json(name: str, default):
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be JSON: {exc}.") from exc
+
+
 AUTH_USER_MODEL = "governance.User"
+
+# Single sign-on (OpenID Connect, authorization code flow with PKCE; governance/oidc/). On when
+# OIDC_ISSUER is set. Endpoints are discovered from the issuer unless given explicitly.
+OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "").strip()
+OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "single sign-on")
+OIDC_RP_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_CLIENT_SECRET", "")
+OIDC_RP_SCOPES = os.environ.get("OIDC_SCOPES", "openid email profile")
+OIDC_ENDPOINTS = {
+    key: os.environ[var]
+    for key, var in [
+        ("authorization_endpoint", "OIDC_AUTHORIZATION_ENDPOINT"),
+        ("token_endpoint", "OIDC_TOKEN_ENDPOINT"),
+        ("userinfo_endpoint", "OIDC_USERINFO_ENDPOINT"),
+        ("jwks_uri", "OIDC_JWKS_URI"),
+    ]
+    if os.environ.get(var)
+}
+OIDC_SIGN_ALGORITHMS = [
+    a.strip() for a in os.environ.get("OIDC_SIGN_ALGORITHMS", "RS256").split(",") if a.strip()
+]
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_USE_NONCE = True
+OIDC_TIMEOUT = float(os.environ.get("OIDC_TIMEOUT", "10"))
+OIDC_CLOCK_SKEW_SECONDS = int(os.environ.get("OIDC_CLOCK_SKEW_SECONDS", "30"))
+OIDC_DISCOVERY_CACHE_SECONDS = int(os.environ.get("OIDC_DISCOVERY_CACHE_SECONDS", "3600"))
+OIDC_JWKS_CACHE_SECONDS = int(os.environ.get("OIDC_JWKS_CACHE_SECONDS", "300"))
+OIDC_JWKS_MIN_REFRESH_SECONDS = int(os.environ.get("OIDC_JWKS_MIN_REFRESH_SECONDS", "30"))
+# Claims -> roles and teams: {"claim value": "gatehouse role"}, {"group": "team slug"}.
+OIDC_USERNAME_CLAIM = os.environ.get("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_ROLE_CLAIM = os.environ.get("OIDC_ROLE_CLAIM", "roles")
+OIDC_ROLE_MAP = env_json("OIDC_ROLE_MAP", {})
+OIDC_TEAM_CLAIM = os.environ.get("OIDC_TEAM_CLAIM", "groups")
+OIDC_TEAM_MAP = env_json("OIDC_TEAM_MAP", {})
+# API: OIDC access tokens (JWT) for this audience; the subject claim maps to a linked user.
+OIDC_API_AUDIENCE = os.environ.get("OIDC_API_AUDIENCE", OIDC_RP_CLIENT_ID)
+OIDC_API_SUBJECT_CLAIM = os.environ.get("OIDC_API_SUBJECT_CLAIM", "sub")
+# LOCAL_LOGIN=0: no password sign-in anywhere (portal, admin, MLflow basic auth); SSO only.
+LOCAL_LOGIN = env_bool("LOCAL_LOGIN", True)
+AUTHENTICATION_BACKENDS = [
+    # First: refuses any sign-in (password or SSO) while its user or address is locked out.
+    "axes.backends.AxesStandaloneBackend",
+    *(["django.contrib.auth.backends.ModelBackend"] if LOCAL_LOGIN else []),
+    "governance.oidc.backend.OIDCBackend",
+]
+if not LOCAL_LOGIN and not OIDC_ISSUER:
+    raise ImproperlyConfigured("LOCAL_LOGIN=0 needs single sign-on: set OIDC_ISSUER too.")
+
+# Login throttling (django-axes): LOGIN_FAILURE_LIMIT failed sign-ins for a username, or from an
+# address, lock it for LOGIN_LOCKOUT_MINUTES (each further failure restarts the wait).
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = dt.timedelta(minutes=float(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = False  # else signing in to one account would clear an address's count
+# Proxies in front of Gatehouse that append to X-Forwarded-For (0: the peer address is the client).
+TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", "0"))
+AXES_CLIENT_IP_CALLABLE = "governance.throttle.client_ip"
+AXES_LOCKOUT_CALLABLE = "governance.throttle.lockout_response"
+AXES_VERBOSE = False
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]

@@ -6,13 +6,16 @@ class GovernanceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from governance import audit, schema  # noqa: F401 - registers the OpenAPI auth scheme
+        from governance import audit, schema, throttle  # noqa: F401 - OpenAPI auth, lock-out audit
+        from governance.oidc import checks  # noqa: F401 - registers the SSO settings check
 
         audit.register_actions(
             "governance.user.created",
             "governance.user.updated",
             "governance.token.created",
             "governance.token.revoked",
+            "governance.identity.linked",
+            "governance.login.locked_out",
             "governance.team.created",
             "governance.policy.published",
             "governance.risk_assessment.created",

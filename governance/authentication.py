@@ -1,16 +1,22 @@
-"""API token authentication: `Authorization: Token <key>` or `Bearer <key>`; keys stored hashed."""
+"""API authentication: `Authorization: Token <key>` or `Bearer <key>` with a Gatehouse API key
+(stored hashed), or `Bearer <jwt>` with an access token from the OIDC provider (workload
+identity), verified against the provider's keys."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 
+from django.conf import settings
+from django.contrib.auth.signals import user_login_failed
 from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import authentication, exceptions
 
-from governance.models import ApiToken, RoleGrant, User
+from governance.models import ApiToken, ExternalIdentity, RoleGrant, User
+from governance.oidc import config as oidc_config
+from governance.oidc import tokens as oidc_tokens
 
 
 def hash_key(key: str) -> str:
@@ -28,6 +34,53 @@ def _token_user_sql(vendor: str) -> str:
         FROM {ApiToken._meta.db_table} t JOIN {User._meta.db_table} u ON u.id = t.user_id
         WHERE t.key_hash = %s AND t.revoked_at IS NULL
     """
+
+
+def _identity_user_sql(vendor: str) -> str:
+    agg = "string_agg" if vendor == "postgresql" else "group_concat"
+    return f"""
+        SELECT u.*,
+            (SELECT {agg}(g.role, ',') FROM {RoleGrant._meta.db_table} g
+             WHERE g.user_id = u.id) AS role_list,
+            (SELECT {agg}(CAST(m.team_id AS text), ',') FROM {User.teams.through._meta.db_table} m
+             WHERE m.user_id = u.id) AS team_list
+        FROM {ExternalIdentity._meta.db_table} i JOIN {User._meta.db_table} u ON u.id = i.user_id
+        WHERE i.issuer = %s AND i.subject = %s
+    """
+
+
+def user_for_access_token(token: str):
+    """The active user linked to the subject of a verified OIDC access token. The subject is
+    the OIDC_API_SUBJECT_CLAIM claim (default `sub`: for a pipeline's client-credentials token
+    the provider's id of the pipeline's client; for a person, the `sub` their sign-in linked).
+    One plain query, like the API key path; raises AuthenticationFailed saying what was wrong."""
+    if not oidc_config.enabled():
+        raise exceptions.AuthenticationFailed(
+            "This server does not accept OIDC access tokens (OIDC_ISSUER is not set); "
+            "use a Gatehouse API token."
+        )
+    try:
+        claims = oidc_tokens.verify(
+            token, audience=settings.OIDC_API_AUDIENCE, purpose="access token"
+        )
+    except oidc_tokens.TokenRefused as exc:
+        raise exceptions.AuthenticationFailed(str(exc)) from None
+    subject = str(claims.get(settings.OIDC_API_SUBJECT_CLAIM) or "")
+    found = list(
+        User.objects.raw(
+            _identity_user_sql(connection.vendor), [oidc_config.issuer(), subject]
+        )
+    )
+    if not found:
+        raise exceptions.AuthenticationFailed(
+            f"The access token's subject {subject!r} is not linked to a Gatehouse user "
+            "(an administrator links it with `manage.py oidc_link`)."
+        )
+    user = found[0]
+    if not user.is_active:
+        raise exceptions.AuthenticationFailed(f"User {user.username!r} is deactivated.")
+    user.remember_access(_split(user.role_list), [int(t) for t in _split(user.team_list)])
+    return user
 
 
 def user_for_key(key: str):
@@ -66,8 +119,15 @@ class TokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Authorization header must be '<Token|Bearer> <key>'.")
+        if oidc_tokens.looks_like_jwt(header[1]):
+            return (user_for_access_token(header[1]), None)
         user = user_for_key(header[1])
         if user is None:
+            # Counted as a failed sign-in from this address (login throttle); only here, so a
+            # valid key costs nothing more than its one query.
+            user_login_failed.send(
+                sender=__name__, credentials={"username": None}, request=request._request
+            )
             raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
         return (user, None)
 

@@ -11,6 +11,7 @@ from governance.models.documents import (
     DocumentTemplate,
 )
 from governance.models.findings import Finding, FindingResponse
+from governance.models.identity import ExternalIdentity
 from governance.models.policy import TierPolicy
 from governance.models.reviews import ReviewOverdue
 from governance.models.risk import RiskAssessment
@@ -18,5 +19,5 @@ from governance.models.risk import RiskAssessment
 __all__ = [
     "ApiToken", "AuditCheckpoint", "AuditEvent", "AuditTreeTile", "RoleGrant", "Team", "User",
     "Document", "DocumentAttachment", "DocumentRevision", "DocumentSection", "DocumentTemplate",
-    "Finding", "FindingResponse", "TierPolicy", "ReviewOverdue", "RiskAssessment",
+    "ExternalIdentity", "Finding", "FindingResponse", "TierPolicy", "ReviewOverdue", "RiskAssessment",
 ]

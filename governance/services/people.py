@@ -83,6 +83,47 @@ def user_grant_roles(*, user: User, roles: list[str], teams: list[str] | None = 
 
 
 @transaction.atomic
+def user_set_access(
+    *, user: User, roles: list[str], teams: list[str], actor=None, source: str = ""
+) -> bool:
+    """Make `roles` and `teams` exactly the user's roles and team memberships (teams are created
+    if missing). Staff and superuser follow the roles as in `user_create`, so an administrator
+    role taken away also takes the admin site away. Writes one `governance.user.updated` event
+    with before/after when anything changed; returns whether it did."""
+    bad = [r for r in roles if r not in Role.values]
+    if bad:
+        raise ValidationFailed(f"Unknown role(s): {', '.join(bad)}.", errors={"roles": bad})
+    before_roles = sorted(RoleGrant.objects.filter(user=user).values_list("role", flat=True))
+    before_teams = sorted(user.teams.values_list("name", flat=True))
+    after_roles, after_teams = sorted(set(roles)), sorted(set(teams))
+    if (before_roles, before_teams) == (after_roles, after_teams):
+        return False
+    RoleGrant.objects.filter(user=user).exclude(role__in=after_roles).delete()
+    RoleGrant.objects.bulk_create(
+        [RoleGrant(user=user, role=r) for r in after_roles if r not in before_roles]
+    )
+    user.teams.set([team_get_or_create(name=t, actor=actor) for t in after_teams])
+    is_staff = Role.ADMIN in after_roles or Role.AUDITOR in after_roles
+    is_superuser = Role.ADMIN in after_roles
+    if (user.is_staff, user.is_superuser) != (is_staff, is_superuser):
+        user.is_staff, user.is_superuser = is_staff, is_superuser
+        user.save(update_fields=["is_staff", "is_superuser"])
+    user._role_cache = None
+    user._team_cache = None
+    audit.record(
+        action="governance.user.updated",
+        actor=actor,
+        target=user,
+        payload={
+            "before": {"roles": before_roles, "teams": before_teams},
+            "after": {"roles": after_roles, "teams": after_teams},
+            **({"source": source} if source else {}),
+        },
+    )
+    return True
+
+
+@transaction.atomic
 def token_create(*, user: User, name: str = "", actor=None) -> tuple[ApiToken, str]:
     """Create a token; returns (row, key). The key is never stored, only its sha256."""
     key = "gh_" + secrets.token_urlsafe(32)
