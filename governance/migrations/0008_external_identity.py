@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('governance', '0006_sr11_7_vendor_sections'),
+        ('governance', '0007_audit_merkle_log'),
     ]
 
     operations = [
