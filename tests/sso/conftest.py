@@ -17,6 +17,9 @@ from urllib.parse import urljoin
 import pytest
 import requests
 
+# The suite's browser fixtures, for the sign-in journey (tests/sso/test_sso_browser.py).
+from tests.e2e.conftest import browser, portal  # noqa: F401
+
 PROVIDER_DIR = Path(__file__).resolve().parent.parent / "oidc_provider"
 GATEHOUSE_SECRET = "gatehouse-client-secret-for-tests"
 
