@@ -45,6 +45,30 @@ def test_check_deploy_reports_no_warning_with_the_production_variables(tmp_path)
     assert "System check identified no issues" in done.stdout
 
 
+def test_check_deploy_is_clean_with_single_sign_on_only(tmp_path):
+    sso = {
+        "OIDC_ISSUER": "https://login.bank.example/realms/staff", "OIDC_CLIENT_ID": "gatehouse",
+        "OIDC_CLIENT_SECRET": "s3cret", "OIDC_ROLE_MAP": '{"gh-validators": "validator"}',
+        "OIDC_TEAM_MAP": '{"credit-risk-ml": "credit"}', "LOCAL_LOGIN": "0",
+    }
+    done = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], sso, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_role_map_naming_no_role_is_a_start_up_error(tmp_path):
+    sso = {"OIDC_ISSUER": "https://login.bank.example", "OIDC_CLIENT_ID": "gatehouse",
+           "OIDC_CLIENT_SECRET": "s", "OIDC_ROLE_MAP": '{"gh-validators": "validater"}'}
+    done = _run(["manage.py", "check"], sso, tmp_path)
+    assert done.returncode != 0
+    assert "maps 'gh-validators' to 'validater', which is not a role" in done.stderr
+
+
+def test_password_login_off_without_single_sign_on_is_a_start_up_error(tmp_path):
+    done = _run(["manage.py", "check"], {"LOCAL_LOGIN": "0"}, tmp_path)
+    assert done.returncode != 0
+    assert "LOCAL_LOGIN=0 needs single sign-on" in done.stderr
+
+
 def test_check_deploy_warns_when_a_hardened_default_is_switched_off(tmp_path):
     done = _run(
         ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
