@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+
+from django.conf import settings
+from django.core.validators import MaxLengthValidator
+from rest_framework import serializers
+
 from common.errors import PayloadTooLarge
 
 
@@ -15,3 +22,62 @@ def check_content_length(request, limit: int) -> None:
         raise PayloadTooLarge(
             f"The upload is larger than the limit of {limit} bytes (MAX_ARTIFACT_BYTES)."
         )
+
+
+class InputSerializer(serializers.Serializer):
+    """Base of every API input serializer (`...Input`). Two rules, so no endpoint forgets them:
+
+    - An unknown field is refused (400 naming it and listing the accepted ones): a misspelt
+      `training_data` must not register a version that silently lacks its lineage.
+    - Text has a length cap: a CharField declared without `max_length` gets API_TEXT_MAX_LENGTH,
+      and a JSON value is capped at API_JSON_MAX_BYTES once encoded.
+
+    `extra_known_fields` names fields a view passes on to a service that refuses them with its
+    own rule (a version's immutable fields), so they are not reported as unknown.
+    """
+
+    extra_known_fields: tuple[str, ...] = ()
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for name, field in fields.items():
+            if field.read_only:
+                continue
+            if isinstance(field, serializers.CharField) and field.max_length is None:
+                field.max_length = settings.API_TEXT_MAX_LENGTH
+                message = field.error_messages["max_length"].format(max_length=field.max_length)
+                field.validators.append(MaxLengthValidator(field.max_length, message=message))
+            elif isinstance(field, serializers.JSONField):
+                field.validators.append(_json_size_cap(name))
+        return fields
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            accepted = [n for n, f in self.fields.items() if not f.read_only]
+            known = {*accepted, *self.extra_known_fields, *_IGNORED_FORM_FIELDS}
+            unknown = sorted(str(k) for k in data if k not in known)
+            if unknown:
+                listed = ", ".join(sorted(accepted)) or "none (send an empty body)"
+                raise serializers.ValidationError(
+                    {
+                        name: [f"Unknown field {name!r}; the accepted fields are: {listed}."]
+                        for name in unknown
+                    }
+                )
+        return super().to_internal_value(data)
+
+
+#: Sent by browsers' HTML forms (and DRF's browsable API) alongside the real fields.
+_IGNORED_FORM_FIELDS = ("csrfmiddlewaretoken",)
+
+
+def _json_size_cap(field_name: str):
+    def check(value) -> None:
+        limit = settings.API_JSON_MAX_BYTES
+        size = len(json.dumps(value, separators=(",", ":"), default=str).encode())
+        if size > limit:
+            raise serializers.ValidationError(
+                f"Ensure this value is no larger than {limit} bytes as JSON (it is {size})."
+            )
+
+    return check

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
@@ -59,6 +61,14 @@ class Unprocessable(DomainError):
     code = "unprocessable"
 
 
+def body_too_large_detail() -> str:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return (
+        f"The request body is larger than the limit of {limit} bytes "
+        "(DATA_UPLOAD_MAX_MEMORY_SIZE); send large files as multipart file fields."
+    )
+
+
 def envelope(status_code: int, code: str, detail: str, errors: dict | None = None) -> Response:
     return Response({"code": code, "detail": detail, "errors": errors or {}}, status=status_code)
 
@@ -82,6 +92,8 @@ def _first_message(errors: Any) -> str:
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DomainError):
         return envelope(exc.status_code, exc.code, exc.detail, exc.errors)
+    if isinstance(exc, RequestDataTooBig):  # reading request.data past DATA_UPLOAD_MAX_MEMORY_SIZE
+        return envelope(413, "too_large", body_too_large_detail())
     if isinstance(exc, Http404):
         return envelope(404, "not_found", str(exc) or "Not found.")
     if isinstance(exc, DjangoPermissionDenied):

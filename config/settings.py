@@ -267,7 +267,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Artifacts (models and dataset files) are stored under their sha256.
 ARTIFACT_ROOT = Path(os.environ.get("ARTIFACT_ROOT", VAR_DIR / "artifacts"))
 MAX_ARTIFACT_BYTES = int(os.environ.get("MAX_ARTIFACT_BYTES", str(500 * 1024 * 1024)))
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# A request body (other than uploaded files) larger than this is refused with a JSON 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(10 * 1024 * 1024)))
+# Caps on API input (common.api.InputSerializer): text fields declared without their own
+# max_length, and JSON values (hyperparameters, metrics, ...) once encoded.
+API_TEXT_MAX_LENGTH = int(os.environ.get("API_TEXT_MAX_LENGTH", "100000"))
+API_JSON_MAX_BYTES = int(os.environ.get("API_JSON_MAX_BYTES", str(1024 * 1024)))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 JOB_OUTPUT_ROOT = Path(os.environ.get("JOB_OUTPUT_ROOT", VAR_DIR / "job-output"))
 

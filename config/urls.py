@@ -45,3 +45,9 @@ urlpatterns = [
     path("api/2.0/mlflow/", include("mlflow_api.urls")),
     path("ajax-api/2.0/mlflow/", include("mlflow_api.urls")),
 ]
+
+# Errors raised outside a DRF view: HTML for the portal, the JSON envelope under /api/.
+handler400 = "common.api_errors.bad_request"
+handler403 = "common.api_errors.permission_denied"
+handler404 = "common.api_errors.page_not_found"
+handler500 = "common.api_errors.server_error"

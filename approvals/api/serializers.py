@@ -2,36 +2,37 @@ from rest_framework import serializers
 
 from approvals.choices import DecisionKind, TargetStage
 from approvals.models import ApprovalCondition, Decision, Notification, PromotionRequest
+from common.api import InputSerializer
 
 
-class PromotionCreateInput(serializers.Serializer):
+class PromotionCreateInput(InputSerializer):
     model = serializers.SlugField()
     version = serializers.IntegerField(min_value=1)
     target_stage = serializers.ChoiceField(choices=TargetStage.choices)
     justification = serializers.CharField()
 
 
-class ConditionInput(serializers.Serializer):
+class ConditionInput(InputSerializer):
     text = serializers.CharField()
     due_date = serializers.DateField()
 
 
-class DecisionInput(serializers.Serializer):
+class DecisionInput(InputSerializer):
     decision = serializers.ChoiceField(choices=DecisionKind.choices)
     role = serializers.CharField()
     comment = serializers.CharField(required=False, allow_blank=True, default="")
     conditions = ConditionInput(many=True, required=False)
 
 
-class ReasonInput(serializers.Serializer):
+class ReasonInput(InputSerializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class RollbackInput(serializers.Serializer):
+class RollbackInput(InputSerializer):
     reason = serializers.CharField()
 
 
-class ConditionResolveInput(serializers.Serializer):
+class ConditionResolveInput(InputSerializer):
     note = serializers.CharField()
 
 

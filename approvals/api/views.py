@@ -162,6 +162,8 @@ class NotificationViewSet(viewsets.GenericViewSet):
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(s.NotificationOutput(page, many=True).data)
 
+    # No body: the schema must not describe the output as something to send.
+    @extend_schema(request=None, responses={200: s.NotificationOutput})
     @action(detail=True, methods=["post"])
     def read(self, request, pk=None):
         note = self.get_queryset().filter(pk=pk).first()

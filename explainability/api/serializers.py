@@ -5,11 +5,12 @@ from __future__ import annotations
 from django.urls import reverse
 from rest_framework import serializers
 
+from common.api import InputSerializer
 from explainability.choices import JobKind
 from explainability.models import Job
 
 
-class JobCreateInput(serializers.Serializer):
+class JobCreateInput(InputSerializer):
     kind = serializers.ChoiceField(choices=JobKind.choices)
     dataset = serializers.CharField(max_length=220, help_text="Dataset version, NAME@VERSION.")
     reference_dataset = serializers.CharField(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from common.api import InputSerializer
 from governance.choices import FindingStatus, Severity
 from governance.models import (
     AuditEvent,
@@ -21,11 +22,11 @@ def _username(user) -> str | None:
     return getattr(user, "username", None)
 
 
-class RiskAssessmentInput(serializers.Serializer):
+class RiskAssessmentInput(InputSerializer):
     answers = serializers.DictField(help_text="question key -> option value (see the questionnaire)")
 
 
-class RiskOverrideInput(serializers.Serializer):
+class RiskOverrideInput(InputSerializer):
     tier = serializers.IntegerField(min_value=1, max_value=3)
     justification = serializers.CharField(allow_blank=True, required=False, default="")
 
@@ -53,7 +54,7 @@ class RiskAssessmentOutput(serializers.ModelSerializer):
         return _username(obj.overridden_by)
 
 
-class PolicyInput(serializers.Serializer):
+class PolicyInput(InputSerializer):
     tier = serializers.IntegerField(min_value=1, max_value=3)
     rules = serializers.JSONField()
     notes = serializers.CharField(required=False, allow_blank=True, default="")
@@ -76,7 +77,7 @@ class TemplateOutput(serializers.ModelSerializer):
         fields = ["slug", "version", "title", "description", "sections"]
 
 
-class DocumentCreateInput(serializers.Serializer):
+class DocumentCreateInput(InputSerializer):
     template = serializers.SlugField(help_text="Template slug, e.g. sr11-7 or eu-ai-act-annex-iv.")
     facts = serializers.DictField(
         required=False, default=dict,
@@ -84,16 +85,16 @@ class DocumentCreateInput(serializers.Serializer):
     )
 
 
-class SectionInput(serializers.Serializer):
+class SectionInput(InputSerializer):
     text = serializers.CharField(allow_blank=True, trim_whitespace=False)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
 
 
-class FieldsInput(serializers.Serializer):
+class FieldsInput(InputSerializer):
     fields = serializers.DictField()
 
 
-class AttachmentInput(serializers.Serializer):
+class AttachmentInput(InputSerializer):
     section = serializers.CharField(max_length=64)
     file = serializers.FileField()
 
@@ -151,7 +152,7 @@ class RevisionOutput(serializers.ModelSerializer):
         return _username(obj.author)
 
 
-class FindingInput(serializers.Serializer):
+class FindingInput(InputSerializer):
     model = serializers.SlugField()
     version = serializers.IntegerField(required=False, min_value=1)
     document = serializers.IntegerField(required=False)
@@ -163,11 +164,11 @@ class FindingInput(serializers.Serializer):
     due_date = serializers.DateField(required=False)
 
 
-class FindingResponseInput(serializers.Serializer):
+class FindingResponseInput(InputSerializer):
     body = serializers.CharField()
 
 
-class FindingTransitionInput(serializers.Serializer):
+class FindingTransitionInput(InputSerializer):
     status = serializers.ChoiceField(choices=FindingStatus.choices)
     justification = serializers.CharField(required=False, allow_blank=True, default="")
     note = serializers.CharField(required=False, allow_blank=True, default="")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from common.api import InputSerializer
 from registry.choices import ArtifactFormat, EdgeKind, VersionKind
 from registry.models import Dataset, DatasetVersion, ModelVersion, RegisteredModel
 
@@ -56,7 +57,7 @@ class StringListField(serializers.ListField):
         return super().get_value(dictionary)
 
 
-class ModelCreateInput(serializers.Serializer):
+class ModelCreateInput(InputSerializer):
     name = serializers.SlugField(max_length=100, help_text=SLUG_HELP)
     team = serializers.SlugField(max_length=100, required=False, help_text="Owning team name.")
     title = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -69,7 +70,7 @@ class ModelCreateInput(serializers.Serializer):
     tags = StringListField(required=False)
 
 
-class ModelUpdateInput(serializers.Serializer):
+class ModelUpdateInput(InputSerializer):
     title = serializers.CharField(max_length=200, required=False, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True)
     owner = serializers.CharField(required=False)
@@ -145,7 +146,7 @@ class ModelOutput(serializers.ModelSerializer):
         }
 
 
-class VersionCreateInput(serializers.Serializer):
+class VersionCreateInput(InputSerializer):
     kind = serializers.ChoiceField(choices=VersionKind.choices, default=VersionKind.ARTIFACT)
     artifact = serializers.FileField(required=False, help_text="A .skops, .onnx or XGBoost model file (.json / .ubj).")
     artifact_uri = serializers.CharField(max_length=1000, required=False, allow_blank=True)
@@ -183,7 +184,14 @@ class VersionCreateInput(serializers.Serializer):
         return value
 
 
-class VersionUpdateInput(serializers.Serializer):
+class VersionUpdateInput(InputSerializer):
+    # A version's other fields are known but frozen: the service refuses them by that rule.
+    extra_known_fields = (
+        "kind", "artifact", "artifact_uri", "artifact_sha256", "artifact_format", "vendor",
+        "framework", "framework_version", "code_repository", "code_commit", "hyperparameters",
+        "metrics", "environment", "signature", "training_datasets", "evaluation_datasets",
+        "parents", "stage", "provenance", "version", "model",
+    )
     description = serializers.CharField(required=False, allow_blank=True)
     tags = StringListField(required=False)
 
@@ -251,7 +259,7 @@ class VersionOutput(serializers.ModelSerializer):
         }
 
 
-class DatasetCreateInput(serializers.Serializer):
+class DatasetCreateInput(InputSerializer):
     name = serializers.SlugField(max_length=100, help_text=SLUG_HELP)
     team = serializers.SlugField(max_length=100, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
@@ -271,7 +279,7 @@ class DatasetOutput(serializers.ModelSerializer):
         ]
 
 
-class DatasetVersionCreateInput(serializers.Serializer):
+class DatasetVersionCreateInput(InputSerializer):
     file = serializers.FileField(required=False, help_text="A CSV or Parquet file.")
     uri = serializers.CharField(max_length=1000, required=False, allow_blank=True)
     sha256 = serializers.RegexField(r"^[0-9a-fA-F]{64}$", required=False, allow_blank=True)
