@@ -25,7 +25,7 @@ _SPECS: dict[str, dict[str, tuple[type | tuple[type, ...], Any]]] = {
         "background_size": (int, 100),
         "background_method": (str, "sample"),
         "class_index": (int, None),
-        "feature_perturbation": (str, "interventional"),
+        "feature_perturbation": (str, "auto"),
         "max_evals": (int, None),
         "chunk_rows": (int, None),
     },
@@ -50,7 +50,7 @@ _SPECS: dict[str, dict[str, tuple[type | tuple[type, ...], Any]]] = {
 
 _CHOICES = {
     "background_method": ("sample", "kmeans"),
-    "feature_perturbation": ("interventional", "tree_path_dependent"),
+    "feature_perturbation": ("auto", "interventional", "tree_path_dependent"),
 }
 _MINIMUM = {
     "sample_size": 1, "background_size": 1, "class_index": 0, "max_evals": 3, "chunk_rows": 1,

@@ -61,6 +61,9 @@ class LoadedModel:
     sha256: str = ""
     feature_names: list[str] | None = None
     load_warnings: list[str] = field(default_factory=list)
+    #: What explainers derive from the model once (e.g. precomputed TreeSHAP tables), kept with
+    #: it so every chunk a worker computes reuses them.
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def classes(self) -> list[Any] | None:

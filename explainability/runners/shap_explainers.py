@@ -15,6 +15,7 @@ from .loading import LoadedModel
 from .shap_plan import ShapChunk, ShapPlan, row_seed
 
 TREE_EXPLAINER = "TreeExplainer"
+NATIVE_TREE_SHAP = "NativeTreeSHAP"
 LINEAR_EXPLAINER = "LinearExplainer"
 PERMUTATION_EXPLAINER = "PermutationExplainer"
 
@@ -60,6 +61,15 @@ PATH_DEPENDENT_FIRST = {"HistGradientBoostingClassifier", "HistGradientBoostingR
 GAP_TOLERANCE = 1e-3
 
 
+def native_capable(model: LoadedModel) -> bool:
+    """Whether the framework's own path-dependent TreeSHAP can explain the model."""
+    if model.kind not in ("xgboost", "lightgbm"):
+        return False
+    from . import native_tree_shap
+
+    return native_tree_shap.framework(model) is not None
+
+
 def explainer_family(model: LoadedModel) -> tuple[str, str]:
     """Which explainer the model's family gets, and why."""
     if model.kind == "onnx":
@@ -91,9 +101,34 @@ def explain_model_specific(
     check_additivity: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Tree or linear SHAP values of ``rows`` for the plan's one output."""
+    values, base, _ = explain_model_specific_with_algorithm(
+        model, rows, background, plan, check_additivity=check_additivity
+    )
+    return values, base
+
+
+def explain_model_specific_with_algorithm(
+    model: LoadedModel,
+    rows: pd.DataFrame,
+    background: pd.DataFrame,
+    plan: ShapPlan,
+    *,
+    check_additivity: bool,
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """``explain_model_specific`` plus the name of the algorithm that computed the values."""
     import shap
 
     estimator = model.model
+    if plan.explainer == NATIVE_TREE_SHAP:
+        from . import native_tree_shap
+
+        output = int(plan.class_index or 0) if plan.n_outputs > 2 else 0
+        values, base, algorithm = native_tree_shap.explain(
+            model, rows.to_numpy(dtype=np.float64), output=output, n_outputs=plan.n_outputs
+        )
+        if plan.class_index == 0 and plan.n_outputs == 2:
+            values, base = -values, -base  # the one binary margin explains class 1
+        return values, base, algorithm
     if plan.explainer == TREE_EXPLAINER:
         data = (
             model.model_input(background) if plan.feature_perturbation == "interventional" else None
@@ -110,7 +145,19 @@ def explain_model_specific(
         explanation = explainer(rows.to_numpy(dtype=float))
     else:
         raise ValueError(f"unknown explainer {plan.explainer}")
-    return one_output(explanation.values, explanation.base_values, plan, len(rows))
+    values, base = one_output(explanation.values, explanation.base_values, plan, len(rows))
+    return values, base, algorithm_label(plan)
+
+
+def algorithm_label(plan: ShapPlan) -> str:
+    """What computed a plan's values, for the result (native runs name themselves)."""
+    if plan.explainer == PERMUTATION_EXPLAINER:
+        return f"shap.PermutationExplainer (max_evals={plan.max_evals})"
+    if plan.explainer == TREE_EXPLAINER:
+        return f"shap.TreeExplainer ({plan.feature_perturbation})"
+    if plan.explainer == LINEAR_EXPLAINER:
+        return "shap.LinearExplainer (independent masker)"
+    return plan.explainer
 
 
 def explain_permutation(

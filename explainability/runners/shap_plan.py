@@ -33,6 +33,7 @@ class ShapPlan:
     n_outputs: int = 1
     feature_perturbation: str | None = None
     max_evals: int | None = None
+    algorithm: str | None = None
 
     @property
     def rows_explained(self) -> int:
@@ -60,6 +61,7 @@ class ShapChunk:
     additivity_checked: bool = True
     additivity_max_gap: float | None = None
     notes: list[str] = field(default_factory=list)
+    algorithm: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form; arrays travel as base64 float64 bytes (exact round trip)."""
@@ -71,6 +73,7 @@ class ShapChunk:
             "additivity_checked": self.additivity_checked,
             "additivity_max_gap": self.additivity_max_gap,
             "notes": list(self.notes),
+            "algorithm": self.algorithm,
         }
 
     @classmethod
@@ -84,6 +87,7 @@ class ShapChunk:
             additivity_checked=bool(data.get("additivity_checked", True)),
             additivity_max_gap=data.get("additivity_max_gap"),
             notes=list(data.get("notes", [])),
+            algorithm=data.get("algorithm"),
         )
 
 

@@ -4,8 +4,11 @@ The rules:
 
 - One output is explained: a binary classifier's positive class (``class_index=1``) unless told
   otherwise; a multi-class model needs ``class_index``; a regressor its prediction.
-- The explainer is chosen by the estimator: ``TreeExplainer`` for tree ensembles (scikit-learn
-  forests and gradient boosting, LightGBM, XGBoost), ``LinearExplainer`` for linear models, and a
+- The explainer is chosen by the estimator: for XGBoost and LightGBM, unless
+  ``feature_perturbation="interventional"`` is asked for, ``NativeTreeSHAP``: the exact
+  path-dependent values of the framework's own TreeSHAP (``native_tree_shap``; the result's
+  ``algorithm`` names which ran); ``TreeExplainer`` for other tree ensembles (scikit-learn
+  forests and gradient boosting, or XGBoost/LightGBM when interventional), ``LinearExplainer`` for linear models, and a
   model-agnostic ``PermutationExplainer`` over ``predict_proba[:, class]`` on the raw features for
   everything else (Pipelines, ONNX graphs, other estimators). A model-specific explainer is first
   tried on a few rows with shap's additivity check; if it fails (e.g. multi-class
@@ -35,14 +38,17 @@ from .loading import LoadedModel
 from .shap_explainers import (
     GAP_TOLERANCE,
     LINEAR_EXPLAINER,
+    NATIVE_TREE_SHAP,
     PATH_DEPENDENT_FIRST,
     PERMUTATION_EXPLAINER,
     TREE_EXPLAINER,
     additivity_gap,
-    explain_model_specific,
+    algorithm_label,
+    explain_model_specific_with_algorithm,
     explain_permutation,
     explainer_family,
     explainer_label,
+    native_capable,
     short_error,
     verified_output_space,
 )
@@ -52,6 +58,7 @@ from .shap_plots import write_shap_plots
 __all__ = [
     "FILES",
     "LINEAR_EXPLAINER",
+    "NATIVE_TREE_SHAP",
     "PERMUTATION_EXPLAINER",
     "TREE_EXPLAINER",
     "ShapChunk",
@@ -81,7 +88,7 @@ def run_shap(
     background_size: int = 100,
     background_method: str = "sample",
     class_index: int | None = None,
-    feature_perturbation: str = "interventional",
+    feature_perturbation: str = "auto",
     max_evals: int | None = None,
 ) -> dict[str, Any]:
     """Plan, compute every row in one chunk, and finalize (see ``finalize_shap`` for the result)."""
@@ -109,20 +116,22 @@ def prepare_shap(
     background_size: int = 100,
     background_method: str = "sample",
     class_index: int | None = None,
-    feature_perturbation: str = "interventional",
+    feature_perturbation: str = "auto",
     max_evals: int | None = None,
 ) -> ShapPlan:
     """Choose rows, background and explainer; probe the explainer; return the plan.
 
     When the model carries feature names they select and order the columns of ``X``; otherwise
     the columns of ``X`` are the features, in order. ``feature_perturbation`` applies to tree
-    models ("interventional" uses the background; "tree_path_dependent" the trees' own cover).
+    models ("interventional" uses the background; "tree_path_dependent" the trees' own cover;
+    "auto", the default, is path-dependent through the framework's own exact TreeSHAP for XGBoost
+    and LightGBM, and interventional for every other tree model).
     """
     if background_method not in ("sample", "kmeans"):
         raise JobInputError("background_method must be 'sample' or 'kmeans'")
-    if feature_perturbation not in ("interventional", "tree_path_dependent"):
+    if feature_perturbation not in ("auto", "interventional", "tree_path_dependent"):
         raise JobInputError(
-            "feature_perturbation must be 'interventional' or 'tree_path_dependent'"
+            "feature_perturbation must be 'auto', 'interventional' or 'tree_path_dependent'"
         )
     if background_size is None or int(background_size) < 1:
         raise JobInputError("background_size must be at least 1")
@@ -164,12 +173,22 @@ def prepare_shap(
         plan.background_data = _kmeans_background(frame, size, rng_background)
 
     family, reason = explainer_family(model)
+    native = family == TREE_EXPLAINER and feature_perturbation != "interventional"
+    native = native and native_capable(model)
+    if feature_perturbation == "auto":
+        feature_perturbation = "tree_path_dependent" if native else "interventional"
     if family in (TREE_EXPLAINER, LINEAR_EXPLAINER):
         tree = family == TREE_EXPLAINER
         candidates: list[tuple[str, str | None]] = [
             (family, feature_perturbation if tree else None)
         ]
-        if tree and feature_perturbation == "interventional":
+        if native:
+            candidates.insert(0, (NATIVE_TREE_SHAP, "tree_path_dependent"))
+            reason += (
+                "; exact path-dependent values from the framework's own TreeSHAP (equal to "
+                "shap.TreeExplainer's tree_path_dependent)"
+            )
+        elif tree and feature_perturbation == "interventional":
             if type(model.model).__name__ in PATH_DEPENDENT_FIRST:
                 candidates.insert(0, (family, "tree_path_dependent"))
                 reason += (
@@ -193,10 +212,11 @@ def prepare_shap(
                 failures.append(f"{explainer_label(name, perturbation)}: {problem}")
                 continue
             attempt.output_space = space
+            attempt.algorithm = probe.algorithm
             attempt.explainer_reason = reason + (
                 f"; {'; '.join(failures)}; used {explainer_label(name, perturbation)} instead"
                 if failures
-                else (f" ({perturbation})" if perturbation else "")
+                else (f" ({perturbation})" if perturbation and name != NATIVE_TREE_SHAP else "")
             )
             attempt.max_evals = None
             return attempt
@@ -249,15 +269,16 @@ def compute_shap_chunk(
         return ShapChunk(start, stop, empty, np.empty(0))
     if plan.explainer == PERMUTATION_EXPLAINER:
         values, base = explain_permutation(model, rows, indices, background, plan)
+        algorithm = algorithm_label(plan)
     else:
         try:
-            values, base = explain_model_specific(
+            values, base, algorithm = explain_model_specific_with_algorithm(
                 model, rows, background, plan, check_additivity=True
             )
         except Exception as exc:
             if strict or "additivity" not in str(exc).lower():
                 raise
-            values, base = explain_model_specific(
+            values, base, algorithm = explain_model_specific_with_algorithm(
                 model, rows, background, plan, check_additivity=False
             )
             checked = False
@@ -278,6 +299,7 @@ def compute_shap_chunk(
         additivity_checked=checked,
         additivity_max_gap=gap,
         notes=notes,
+        algorithm=algorithm,
     )
 
 
@@ -317,6 +339,7 @@ def merge_shap_chunks(
             default=None,
         ),
         notes=[note for c in parsed for note in c.notes],
+        algorithm=" + ".join(dict.fromkeys(c.algorithm for c in parsed if c.algorithm)) or None,
     )
 
 
@@ -379,6 +402,7 @@ def finalize_shap(
         {
             "explainer": plan.explainer,
             "explainer_reason": plan.explainer_reason,
+            "algorithm": merged.algorithm or plan.algorithm or algorithm_label(plan),
             "output_space": plan.output_space,
             "base_value": base_value,
             "feature_importance": [

@@ -122,12 +122,15 @@ def test_random_forest_explains_the_positive_class_probability(tmp_path):
     )
 
 
-def test_lightgbm_uses_tree_explainer_and_matches_shap(tmp_path, binary):
+def test_lightgbm_interventional_uses_tree_explainer_and_matches_shap(tmp_path, binary):
     lightgbm = pytest.importorskip("lightgbm")
     X, y = binary
     estimator = lightgbm.LGBMClassifier(n_estimators=15, num_leaves=7, verbose=-1).fit(X, y)
     model = _saved(tmp_path, estimator)
-    result = run_shap(model, X, sample_size=30, background_size=40, out_dir=str(tmp_path))
+    result = run_shap(
+        model, X, sample_size=30, background_size=40, out_dir=str(tmp_path),
+        feature_perturbation="interventional",
+    )
     stored = _npz(tmp_path)
     assert (result["explainer"], result["output_space"]) == ("TreeExplainer", "log_odds")
     rows = X.iloc[stored["row_indices"]]
