@@ -12,7 +12,6 @@ import math
 import lightgbm
 import numpy as np
 import pandas as pd
-import pytest
 import shap
 import xgboost
 from sklearn.datasets import make_classification, make_regression
