@@ -234,6 +234,8 @@ TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", "0"))
 AXES_CLIENT_IP_CALLABLE = "governance.throttle.client_ip"
 AXES_LOCKOUT_CALLABLE = "governance.throttle.lockout_response"
 AXES_VERBOSE = False
+# Unlocking goes through `manage.py login_unlock` (audited); the axes admin's deletes are not.
+AXES_ENABLE_ADMIN = False
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from governance.admin_base import AppendOnlyAdmin, GatehouseAdmin
-from governance.models import ApiToken, AuditEvent, RoleGrant, Team, User
+from governance.models import ApiToken, AuditEvent, ExternalIdentity, RoleGrant, Team, User
 
 
 class RoleGrantInline(admin.TabularInline):
@@ -150,3 +150,12 @@ class FindingAdmin(ReadOnlyAdmin):
 @admin.register(ReviewOverdue)
 class ReviewOverdueAdmin(ReadOnlyAdmin):
     list_display = ("model", "review_date", "detected_at")
+
+
+@admin.register(ExternalIdentity)
+class ExternalIdentityAdmin(ReadOnlyAdmin):
+    """Made at first sign-in or by `manage.py oidc_link` (audited), so read-only here."""
+
+    list_display = ("subject", "issuer", "user", "created_at", "last_seen_at")
+    list_select_related = ("user",)
+    search_fields = ("subject", "user__username")

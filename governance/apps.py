@@ -16,6 +16,7 @@ class GovernanceConfig(AppConfig):
             "governance.token.revoked",
             "governance.identity.linked",
             "governance.login.locked_out",
+            "governance.login.unlocked",
             "governance.team.created",
             "governance.policy.published",
             "governance.risk_assessment.created",

@@ -99,3 +99,16 @@ def test_mlflow_basic_auth_is_throttled_in_mlflow_error_shape(personas):
     right = base64.b64encode(b"engineer:pw-engineer").decode()
     client.credentials(HTTP_AUTHORIZATION=f"Basic {right}")
     assert client.get(url).status_code == 429  # the account is locked too
+
+
+def test_an_administrator_unlocks_an_account_and_it_is_audited(personas):
+    from django.core.management import call_command
+
+    client = Client()
+    for i in range(10):
+        _login(client, "engineer", "wrong", f"10.3.0.{i}")
+    assert _login(client, "engineer", "pw-engineer", "10.3.0.99").status_code == 429
+    call_command("login_unlock", "--username", "engineer")
+    assert _login(client, "engineer", "pw-engineer", "10.3.0.99").status_code == 302
+    event = AuditEvent.objects.get(action="governance.login.unlocked")
+    assert event.payload["username"] == "engineer" and event.payload["attempts_removed"] >= 10
