@@ -168,3 +168,39 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class ReleaseAttestation(models.Model):
+    """A signed statement of why a version moved stage, written when its promotion executes.
+
+    `envelope` is a DSSE envelope (signed with the audit log's Ed25519 key) around an in-toto
+    Statement whose subject is the artifact's sha256 and whose predicate names the approvals and
+    the evidence (approvals.attestations). `audit_position` is the position of the promotion's
+    `executed` audit event: the checkpoint that sealed it is found from there once the sealer
+    has run, so nothing here is ever updated. Append-only (model and database triggers).
+    """
+
+    request = models.ForeignKey(PromotionRequest, on_delete=models.PROTECT,
+                                related_name="attestations")
+    version = models.ForeignKey("registry.ModelVersion", on_delete=models.PROTECT,
+                                related_name="attestations")
+    target_stage = models.CharField(max_length=20, choices=TargetStage.choices)
+    subject_sha256 = models.CharField(max_length=64)
+    envelope = models.JSONField()
+    payload_sha256 = models.CharField(max_length=64)
+    audit_position = models.BigIntegerField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"attestation #{self.pk} for {self.version} → {self.target_stage}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise RuntimeError("Release attestations are append-only and cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError("Release attestations are append-only and cannot be deleted.")

@@ -13,7 +13,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from approvals import gates, notifications
+from approvals import attestations, gates, notifications
 from approvals.choices import (
     LIVE_STATES,
     TRANSITIONS,
@@ -283,9 +283,11 @@ def _execute_or_hold(req: PromotionRequest, *, actor, now, report: gates.GateRep
     )
     if req.target_stage == Stage.PRODUCTION:
         gov_services.review_schedule_after_approval(model=model, policy=req.policy, approved_at=now)
-    return _transition(req, State.EXECUTED, actor=actor, now=now,
-                       reason="Every required role approved and every gate passed.",
-                       payload={"archived": archived})
+    _transition(req, State.EXECUTED, actor=actor, now=now,
+                reason="Every required role approved and every gate passed.",
+                payload={"archived": archived})
+    attestations.attestation_write(request=req, now=now)  # signed record of why it moved
+    return req
 
 
 @transaction.atomic(durable=True)

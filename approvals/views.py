@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from approvals import gates, selectors, services
+from approvals import attestations, gates, selectors, services
 from approvals.choices import LIVE_STATES, ConditionStatus, DecisionKind, TargetStage
 from common.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from common.portal import form_errors_from, paginate, portal_view
@@ -455,3 +455,21 @@ registry_views.MODEL_SECTIONS.append(
     registry_views.Section(order=30, template="approvals/_history.html", build=promotion_history_section)
 )
 
+
+
+def attestations_section(request: HttpRequest, version) -> dict | None:
+    """The version's signed release attestations, with the checkpoint that sealed each."""
+    from governance.auditlog import proofs
+
+    rows = list(attestations.attestations_for_version(version))
+    if not rows:
+        return None
+    numbers = proofs.checkpoint_numbers([a.audit_position for a in rows])
+    return {"version": version,
+            "attestations": [attestations.attestation_dict(a, checkpoints=numbers) for a in rows]}
+
+
+registry_views.VERSION_SECTIONS.append(
+    registry_views.Section(order=14, template="approvals/_attestations.html",
+                           build=attestations_section)
+)

@@ -80,3 +80,22 @@ class NotificationOutput(serializers.ModelSerializer):
     class Meta:
         model = Notification
         fields = ["id", "kind", "subject", "body", "link", "created_at", "read_at"]
+
+
+class AttestationAuditOutput(serializers.Serializer):
+    event_position = serializers.IntegerField()
+    checkpoint = serializers.IntegerField(allow_null=True,
+                                          help_text="Number of the checkpoint that sealed it.")
+    sealed = serializers.BooleanField()
+    proof_url = serializers.CharField()
+
+
+class AttestationOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    promotion_request = serializers.IntegerField()
+    target_stage = serializers.CharField()
+    subject_sha256 = serializers.CharField()
+    created_at = serializers.CharField()
+    envelope = serializers.DictField(help_text="DSSE envelope: payloadType, payload, signatures.")
+    statement = serializers.DictField(help_text="The envelope's in-toto Statement, decoded.")
+    audit = AttestationAuditOutput()

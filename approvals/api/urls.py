@@ -12,5 +12,7 @@ urlpatterns = [
          name="version-readiness"),
     path("models/<slug:model_name>/versions/<int:version>/rollback/", views.RollbackView.as_view(),
          name="version-rollback"),
+    path("models/<slug:model_name>/versions/<int:version>/attestations/",
+         views.AttestationListView.as_view(), name="version-attestations"),
     *router.urls,
 ]

@@ -10,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from approvals import gates, selectors, services
+from approvals import attestations, gates, selectors, services
 from approvals.api import serializers as s
 from approvals.choices import State, TargetStage
 from approvals.models import Notification, PromotionRequest
@@ -173,3 +173,22 @@ class NotificationViewSet(viewsets.GenericViewSet):
             note.read_at = timezone.now()
             note.save(update_fields=["read_at"])
         return Response(s.NotificationOutput(note).data)
+
+
+class AttestationListView(APIView):
+    """The signed release attestations of a version (DSSE envelopes around in-toto Statements),
+    newest first, each with the audit checkpoint that sealed its promotion event once sealed.
+    Check one offline: tools/gatehouse_verify.py attestation."""
+
+    permission_classes = api_permissions.DEFAULT
+
+    @extend_schema(operation_id="version_attestations_list",
+                   responses={200: s.AttestationOutput(many=True)})
+    def get(self, request, model_name: str, version: int):
+        from governance.auditlog import proofs
+
+        model = registry_selectors.model_get_for_user(request.user, model_name)
+        mv = registry_selectors.version_get(model, version)
+        rows = list(attestations.attestations_for_version(mv))
+        numbers = proofs.checkpoint_numbers([a.audit_position for a in rows])
+        return Response([attestations.attestation_dict(a, checkpoints=numbers) for a in rows])
