@@ -375,10 +375,11 @@ LOGGING = {
 
 # Explainability jobs (explainability app). A running job's worker stamps a heartbeat every
 # JOB_HEARTBEAT_SECONDS; one silent for JOB_STALE_AFTER seconds is presumed lost and may be claimed
-# again (at most JOB_MAX_ATTEMPTS attempts). Transient errors retry after
+# again by any worker (at most JOB_MAX_ATTEMPTS attempts): beat's sweep runs every quarter of it,
+# so a job lost with a killed worker runs again within about a minute. Transient errors retry after
 # JOB_RETRY_BACKOFF_SECONDS * 2**(attempt-1). Big SHAP / fairness jobs split into chunks.
 JOB_HEARTBEAT_SECONDS = float(os.environ.get("JOB_HEARTBEAT_SECONDS", "10"))
-JOB_STALE_AFTER = float(os.environ.get("JOB_STALE_AFTER", "60"))
+JOB_STALE_AFTER = float(os.environ.get("JOB_STALE_AFTER", "45"))
 JOB_REQUEUE_QUEUED_AFTER = float(os.environ.get("JOB_REQUEUE_QUEUED_AFTER", "3600"))
 JOB_RETRY_BACKOFF_SECONDS = float(os.environ.get("JOB_RETRY_BACKOFF_SECONDS", "5"))
 JOB_SHAP_CHUNK_ROWS = int(os.environ.get("JOB_SHAP_CHUNK_ROWS", "2000"))
@@ -397,7 +398,7 @@ def _crontab(expr: str):
 
 CELERY_BEAT_SCHEDULE["explainability-recover-lost-jobs"] = {
     "task": "explainability.tasks.recover_lost_jobs",
-    "schedule": max(JOB_STALE_AFTER / 2, 5.0),
+    "schedule": max(JOB_STALE_AFTER / 4, 5.0),
 }
 if DRIFT_SCHEDULE_ENABLED:
     CELERY_BEAT_SCHEDULE["explainability-scheduled-drift"] = {

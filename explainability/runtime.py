@@ -28,7 +28,10 @@ from explainability.runners.errors import JobInputError, TransientJobError, Unsa
 
 log = logging.getLogger(__name__)
 
-Dispatch = Callable[[Job, int, list[dict[str, Any]]], None]
+#: dispatch(job, attempt, specs, pending): run the chunks `pending` (default: all of `specs`),
+#: then merge all of `specs`.
+Dispatch = Callable[..., None]
+SPECS_FILE = "chunk-specs.json"
 Requeue = Callable[[int, int], None]
 
 
@@ -141,11 +144,36 @@ def run_attempt(
         if isinstance(outcome, dict):
             _store(job, attempt, out_dir, outcome)
             return
+        # The specs are kept with the chunks, so whoever takes over a silent chord knows them.
+        compute.write_json_once(out_dir / SPECS_FILE, outcome)
         services.job_set_progress(
             job_id=job.pk, attempt=attempt, progress=services.PROGRESS_PLANNED,
             chunks_total=len(outcome),
         )
         dispatch(job, attempt, outcome)
+
+
+def resume_chunks(job: Job, *, dispatch: Dispatch) -> bool:
+    """Recover a chunked attempt whose chord went silent (a chunk or the merge was lost with a
+    killed worker, whatever its name): re-send only the chunks without an output file, then the
+    merge, in the same attempt. False (nothing sent) when the job is not a dispatched chord or
+    another worker took it over first.
+
+    Re-sending is safe: a chunk whose file exists is skipped (files are written once), a merge
+    runs only for the attempt still holding the job, so the job still succeeds exactly once."""
+    attempt = job.attempts
+    specs_path = attempt_dir(job.pk, attempt) / SPECS_FILE
+    if job.chunks_total == 0 or not specs_path.is_file():
+        return False
+    if not services.job_take_over_chunks(job_id=job.pk, attempt=attempt):
+        return False
+    specs = compute._read_json(specs_path)
+    out_dir = attempt_dir(job.pk, attempt)
+    pending = [s for s in specs if not compute._chunk_path(out_dir, s).exists()]
+    log.warning("job %s attempt %s: chord silent for %ss; re-sending %s of %s chunks",
+                job.pk, attempt, settings.JOB_STALE_AFTER, len(pending), len(specs))
+    dispatch(job, attempt, specs, pending=pending)
+    return True
 
 
 def run_chunk(job_id: int, attempt: int, spec: dict[str, Any], *, requeue: Requeue | None) -> None:

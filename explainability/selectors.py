@@ -73,3 +73,10 @@ def latest_fairness_job(version, *, decisions: bool) -> Job | None:
     mode = Q(params__mode="decisions")
     qs = jobs_for_version(version).filter(kind=JobKind.FAIRNESS, status=JobStatus.SUCCEEDED)
     return qs.filter(mode if decisions else Q(params__mode__isnull=True) | ~mode).first()
+
+
+def job_running_chunked(job_id: int) -> Job | None:
+    """The job if it is running with its chunks dispatched (a chord a worker may take over)."""
+    return Job.objects.filter(
+        pk=job_id, status=JobStatus.RUNNING, chunks_total__gt=0
+    ).first()

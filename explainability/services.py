@@ -342,12 +342,6 @@ def _alive_until(moment: dt.datetime):
     return Greatest(Coalesce(F("heartbeat_at"), Value(moment)), Value(moment))
 
 
-def chunk_lease() -> dt.timedelta:
-    """How long a dispatched chord may go without a finished chunk before it is presumed lost:
-    chunks may wait in the queue behind other work, so the hard time limit of one task."""
-    return dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-
-
 def job_heartbeat(*, job_id: int, attempt: int) -> bool:
     """Stamp the attempt as alive; False when the job is no longer this attempt's to run."""
     return bool(_mine(job_id, attempt).update(heartbeat_at=_alive_until(timezone.now())))
@@ -358,21 +352,20 @@ def job_is_current(*, job_id: int, attempt: int) -> bool:
 
 
 def job_set_progress(*, job_id: int, attempt: int, progress: int, chunks_total: int = 0) -> bool:
-    """Set progress; with `chunks_total` the chunks are being dispatched, and the job holds a
-    lease (chunk_lease) instead of a heartbeat while they wait in the queue."""
-    now = timezone.now()
+    """Set progress (and stamp the heartbeat); with `chunks_total` the chunks are being
+    dispatched. From then on the running chunks stamp the heartbeat; a chord silent for
+    JOB_STALE_AFTER is taken over by `job_take_over_chunks` (no lease reaching into the future,
+    so a chunk lost with its worker is found within a minute, not after the time limit)."""
     fields: dict[str, Any] = {"progress": max(0, min(99, int(progress))),
-                              "heartbeat_at": _alive_until(now)}
+                              "heartbeat_at": _alive_until(timezone.now())}
     if chunks_total:
-        fields.update(chunks_total=chunks_total, chunks_done=0,
-                      heartbeat_at=_alive_until(now + chunk_lease()))
+        fields.update(chunks_total=chunks_total, chunks_done=0)
     return bool(_mine(job_id, attempt).update(**fields))
 
 
 def job_chunk_done(*, job_id: int, attempt: int) -> bool:
     """Count one finished chunk; progress moves from 5 to 95 as chunks finish (atomic in SQL,
-    so chunks finishing at once on many workers never lose an increment). Each finished chunk
-    renews the chord's lease."""
+    so chunks finishing at once on many workers never lose an increment)."""
     span = PROGRESS_MERGING - PROGRESS_PLANNED
     return bool(
         _mine(job_id, attempt)
@@ -383,7 +376,7 @@ def job_chunk_done(*, job_id: int, attempt: int) -> bool:
                 PROGRESS_MERGING,
                 PROGRESS_PLANNED + (F("chunks_done") + 1) * span / F("chunks_total"),
             ),
-            heartbeat_at=_alive_until(timezone.now() + chunk_lease()),
+            heartbeat_at=_alive_until(timezone.now()),
         )
     )
 
@@ -491,6 +484,22 @@ def job_release_orphans(*, worker: str) -> list[int]:
             heartbeat_at=None
         )
     return ids
+
+
+def job_take_over_chunks(*, job_id: int, attempt: int) -> bool:
+    """Take over a silent chord: the attempt dispatched its chunks, and none of them has shown a
+    sign of life for JOB_STALE_AFTER (a chunk was lost with its worker, or the merge was).
+    One conditional UPDATE renews the heartbeat, so of all the workers sent the same recovery
+    message exactly one re-sends the missing chunks; the attempt (and its finished chunks) is
+    kept, and no status changes, so no audit event. False when the chord is not silent (any
+    more), or the job is no longer this attempt's."""
+    now = timezone.now()
+    return bool(
+        _mine(job_id, attempt)
+        .filter(chunks_total__gt=0)
+        .filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=_stale_before()))
+        .update(heartbeat_at=now)
+    )
 
 
 def jobs_to_recover() -> list[int]:

@@ -5,8 +5,9 @@ back to the queue if its worker dies; the worker prefetches one message at a tim
 The Job row decides what runs: `job_claim` is conditional, so a redelivered or duplicated message
 for a finished or live job does nothing, and a job out of attempts fails instead of looping.
 Workers that die without a trace (SIGKILL) are covered by heartbeats: a new worker with the same
-name releases its predecessor's jobs at start, and `recover_lost_jobs` (beat) re-sends jobs
-whose heartbeat went silent.
+name releases its predecessor's jobs at start, and `recover_lost_jobs` (beat, every quarter of
+JOB_STALE_AFTER) re-sends jobs whose heartbeat went silent, whatever worker ran them: any worker
+then claims a silent job afresh, or re-sends the missing chunks of a silent chord (same attempt).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from celery import chord, shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
-from explainability import services
+from explainability import selectors, services
 from explainability.models import Job
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,17 @@ def _requeue(job_id: int, attempt: int) -> None:
     run_job.apply_async((job_id,), countdown=_backoff(attempt))
 
 
-def _dispatch(job: Job, attempt: int, specs: list[dict[str, Any]]) -> None:
-    header = [run_chunk.s(job.pk, attempt, spec) for spec in specs]
+def _dispatch(
+    job: Job, attempt: int, specs: list[dict[str, Any]],
+    pending: list[dict[str, Any]] | None = None,
+) -> None:
+    """Run the chunks `pending` (all of `specs` unless told) as a chord whose body merges all of
+    `specs`; with nothing pending (a merge lost with its worker) only the merge is sent."""
+    pending = specs if pending is None else pending
+    if not pending:
+        merge_chunks.delay(job.pk, attempt, specs)
+        return
+    header = [run_chunk.s(job.pk, attempt, spec) for spec in pending]
     # The chord_unlock fallback (non-Redis result backends) polls once a second; bound it by the
     # hard time limit so a chunk lost with its worker cannot make it poll forever.
     chord(header)(
@@ -46,13 +56,17 @@ def _dispatch(job: Job, attempt: int, specs: list[dict[str, Any]]) -> None:
 
 @shared_task(bind=True, name="explainability.tasks.run_job", **RELIABLE)
 def run_job(self, job_id: int) -> str:
+    from explainability import runtime  # pandas, SHAP: loaded by workers, not by the web
+
+    # A chunked attempt gone silent keeps its finished chunks: its missing ones are re-sent.
+    chord_job = selectors.job_running_chunked(job_id)
+    if chord_job is not None and runtime.resume_chunks(chord_job, dispatch=_dispatch):
+        return f"attempt {chord_job.attempts} resumed"
     job = services.job_claim(
         job_id=job_id, worker=self.request.hostname or "worker", task_id=self.request.id or ""
     )
     if job is None:
         return "not claimable"
-    from explainability import runtime  # pandas, SHAP: loaded by workers, not by the web
-
     runtime.run_attempt(job, dispatch=_dispatch, requeue=_requeue)
     return f"attempt {job.attempts}"
 

@@ -269,20 +269,25 @@ def test_progress_moves_with_finished_chunks(setup):
     assert Job.objects.get(pk=job.pk).chunks_done == 4
 
 
-def test_a_dispatched_chord_holds_a_lease_so_chunks_waiting_in_the_queue_are_not_lost(
+def test_a_silent_chord_is_taken_over_once_in_the_same_attempt_and_a_live_one_never(
     setup, settings
 ):
     settings.JOB_STALE_AFTER = 60
     job = _start(setup)
     services.job_claim(job_id=job.pk, worker="planner")
     services.job_set_progress(job_id=job.pk, attempt=1, progress=5, chunks_total=3)
-    later = timezone.now() + dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT - 120)
 
-    services.job_heartbeat(job_id=job.pk, attempt=1)  # a chunk's beat does not cut it short
-
-    assert Job.objects.get(pk=job.pk).heartbeat_at > later
-    assert services.job_claim(job_id=job.pk, worker="other") is None
+    assert not services.job_take_over_chunks(job_id=job.pk, attempt=1)  # chunks are alive
     assert job.pk not in services.jobs_to_recover()
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - dt.timedelta(seconds=61))
+    assert job.pk in services.jobs_to_recover()  # silent a minute: no lease hides a lost chunk
+    assert not services.job_take_over_chunks(job_id=job.pk, attempt=2)
+
+    assert services.job_take_over_chunks(job_id=job.pk, attempt=1)
+    assert not services.job_take_over_chunks(job_id=job.pk, attempt=1)  # the second worker
+    after = Job.objects.get(pk=job.pk)
+    assert (after.status, after.attempts, after.chunks_total) == ("running", 1, 3)
+    assert services.job_claim(job_id=job.pk, worker="other") is None
 
 
 def test_recovery_resends_a_lost_job_at_most_once_per_stale_window(setup, settings):

@@ -38,8 +38,11 @@ def database_url() -> str:
 class Worker:
     """One `celery worker` subprocess; `kill()` SIGKILLs its whole process group."""
 
-    def __init__(self, env: dict[str, str], name: str, log_path: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], name: str, log_path: Path, extra: list[str] | None = None
+    ) -> None:
         self.env, self.name, self.log_path = env, name, log_path
+        self.extra = list(extra or [])
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 90) -> Worker:
@@ -48,7 +51,7 @@ class Worker:
         self.proc = subprocess.Popen(
             [CELERY, "-A", "config", "worker", "--pool=prefork", "--concurrency=1",
              "-n", self.name, "--without-gossip", "--without-mingle", "--without-heartbeat",
-             "--loglevel=INFO"],
+             "--loglevel=INFO", *self.extra],
             cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -124,7 +127,7 @@ def shared_storage(worker_dirs, settings):
 
 @pytest.fixture
 def start_worker(transactional_db, shared_storage):
-    """start_worker(name=None) -> a ready Worker; every worker is killed at teardown."""
+    """start_worker(name=None, beat=False) -> a ready Worker; all are killed at teardown."""
     root = shared_storage
     broker = os.environ.get("CELERY_BROKER_URL", settings.CELERY_BROKER_URL)
     env = {
@@ -155,9 +158,12 @@ def start_worker(transactional_db, shared_storage):
         app.control.purge()
     started: list[Worker] = []
 
-    def _start(name: str | None = None) -> Worker:
+    def _start(name: str | None = None, *, beat: bool = False) -> Worker:
+        """beat=True embeds the scheduler (the deployment's `celery beat`) in this worker."""
         name = name or f"itest-{uuid.uuid4().hex[:8]}@%h"
-        worker = Worker(env, name, root / f"worker-{uuid.uuid4().hex[:6]}.log")
+        tag = uuid.uuid4().hex[:6]
+        extra = ["--beat", "--schedule", str(root / "var" / f"beat-{tag}")] if beat else []
+        worker = Worker(env, name, root / f"worker-{tag}.log", extra)
         started.append(worker)
         return worker.start()
 

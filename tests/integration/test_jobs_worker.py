@@ -231,6 +231,39 @@ def test_a_worker_killed_mid_job_leads_to_the_job_finishing_exactly_once(
     assert sorted(p.name for p in job.output_root.iterdir()) == ["attempt-2"]
 
 
+def test_a_chunked_job_of_a_killed_worker_is_finished_by_a_differently_named_one_within_a_minute(
+    personas, client_for, start_worker, job_done
+):
+    """Containers change hostnames: the replacement cannot release jobs by its own name. The
+    silent chord is found by beat's sweep and its missing chunks re-sent in the same attempt
+    (before, the dispatched chord held a lease as long as the hard time limit, ~31 minutes)."""
+    eng = personas["engineer"]
+    df = jobdata.credit(n=300)
+    dv = jobdata.upload_dataset(eng, df)
+    mv = jobdata.register(eng, jobdata.fit("pipeline", df), training=dv)
+    first = start_worker("itest-old-container@%h")
+    client = client_for("engineer")
+
+    # A Pipeline is explained by the permutation explainer: each chunk is slow enough to kill.
+    job_id = _start(client, mv, {"kind": "shap", "dataset": dv.ref, "params": {
+        "sample_size": 16, "background_size": 50, "chunk_rows": 4}})
+    wait_for(lambda: "explainability.tasks.run_chunk[" in first.log(), timeout=180,
+             what="the first chunk to start")
+    first.kill()  # the chunk it was computing is lost with it (its message was taken)
+    killed = Job.objects.get(pk=job_id)
+    assert killed.status == "running" and (killed.chunks_done, killed.chunks_total) == (0, 4)
+
+    second = start_worker("itest-new-container@%h", beat=True)
+    job = job_done(job_id, timeout=300, workers=[first, second])
+
+    assert job.status == "succeeded", job.error_detail
+    assert (job.attempts, job.chunks_done, job.chunks_total, job.result["chunks"]) == (1, 4, 4, 4)
+    assert _events(job_id, "explainability.job.started") == 1
+    assert _events(job_id, "explainability.job.succeeded") == 1
+    assert len(_npz(client, job_id)["values"]) == 16
+    assert sorted(p.name for p in job.output_root.iterdir()) == ["attempt-1"]
+
+
 def test_a_redelivered_message_never_runs_a_finished_job_again(
     personas, client_for, start_worker, job_done
 ):
