@@ -28,6 +28,10 @@ class ApprovalsConfig(AppConfig):
             "approvals.webhook.updated",
         )
         audit.subscribe(_on_audit_event)
+        from approvals.gates import policy_evidence_labels
+        from governance.policy import register_evidence
+
+        register_evidence(policy_evidence_labels())
         from approvals.notifications import in_app_channel
         from governance.notifications import add_channel
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,17 +20,21 @@ from governance import selectors as gov
 from registry import selectors as registry_selectors
 from registry.choices import EdgeKind, VersionKind
 
-GATE_LABELS = {
-    "not_prohibited": "Not a prohibited practice (EU AI Act Art. 5)",
-    "risk_assessment": "Current risk assessment (not prohibited, not expired)",
-    "shap": "Explainability (SHAP) job succeeded on this exact artifact",
-    "fairness": "Fairness job within the tier's thresholds",
-    "documentation": "Documentation complete and signed off",
-    "no_open_high_findings": "No open high or critical findings",
-    "vendor_validation_report": "Vendor validation report attached",
-    "outcome_analysis": "Outcome analysis on recorded decisions",
-    "drift": "Drift check without alert",
-}
+
+@dataclass(frozen=True)
+class Evidence:
+    """One kind of evidence a promotion can be judged on: its key (what a tier policy names),
+    its label (what people read), and the function that judges it. `judge` is None for the
+    items governance judges itself (`governance_gate_items`), which are recorded as it says."""
+
+    key: str
+    label: str
+    judge: Callable[..., None] | None = None
+    policy_may_require: bool = True
+
+
+def _register(*items: Evidence) -> dict[str, Evidence]:
+    return {item.key: item for item in items}
 
 
 @dataclass
@@ -62,7 +67,7 @@ class GateReport:
 
     def add(self, key: str, met: bool, detail: str, **extra: Any) -> None:
         self.items.append(
-            {"key": key, "label": GATE_LABELS.get(key, key), "met": bool(met), "detail": detail, **extra}
+            {"key": key, "label": label(key), "met": bool(met), "detail": detail, **extra}
         )
 
 
@@ -124,7 +129,7 @@ def evaluate(version, target_stage: str, *, now=None, policy=None) -> GateReport
         elif key == "no_open_high_findings":
             report.evidence["open_findings"] = sorted(item.get("finding_ids", []))
     if shap_dropped:
-        names = " and ".join(GATE_LABELS.get(k, k).lower() for k in replaced)
+        names = " and ".join(label(k).lower() for k in replaced)
         report.add("shap", bool(replaced),
                    f"Replaced by the policy's vendor evidence: {version.ref} is a vendor model "
                    f"without an artifact to explain, so it is judged on {names}." if replaced else
@@ -132,33 +137,46 @@ def evaluate(version, target_stage: str, *, now=None, policy=None) -> GateReport
                    "policy names no vendor evidence (vendor_evidence) to replace SHAP.",
                    replaced_by=replaced, label="Explainability (SHAP): replaced for a vendor model")
     for key in required:
-        if key == "shap":
-            job = _job_gate(report, version, "shap")
-            if job is not None:
-                report.add(key, True, f"SHAP job #{job.pk} on artifact {version.artifact_sha256[:12]}.", job_id=job.pk)
-        elif key == "outcome_analysis":
-            _outcome_gate(report, version, replaces_shap=bool(replaced))
-        elif key == "fairness":
-            job = _job_gate(report, version, "fairness")
-            if job is None:
-                continue
-            result = job.result or {}
-            failed = _failed_fairness_metrics(result)
-            if result.get("passed") and not failed:
-                report.add(key, True, f"Job #{job.pk}: every metric within thresholds.", job_id=job.pk)
-            else:
-                report.add(key, False, f"Job #{job.pk}: outside thresholds: {', '.join(failed) or 'see result'}.", job_id=job.pk)
-        elif key == "drift":
-            job = evidence.latest_job(version, "drift")
-            report.evidence.setdefault("jobs", {})["drift"] = job.pk if job else None
-            verdict = (job.result or {}).get("verdict") if job else None
-            report.add(key, job is not None and verdict != "drift",
-                       f"Latest drift verdict: {verdict}." if job else "No drift job has run.")
-        elif key == "vendor_validation_report":
-            _vendor_report_gate(report, version, replaces_shap=bool(replaced))
-        elif key not in ("risk_assessment", "documentation", "no_open_high_findings"):
+        kind = EVIDENCE.get(key)
+        if kind is None:
             report.add(key, False, f"The policy names evidence '{key}' that Gatehouse cannot judge.")
+        elif kind.judge is not None:
+            kind.judge(report, version, replaces_shap=bool(replaced))
     return report
+
+
+def _shap_gate(report: GateReport, version, *, replaces_shap: bool) -> None:
+    """Met by a succeeded SHAP job on this exact artifact."""
+    job = _job_gate(report, version, "shap")
+    if job is not None:
+        report.add("shap", True, f"SHAP job #{job.pk} on artifact {version.artifact_sha256[:12]}.",
+                   job_id=job.pk)
+
+
+def _fairness_gate(report: GateReport, version, *, replaces_shap: bool) -> None:
+    """Met by the latest fairness job passing every thresholded metric (the tier's thresholds,
+    possibly tightened by the job's parameters)."""
+    job = _job_gate(report, version, "fairness")
+    if job is None:
+        return
+    result = job.result or {}
+    failed = _failed_fairness_metrics(result)
+    if result.get("passed") and not failed:
+        report.add("fairness", True, f"Job #{job.pk}: every metric within thresholds.", job_id=job.pk)
+    else:
+        report.add("fairness", False,
+                   f"Job #{job.pk}: outside thresholds: {', '.join(failed) or 'see result'}.",
+                   job_id=job.pk)
+
+
+def _drift_gate(report: GateReport, version, *, replaces_shap: bool) -> None:
+    """Met when the latest drift job on this version did not alert (verdict other than drift)."""
+    job = evidence.latest_job(version, "drift")
+    report.evidence.setdefault("jobs", {})["drift"] = job.pk if job else None
+    verdict = (job.result or {}).get("verdict") if job else None
+    report.add("drift", job is not None and verdict != "drift",
+               f"Latest drift verdict: {verdict}." if job else "No drift job has run.",
+               **({"job_id": job.pk} if job else {}))
 
 
 def _replacing(replaces_shap: bool) -> str:
@@ -215,3 +233,29 @@ def _failed_fairness_metrics(result: dict) -> list[str]:
                 if isinstance(metric, dict) and metric.get("passed") is False:
                     failed.append(f"{name} for {attr}")
     return failed
+
+
+#: The one evidence registry: every key a tier policy may require, its label and its judge.
+#: governance's policy validation accepts exactly these keys (declared at start-up).
+EVIDENCE: dict[str, Evidence] = _register(
+    Evidence("not_prohibited", "Not a prohibited practice (EU AI Act Art. 5)",
+             policy_may_require=False),
+    Evidence("risk_assessment", "Current risk assessment (not prohibited, not expired)"),
+    Evidence("shap", "Explainability (SHAP) job succeeded on this exact artifact", _shap_gate),
+    Evidence("fairness", "Fairness job within the tier's thresholds", _fairness_gate),
+    Evidence("documentation", "Documentation complete and signed off"),
+    Evidence("no_open_high_findings", "No open high or critical findings"),
+    Evidence("vendor_validation_report", "Vendor validation report attached", _vendor_report_gate),
+    Evidence("outcome_analysis", "Outcome analysis on recorded decisions", _outcome_gate),
+    Evidence("drift", "Drift check without alert", _drift_gate),
+)
+
+
+def label(key: str) -> str:
+    kind = EVIDENCE.get(key)
+    return kind.label if kind else key
+
+
+def policy_evidence_labels() -> dict[str, str]:
+    """What tier policies may require: key -> label (passed down to governance)."""
+    return {k: e.label for k, e in EVIDENCE.items() if e.policy_may_require}

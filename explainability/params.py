@@ -11,11 +11,7 @@ from typing import Any
 
 from common.errors import ValidationFailed
 from explainability.choices import JobKind
-
-FAIRNESS_METRICS = (
-    "demographic_parity_difference", "demographic_parity_ratio", "disparate_impact_ratio",
-    "equalized_odds_difference", "true_positive_rate_difference", "false_positive_rate_difference",
-)
+from governance.fairness import FAIRNESS_METRICS
 
 # name -> (type, default, check) ; check returns an error sentence or None
 _SPECS: dict[str, dict[str, tuple[type | tuple[type, ...], Any]]] = {

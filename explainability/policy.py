@@ -1,7 +1,8 @@
 """Thresholds a job's verdict is judged by: the model's tier policy, else Gatehouse defaults.
 
 The rules: fairness thresholds come from `governance.selectors.policy_for_tier(model.risk_tier)`;
-a model without a tier (or before governance defines the policy) is judged by DEFAULT_FAIRNESS.
+a model without a tier (or before governance defines the policy) is judged by governance's
+DEFAULT_FAIRNESS_THRESHOLDS (the seeded policies' values).
 Job parameters may tighten a threshold but never loosen it, and the result records which
 thresholds were used and where they came from (policy id/version, or "default").
 """
@@ -13,12 +14,8 @@ from typing import Any
 
 from common.errors import ValidationFailed
 from governance import selectors as gov_selectors
+from governance.fairness import default_fairness_thresholds
 
-DEFAULT_FAIRNESS: dict[str, dict[str, float]] = {
-    "demographic_parity_difference": {"max": 0.10},
-    "disparate_impact_ratio": {"min": 0.80},
-    "equalized_odds_difference": {"max": 0.10},
-}
 
 def _policy(model) -> Any:
     if model.risk_tier is None:
@@ -47,7 +44,7 @@ def fairness_thresholds(model) -> tuple[dict[str, dict[str, float]], dict[str, A
     rules = getattr(policy, "rules", None) or {}
     thresholds = rules.get("fairness_thresholds") if isinstance(rules, dict) else None
     if not thresholds:
-        return {k: dict(v) for k, v in DEFAULT_FAIRNESS.items()}, _source(None, model)
+        return default_fairness_thresholds(), _source(None, model)
     return {k: {b: float(x) for b, x in v.items()} for k, v in thresholds.items()}, _source(
         policy, model
     )

@@ -55,9 +55,3 @@ FINDING_TRANSITIONS: dict[str, frozenset[str]] = {
 
 #: Stages a tier policy may set rules for.
 POLICY_STAGES = ("staging", "production")
-
-#: Evidence kinds a tier policy may require before promotion.
-EVIDENCE_KINDS = (
-    "shap", "fairness", "documentation", "no_open_high_findings", "risk_assessment",
-    "vendor_validation_report", "outcome_analysis",
-)

@@ -10,11 +10,23 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from governance.choices import DECIDING_ROLES, EVIDENCE_KINDS, POLICY_STAGES
+from governance.choices import DECIDING_ROLES, POLICY_STAGES
+from governance.fairness import FAIRNESS_METRICS, default_fairness_thresholds
 
-FAIRNESS_METRICS = (
-    "demographic_parity_difference", "disparate_impact_ratio", "equalized_odds_difference",
-)
+#: Evidence a policy may require, key -> label. The gates that judge evidence live above
+#: governance (approvals), so they declare their keys here at start-up (`register_evidence`):
+#: a policy accepts exactly the evidence that some gate can judge.
+_EVIDENCE: dict[str, str] = {}
+
+
+def register_evidence(labels: dict[str, str]) -> None:
+    """Declare evidence keys (and their labels) that tier policies may require."""
+    _EVIDENCE.update(labels)
+
+
+def evidence_kinds() -> tuple[str, ...]:
+    """The evidence keys a policy may name, in declaration order."""
+    return tuple(_EVIDENCE)
 _DAY_FIELDS = (
     "approval_validity_days", "request_deadline_days", "execution_window_days",
     "risk_assessment_validity_days",
@@ -52,11 +64,7 @@ def _base(
                 ],
             },
         },
-        "fairness_thresholds": {
-            "demographic_parity_difference": {"max": 0.10},
-            "disparate_impact_ratio": {"min": 0.80},
-            "equalized_odds_difference": {"max": 0.10},
-        },
+        "fairness_thresholds": default_fairness_thresholds(),
         "required_document_sections": sections,
         "approval_validity_days": validity,
         "request_deadline_days": 30,
@@ -103,6 +111,7 @@ def rules_errors(rules: Any) -> dict[str, list[str]]:
     if not isinstance(stages, dict) or not stages:
         add("stages", "Give rules for at least one stage (staging, production).")
         stages = {}
+    kinds = evidence_kinds()
     for stage, spec in stages.items():
         path = f"stages.{stage}"
         if stage not in POLICY_STAGES:
@@ -125,8 +134,8 @@ def rules_errors(rules: Any) -> dict[str, list[str]]:
             add(f"{path}.evidence", "Must be a list.")
         else:
             for item in evidence:
-                if item not in EVIDENCE_KINDS:
-                    add(f"{path}.evidence", f"Unknown evidence {item!r}; use {', '.join(EVIDENCE_KINDS)}.")
+                if item not in kinds:
+                    add(f"{path}.evidence", f"Unknown evidence {item!r}; use {', '.join(kinds)}.")
     thresholds = rules.get("fairness_thresholds", {})
     if not isinstance(thresholds, dict):
         add("fairness_thresholds", "Must be an object.")
@@ -153,8 +162,8 @@ def rules_errors(rules: Any) -> dict[str, list[str]]:
     if not isinstance(rules.get("allow_multiple_production"), bool):
         add("allow_multiple_production", "Must be true or false.")
     vendor = rules.get("vendor_evidence", [])
-    if not isinstance(vendor, list) or any(v not in EVIDENCE_KINDS for v in vendor):
-        add("vendor_evidence", f"Must be a list drawn from {', '.join(EVIDENCE_KINDS)}.")
+    if not isinstance(vendor, list) or any(v not in kinds for v in vendor):
+        add("vendor_evidence", f"Must be a list drawn from {', '.join(kinds)}.")
     return errors
 
 

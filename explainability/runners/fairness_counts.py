@@ -25,19 +25,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from governance.fairness import FAIRNESS_METRICS
+
 from .errors import JobInputError
 from .filters import filters_removed_every_row
 from .jsonable import to_jsonable
 
 MISSING_GROUP = "(missing)"
-METRICS = (
-    "demographic_parity_difference",
-    "demographic_parity_ratio",
-    "disparate_impact_ratio",
-    "equalized_odds_difference",
-    "true_positive_rate_difference",
-    "false_positive_rate_difference",
-)
+METRICS = FAIRNESS_METRICS  # the vocabulary is governance's (tier policies validate against it)
 _FIELDS = ("n", "tp", "fp", "tn", "fn")
 
 
