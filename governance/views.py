@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from common.portal import paginate, portal_view
 from governance import audit, selectors
+from governance.auditlog import proofs as auditlog_proofs
 from governance.choices import (
     BLOCKING_SEVERITIES,
     UNRESOLVED_FINDING_STATUSES,
@@ -90,7 +91,11 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     elif form.is_bound:
         qs = qs.none()
     query = _export_query(form)
+    checkpoint = auditlog_proofs.latest_checkpoint()
     return render(request, "governance/audit_log.html", {
+        "checkpoint": checkpoint,
+        "signature_valid": checkpoint is not None
+        and auditlog_proofs.checkpoint_signature_valid(checkpoint),
         "form": form, "page": paginate(request, qs), "export_query": query + "&" if query else "",
         "object_filter_not_exported": bool(form.is_bound and form.is_valid() and form.cleaned_data.get("object")),
     })

@@ -25,11 +25,14 @@ def checkpoint_for_position(position: int) -> AuditCheckpoint | None:
 
 
 def checkpoint_numbers(positions: list[int]) -> dict[int, int | None]:
-    """For a page of events: position -> number of the checkpoint that sealed it (one query)."""
+    """For a page of events: position -> number of the checkpoint that sealed it (None:
+    awaiting seal). Two queries whatever the page, reading only the checkpoints it spans."""
     if not positions:
         return {}
-    sizes = list(AuditCheckpoint.objects.filter(tree_size__gte=min(positions))
-                 .order_by("number").values_list("tree_size", "number"))
+    qs = AuditCheckpoint.objects.order_by("number").values_list("tree_size", "number")
+    top = qs.filter(tree_size__gte=max(positions)).first()
+    spanned = qs.filter(tree_size__gte=min(positions))
+    sizes = list(spanned.filter(number__lte=top[1]) if top else spanned)
     out: dict[int, int | None] = {}
     for p in positions:
         out[p] = next((n for size, n in sizes if size >= p), None)

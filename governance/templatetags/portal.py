@@ -92,3 +92,21 @@ def nav_link(context, url_name: str, label: str, exact: bool = False) -> str:
     )
 
 
+
+
+@register.simple_tag(takes_context=True)
+def seal_status(context, event) -> str:
+    """"sealed in checkpoint N" / "awaiting seal" for an event of the `events` being rendered
+    (the checkpoints of the whole list are read once, on the first row)."""
+    from governance.auditlog.proofs import checkpoint_numbers
+
+    cache = context.render_context.setdefault("audit_seal_numbers", {})
+    if event.seq not in cache:
+        events = list(context.get("events") or [event])
+        cache.update(checkpoint_numbers([e.seq for e in events] + [event.seq]))
+    number = cache.get(event.seq)
+    if number is None:
+        return format_html('<span class="muted small" data-testid="seal">{}</span>',
+                           "awaiting seal")
+    return format_html('<span class="small" data-testid="seal">sealed in checkpoint {}</span>',
+                       number)

@@ -101,3 +101,37 @@ def test_export_links_carry_the_filters_and_download_with_the_session(web_for, r
     assert response.status_code == 200
     body = b"".join(response.streaming_content).decode()
     assert "credit-default@1" in body and "fraud-score" not in body
+
+
+def test_audit_page_shows_the_latest_checkpoint_and_each_events_seal(web_for, registry):
+    from django.db import transaction
+
+    from governance import audit
+    from governance.auditlog.sealer import seal
+
+    web = web_for("auditor")
+    html = web.get("/audit/").content.decode()
+    assert "No checkpoint yet" in html and "sealed in checkpoint" not in html
+    cp = seal().checkpoint
+    with transaction.atomic():
+        audit.record(action="governance.team.created", object_type="test.late", object_repr="late")
+    html = web.get("/audit/?page_size=200").content.decode()
+    assert cp.root_hash in html and f"1–{cp.tree_size}" in html
+    assert '<span class="badge ok">valid</span>' in html
+    assert html.count("sealed in checkpoint 1") == cp.tree_size
+    assert html.count("awaiting seal") == 1  # the event written after the seal
+
+
+def test_audit_page_says_when_a_checkpoint_signature_is_not_valid(web_for, registry):
+    from governance.auditlog.sealer import seal
+
+    cp = seal().checkpoint
+    with connection.cursor() as cur:
+        if connection.vendor == "sqlite":
+            cur.execute("DROP TRIGGER IF EXISTS governance_auditcheckpoint_no_update")
+        else:
+            cur.execute("ALTER TABLE governance_auditcheckpoint DISABLE TRIGGER USER")
+        cur.execute("UPDATE governance_auditcheckpoint SET root_hash = %s WHERE id = %s",
+                    ["ab" * 32, cp.pk])
+    html = web_for("auditor").get("/audit/").content.decode()
+    assert "NOT VALID" in html
