@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test worker web lint migrate demo bench e2e-deps
+.PHONY: install run test worker web lint migrate demo bench e2e-deps fuzz
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -46,7 +46,12 @@ test: install
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/ruff check .
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 	$(BIN)/python -m pytest
+
+# Schemathesis over the OpenAPI schema against a real server on demo data (bin/fuzz.py).
+fuzz: install
+	$(BIN)/python bin/fuzz.py
 
 bench: install
 	$(BIN)/python bench/registry_bench.py

@@ -319,6 +319,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "PREPROCESSING_HOOKS": ["common.schema.only_gatehouse_api"],
+    # Request bodies get components of their own, so what a field refuses on input (a blank
+    # string, null, a read-only field) is in the schema a client or a fuzzer reads.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "common.schema.document_errors_and_examples",
+    ],
     # Choice sets that share a field name get names of their own (the schema check warns otherwise).
     "ENUM_NAME_OVERRIDES": {
         "JobKindEnum": "explainability.choices.JobKind",

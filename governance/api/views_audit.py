@@ -9,6 +9,7 @@ import json
 
 from django.http import StreamingHttpResponse
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
@@ -79,8 +80,11 @@ def _csv(qs):
 class AuditExportView(ExportView):
     """Stream the (filtered) events you may read: ?format=csv|jsonl plus the list's filters."""
 
-    @extend_schema(parameters=[OpenApiParameter("format", str, enum=["csv", "jsonl"])],
-                   responses={200: bytes})
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=["csv", "jsonl"], default="jsonl")],
+        responses={(200, "application/x-ndjson"): OpenApiTypes.STR,
+                   (200, "text/csv"): OpenApiTypes.STR},
+    )
     def get(self, request):
         fmt = request.query_params.get("format", "jsonl")
         if fmt not in ("csv", "jsonl"):

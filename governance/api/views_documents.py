@@ -7,8 +7,9 @@ from pathlib import Path
 
 from django.conf import settings
 from django.http import FileResponse, HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
@@ -180,6 +181,13 @@ class DocumentAttachmentDownloadView(ExportView):
 
 
 _FORMATS = ("html", "pdf", "json")
+_FORMAT_PARAMETER = OpenApiParameter("format", str, enum=list(_FORMATS), default="html")
+# One answer per format: the model card is JSON (an object), the pack a page or a PDF file.
+_EXPORT_RESPONSES = {
+    (200, "text/html"): OpenApiTypes.STR,
+    (200, "application/pdf"): OpenApiTypes.BINARY,
+    (200, "application/json"): OpenApiTypes.OBJECT,
+}
 
 
 def _export(request, version, documents, stem: str):
@@ -202,8 +210,7 @@ def _export(request, version, documents, stem: str):
 class DocumentExportView(ExportView):
     """?format=html|pdf|json: this document as a page, a PDF, or the version's model card."""
 
-    @extend_schema(parameters=[OpenApiParameter("format", str, enum=list(_FORMATS))],
-                   responses={200: bytes})
+    @extend_schema(parameters=[_FORMAT_PARAMETER], responses=_EXPORT_RESPONSES)
     def get(self, request, pk: int):
         document = selectors.document_get_for_user(request.user, pk)
         version = document.version
@@ -213,16 +220,28 @@ class DocumentExportView(ExportView):
 class VersionPackExportView(ExportView):
     """The whole documentation pack of a version: ?format=html|pdf|json (the model card)."""
 
-    @extend_schema(parameters=[OpenApiParameter("format", str, enum=list(_FORMATS))],
-                   responses={200: bytes})
+    @extend_schema(parameters=[_FORMAT_PARAMETER], responses=_EXPORT_RESPONSES)
     def get(self, request, name: str, version: int):
         mv = version_for_user(request.user, name, version)
         documents = selectors.documents_for_version(mv)
         return _export(request, mv, documents, f"{mv.model.name}-v{mv.version}")
 
 
+_COVERAGE_SECTION = inline_serializer("CoverageSection", fields={
+    "template": serializers.CharField(), "section": serializers.CharField(),
+    "title": serializers.CharField(), "document_id": serializers.IntegerField(allow_null=True),
+    "filled": serializers.BooleanField(), "signed_off": serializers.BooleanField(),
+})
+_COVERAGE_ROW = inline_serializer("CoverageRow", many=True, fields={
+    "source": serializers.CharField(), "sections": _COVERAGE_SECTION.__class__(many=True),
+    "covered": serializers.BooleanField(), "signed_off": serializers.BooleanField(),
+})
+
+
 class CoverageView(GovernanceView):
-    @extend_schema(responses={200: dict})
+    """One row per regulatory source (a list): the sections answering it and their state."""
+
+    @extend_schema(responses={200: _COVERAGE_ROW})
     def get(self, request, name: str, version: int):
         mv = version_for_user(request.user, name, version)
         return Response(selectors.coverage_matrix(mv))

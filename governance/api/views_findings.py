@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django.apps import apps
-from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
@@ -100,7 +100,12 @@ class FindingTransitionView(GovernanceView):
 class OverdueReviewsView(GovernanceView):
     """Models you can see whose periodic review date has passed (the dashboard's list)."""
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: inline_serializer("OverdueReview", many=True, fields={
+        "model": serializers.CharField(), "title": serializers.CharField(),
+        "team": serializers.CharField(), "owner": serializers.CharField(allow_null=True),
+        "risk_tier": serializers.IntegerField(allow_null=True),
+        "next_review_date": serializers.DateField(allow_null=True),
+    })})
     def get(self, request):
         rows = selectors.overdue_reviews(request.user)
         return Response([
