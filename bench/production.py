@@ -75,3 +75,10 @@ def describe(readme: Path = README) -> str:
     argv, settings = readme_production(readme)
     shown = " ".join(f"{k}={v}" for k, v in sorted(settings.items()))
     return f"README production: {' '.join(argv)}  ({shown or 'no extra settings'})"
+
+
+#: Production runs behind a TLS-terminating proxy (the README's settings table); the bench
+#: client stands in for it on loopback: the setting that trusts the proxy's header, and the
+#: header itself on every request (otherwise DEBUG=0 redirects plain HTTP to HTTPS).
+PROXY_SETTINGS = {"SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto,https"}
+PROXY_HEADERS = {"X-Forwarded-Proto": "https"}

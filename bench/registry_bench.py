@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.production import describe, gunicorn_command  # noqa: E402
+from bench.production import PROXY_HEADERS, PROXY_SETTINGS, describe, gunicorn_command  # noqa: E402
 
 
 def pct(values: list[float], p: float) -> float:
@@ -126,17 +126,19 @@ def main() -> None:
     port = free_port()
     command, production_settings = gunicorn_command(port)
     server = subprocess.Popen(
-        [*command, "--log-level", "warning"], cwd=ROOT, env={**env, **production_settings},
+        [*command, "--log-level", "warning"], cwd=ROOT,
+        env={**env, **production_settings, **PROXY_SETTINGS},
     )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
             try:
-                urllib.request.urlopen(base + "/api/schema/", timeout=1)
+                urllib.request.urlopen(urllib.request.Request(
+                    base + "/api/schema/", headers=PROXY_HEADERS), timeout=1)
                 break
             except OSError:
                 time.sleep(0.2)
-        headers = {"Authorization": f"Token {key}"}
+        headers = {"Authorization": f"Token {key}", **PROXY_HEADERS}
 
         def get(path: str) -> float:
             t0 = time.perf_counter()
