@@ -1,6 +1,7 @@
-"""Audit trail benchmark: append throughput through audit.record(), and verify over N events.
+"""Audit log benchmark: append throughput through audit.record(), sealing N events into one
+signed checkpoint, full verification, and inclusion / consistency proofs at that size.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/gh_gov .venv/bin/python bench/audit_bench.py \
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/gh_audit .venv/bin/python bench/audit_bench.py \
         --events 1000000 --append 2000 --threads 4
 
 Runs in its own throwaway database (<name>_audit_bench), created, migrated and dropped here, so
@@ -120,11 +121,67 @@ def load_events(total: int) -> float:
     return time.perf_counter() - start
 
 
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def bench_proofs(samples: int) -> None:
+    import random
+
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext, setup_test_environment
+
+    from governance import services as gov
+    from governance.auditlog import proofs
+
+    latest = proofs.latest_checkpoint()
+    size = latest.tree_size
+    rng = random.Random(6962)
+    positions = [rng.randint(1, size) for _ in range(samples)] + [1, size]
+    visible = AuditEvent.objects.all()
+    times = []
+    with CaptureQueriesContext(connection) as ctx:
+        proofs.inclusion(position=positions[0], tree_size=None, visible=visible)
+    for p in positions:
+        start = time.perf_counter()
+        proofs.inclusion(position=p, tree_size=None, visible=visible)
+        times.append((time.perf_counter() - start) * 1000)
+    print(f"inclusion proof at {size:,} events (service, {len(positions)} positions, "
+          f"{len(ctx.captured_queries)} queries each): p50 {_pct(times, .5):.2f} ms, "
+          f"p95 {_pct(times, .95):.2f} ms, max {max(times):.2f} ms")
+    setup_test_environment()
+    with transaction.atomic():
+        user = gov.user_create(username="bench-auditor", roles=["auditor"], teams=[],
+                               password="pw", email="a@example.com")
+    client = Client()
+    client.force_login(user)
+    times = []
+    for p in positions[:100]:
+        start = time.perf_counter()
+        response = client.get(f"/api/v1/audit/events/{p}/proof/")
+        times.append((time.perf_counter() - start) * 1000)
+        assert response.status_code == 200, response.content
+    print(f"GET /api/v1/audit/events/{{position}}/proof/ at {size:,} events (100 requests, "
+          f"session auth, test client): p50 {_pct(times, .5):.2f} ms, "
+          f"p95 {_pct(times, .95):.2f} ms")
+    times = []
+    for first in [rng.randint(1, size) for _ in range(50)]:
+        start = time.perf_counter()
+        proofs.consistency(first=first, second=size)
+        times.append((time.perf_counter() - start) * 1000)
+    print(f"consistency proof to {size:,} events (service, 50 random first sizes): "
+          f"p50 {_pct(times, .5):.2f} ms, max {max(times):.2f} ms")
+
+
 def main() -> None:
+    from governance.auditlog.sealer import seal
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--append", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--proofs", type=int, default=500)
     args = parser.parse_args()
 
     name = connection.settings_dict["NAME"]
@@ -134,7 +191,7 @@ def main() -> None:
         else bench_name
     )
     print(f"database: {connection.vendor} ({connection.settings_dict['TEST']['NAME']}), "
-          f"CPUs: {os.cpu_count()}")
+          f"CPUs: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
     old = setup_databases(verbosity=0, interactive=False, keepdb=False)
     try:
         res = bench_append(args.append, args.threads)
@@ -142,9 +199,19 @@ def main() -> None:
         print(f"append, 1 writer:        {n} events in {t:.2f} s = {n / t:,.0f} events/s")
         n, t = res["threads"]
         print(f"append, {args.threads} writers:       {n} events in {t:.2f} s = {n / t:,.0f} events/s")
-        loaded = load_events(args.events - AuditEvent.objects.count())
+        first = seal()
+        print(f"sealed the appended events: checkpoint {first.checkpoint.number}, "
+              f"{first.checkpoint.tree_size} events")
+        loaded = load_events(args.events)
         total = AuditEvent.objects.count()
-        print(f"loaded to {total:,} events in {loaded:.1f} s (hashes computed in Python)")
+        print(f"loaded {args.events:,} more events (to {total:,}) in {loaded:.1f} s")
+        load_before = os.getloadavg()[0]
+        start, cpu = time.perf_counter(), time.process_time()
+        sealed = seal(max_events=args.events)
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        print(f"seal: {json.dumps(sealed.as_dict())} in {elapsed:.1f} s wall ({cpu:.1f} s CPU "
+              f"of this process) = {sealed.sealed / elapsed:,.0f} events/s; load average "
+              f"{load_before:.1f} -> {os.getloadavg()[0]:.1f}")
         load_before = os.getloadavg()[0]
         start, cpu = time.perf_counter(), time.process_time()
         result = audit.verify_chain()
@@ -152,6 +219,7 @@ def main() -> None:
         print(f"verify_chain: {json.dumps(result.as_dict())} in {elapsed:.1f} s wall "
               f"({cpu:.1f} s CPU of this process) = {result.checked / elapsed:,.0f} events/s; "
               f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        bench_proofs(args.proofs)
         out = io.StringIO()
         start = time.perf_counter()
         from django.core.management import call_command
@@ -159,10 +227,6 @@ def main() -> None:
         call_command("verify_audit", stdout=out)
         print(f"manage.py verify_audit: {out.getvalue().strip()} in {time.perf_counter() - start:.1f} s")
     finally:
-        if connection.vendor == "sqlite":
-            with connection.cursor() as cur:
-                cur.execute("DROP TRIGGER IF EXISTS governance_auditevent_no_delete")
-                cur.execute("DROP TRIGGER IF EXISTS governance_auditevent_no_update")
         teardown_databases(old, verbosity=0)
 
 

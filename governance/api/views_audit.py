@@ -24,6 +24,7 @@ from governance.api.lookups import model_for_user
 EXPORT_COLUMNS = [
     "seq", "timestamp", "actor_name", "actor_roles", "action", "object_type", "object_id",
     "object_repr", "model_name", "payload", "request_id", "client_ip", "prev_hash", "hash",
+    "body",  # the canonical JSON the Merkle leaf hashes: SHA-256(0x00 || body)
 ]
 
 

@@ -205,6 +205,7 @@ def test_export_as_csv_and_json_lines(client_for, personas):
     lines = [json.loads(x) for x in b"".join(jsonl.streaming_content).decode().splitlines()]
     assert [x["seq"] for x in lines] == list(range(1, total + 1))
     registered = next(x for x in lines if x["action"] == "registry.model.registered")
+    assert json.loads(registered["body"])["seq"] == registered["seq"]  # what the leaf hashes
     assert registered["payload"]["after"]["team"] == "credit"
     response = client.get("/api/v1/audit-events/export/?format=csv&model=credit-default")
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
