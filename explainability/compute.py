@@ -23,6 +23,7 @@ from explainability.models import Job
 from explainability.runners import shap_runner
 from explainability.runners.errors import JobInputError
 from explainability.runners.jsonable import to_jsonable
+from explainability.runners.timing import Stopwatch
 
 PLAN_FILE = "plan.json"
 CHUNK_DIR = "chunks"
@@ -206,8 +207,14 @@ def fairness_start(job: Job, out_dir: Path, *, allow_chunks: bool) -> dict | lis
     chunk_rows = int(job.params.get("chunk_rows") or settings.JOB_FAIRNESS_CHUNK_ROWS)
     rows = _row_count(job)
     if not allow_chunks or rows is None or rows <= chunk_rows:
-        frame = inputs.read_dataset(job.dataset, job.data_sha256)
-        outcomes = fairness.model_outcomes(setup["model"], frame, **setup["options"])
+        stopwatch = Stopwatch()
+        with stopwatch.section("read"):  # only the columns the job uses
+            frame = inputs.read_dataset(
+                job.dataset, job.data_sha256, columns=_fairness_columns(setup["options"])
+            )
+        outcomes = fairness.model_outcomes(
+            setup["model"], frame, stopwatch=stopwatch, **setup["options"]
+        )
         result = fairness.fairness_from_counts(
             outcomes.counts(), thresholds=setup["thresholds"],
             min_group_size=int(job.params.get("min_group_size") or 30),
@@ -215,6 +222,7 @@ def fairness_start(job: Job, out_dir: Path, *, allow_chunks: bool) -> dict | lis
         result["outcomes"] = fairness.outcome_analysis(
             outcomes.y_true, outcomes.y_pred, outcomes.y_score, outcomes.sensitive
         )
+        result["timings"] = stopwatch.split("metrics")
         return _fairness_finish(job, result, setup, outcomes.decision_rule, chunks=1)
     path, _, groups = inputs.parquet_chunks(
         job.dataset, job.data_sha256, chunk_rows=chunk_rows,

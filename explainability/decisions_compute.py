@@ -33,6 +33,7 @@ from explainability.runners import fairness
 from explainability.runners.data import iter_table
 from explainability.runners.errors import JobInputError
 from explainability.runners.filters import parse_filters
+from explainability.runners.timing import Stopwatch
 
 
 def setup(job: Job) -> dict[str, Any]:
@@ -155,25 +156,33 @@ def count_frame(frame: pd.DataFrame, plan: dict[str, Any], rows: OutcomeRows | N
     return outcomes.counts()
 
 
-def stream(path: Path, plan: dict[str, Any]) -> tuple[list[dict], OutcomeRows]:
+def stream(
+    path: Path, plan: dict[str, Any], stopwatch: Stopwatch | None = None
+) -> tuple[list[dict], OutcomeRows]:
     rows = OutcomeRows()
-    parts = [
-        count_frame(frame, plan, rows)
-        for frame in iter_table(path, columns=plan["columns"], chunk_rows=plan["chunk_rows"])
-    ]
+    frames = iter_table(path, columns=plan["columns"], chunk_rows=plan["chunk_rows"])
+    parts = []
+    while True:
+        with stopwatch.section("read") if stopwatch else contextlib.nullcontext():
+            frame = next(frames, None)
+        if frame is None:
+            break
+        parts.append(count_frame(frame, plan, rows))
     if not parts:
         raise JobInputError("The dataset has no rows")
     return parts, rows
 
 
 def finish(job: Job, plan: dict[str, Any], parts: list[dict], rows: OutcomeRows | None,
-           *, chunks: int) -> dict[str, Any]:
+           *, chunks: int, stopwatch: Stopwatch | None = None) -> dict[str, Any]:
     merged = fairness.merge_fairness_counts(parts)
     result = fairness.fairness_from_counts(
         merged, thresholds=plan["thresholds"], min_group_size=plan["min_group_size"]
     )
     if rows is not None:
         result["outcomes"] = rows.analysis()
+    if stopwatch is not None:  # one pass: reading vs the rest (no model, nothing predicted)
+        result["timings"] = stopwatch.split("metrics")
     result.update(
         mode="decisions", prediction_column=plan["options"]["prediction_column"],
         outcome_column=plan["options"]["outcome_column"], score_column=plan["score_column"],
@@ -197,8 +206,9 @@ def start(job: Job, out_dir: Path, *, allow_chunks: bool) -> dict | list[dict]:
         check_columns(_header(path), plan)
         rows = job.dataset.row_count
         if not allow_chunks or rows is None or rows <= plan["chunk_rows"]:
-            parts, outcome_rows = stream(path, plan)
-            return finish(job, plan, parts, outcome_rows, chunks=1)
+            stopwatch = Stopwatch()
+            parts, outcome_rows = stream(path, plan, stopwatch)
+            return finish(job, plan, parts, outcome_rows, chunks=1, stopwatch=stopwatch)
     parquet, _, groups = inputs.parquet_chunks(
         job.dataset, job.data_sha256, chunk_rows=plan["chunk_rows"], columns=plan["columns"]
     )

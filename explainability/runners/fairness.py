@@ -18,6 +18,7 @@ The rules (the metric definitions are in ``fairness_counts``):
   result as the one-shot call, apart from ``outcomes`` (AUC and calibration need all rows).
 """
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,7 @@ from .fairness_counts import (
 from .jsonable import to_jsonable
 from .loading import LoadedModel
 from .outcomes import outcome_analysis
+from .timing import Stopwatch
 
 __all__ = [
     "METRICS",
@@ -193,8 +195,10 @@ def model_outcomes(
     class_index: int | None = None,
     filters: Sequence[str] | None = None,
     require_rows: bool = True,
+    stopwatch: Stopwatch | None = None,
 ) -> Outcomes:
-    """Outcomes for the model-based entry (see module docstring)."""
+    """Outcomes for the model-based entry (see module docstring); the model's scoring is timed
+    as the ``predict`` section of ``stopwatch`` when one is given."""
     sensitive_columns = _sensitive(sensitive_columns)
     require_columns(df, [label_column], role="label column")
     require_columns(df, sensitive_columns, role="sensitive attributes")
@@ -204,7 +208,9 @@ def model_outcomes(
     y_true = _label_mask(labels, [positive_label])
     column, class_label = _positive_column(model, class_index, positive_label)
     if len(kept):
-        proba = model.predict_proba(check_features(kept, features))
+        features_frame = check_features(kept, features)
+        with stopwatch.section("predict") if stopwatch else contextlib.nullcontext():
+            proba = model.predict_proba(features_frame)
         if column >= proba.shape[1]:
             raise JobInputError(f"class_index must be between 0 and {proba.shape[1] - 1}")
         score = proba[:, column]
