@@ -17,6 +17,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 # Front-end packages (htmx) from package-lock.json; reinstalled when package*.json change.
 NODE_STAMP := node_modules/.installed
 $(NODE_STAMP): package.json package-lock.json
+	@command -v npm > /dev/null || { echo 'make: npm not found. The portal serves one front-end package (htmx) from the npm registry: install Node.js 18+ with npm (Debian: apt-get install nodejs npm), then run make again.'; exit 1; }
 	npm ci --no-audit --no-fund
 	touch $(NODE_STAMP)
 
@@ -37,7 +38,7 @@ worker: install
 	$(BIN)/celery -A config worker --loglevel=INFO --concurrency=2
 
 web: install
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(BIN)/python manage.py runserver 127.0.0.1:$${PORT:-8000}
 
 lint: install
 	$(BIN)/ruff check .
