@@ -1,6 +1,7 @@
 """The promotion workflow: the only code that changes a version's stage.
 
-Every transition goes through `_transition` (lock, check the table, record, save). Public
+Every transition goes through `_transition`, i.e. `common.workflow.transition` (lock, check the
+table, save, record). Public
 services lock the request row, so concurrent decisions queue and quorum is evaluated once;
 execution also locks the model row, so two versions of one model never both reach production.
 """
@@ -23,6 +24,7 @@ from approvals.choices import (
     TargetStage,
 )
 from approvals.models import ApprovalCondition, Decision, PromotionRequest
+from common import workflow
 from common.errors import Conflict, Forbidden, ValidationFailed
 from governance import audit
 from governance import permissions as perms
@@ -38,7 +40,7 @@ VERBS = {
 }
 
 
-class InvalidTransition(Conflict):
+class InvalidTransition(workflow.IllegalTransition):
     code = "invalid_transition"
 
 
@@ -58,29 +60,32 @@ def _transition(
     req: PromotionRequest, to: str, *, actor, reason: str = "", now: dt.datetime,
     payload: dict[str, Any] | None = None,
 ) -> PromotionRequest:
-    """The one function that moves a request between states (the row must be locked)."""
-    if to not in TRANSITIONS[req.state]:
-        raise InvalidTransition(
-            f"Promotion request #{req.pk} is {req.state}; it cannot become {to}.",
-            errors={"state": [req.state]},
-        )
-    before = req.state
-    req.state = to
-    req.state_reason = reason
+    """Every state change of a request: the common transition (the row is locked by `_lock`),
+    with the timestamps that go with the new state, one audit event and the notifications."""
+    # The gate report re-judged just before (`_recheck_evidence`) is saved with the new state.
+    changes: dict[str, Any] = {"state_reason": reason, "gate_report": req.gate_report}
     if to == State.APPROVED:
-        req.approved_at = now
-        req.execute_by = now + dt.timedelta(days=req.policy.rules.get("execution_window_days", 14))
+        changes["approved_at"] = now
+        changes["execute_by"] = now + dt.timedelta(
+            days=req.policy.rules.get("execution_window_days", 14)
+        )
     elif to == State.EXECUTED:
-        req.executed_at = now
-        req.approved_at = req.approved_at or now
+        changes["executed_at"] = now
+        changes["approved_at"] = req.approved_at or now
     if to not in LIVE_STATES:
-        req.closed_at = now
-    req.save()
-    audit.record(
-        action=f"approvals.promotion.{VERBS[to]}", actor=actor, target=req,
-        model_name=req.model.name,
-        payload={"before": {"state": before}, "after": {"state": to}, "reason": reason,
-                 **(payload or {})},
+        changes["closed_at"] = now
+
+    def record(before: str) -> None:
+        audit.record(
+            action=f"approvals.promotion.{VERBS[to]}", actor=actor, target=req,
+            model_name=req.model.name,
+            payload={"before": {"state": before}, "after": {"state": to}, "reason": reason,
+                     **(payload or {})},
+        )
+
+    workflow.transition(
+        req, to, table=TRANSITIONS, record=record, field="state", changes=changes, locked=True,
+        name=f"Promotion request #{req.pk}", error=InvalidTransition,
     )
     notifications.promotion_state_changed(req, actor=actor)
     return req

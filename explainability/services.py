@@ -1,8 +1,8 @@
 """Every write to explainability jobs: requests from people (start, cancel, retry) and the
 worker's transitions (claim, heartbeat, progress, succeed, fail, requeue).
 
-Each state change locks the job row, checks the move against `choices.TRANSITIONS`, writes the
-row and its one audit event in the same transaction. Worker-side transitions are conditional on
+Each state change locks the job row and moves it with `common.workflow.transition` (checked
+against `choices.TRANSITIONS`), writing the row and its one audit event in the same transaction. Worker-side transitions are conditional on
 the attempt that claimed the job, so a superseded or cancelled attempt can never finish it.
 """
 
@@ -19,6 +19,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 
+from common import workflow
 from common.errors import Conflict, Forbidden, ValidationFailed
 from explainability import decisions, permissions, policy
 from explainability import params as job_params
@@ -35,7 +36,7 @@ PROGRESS_PLANNED = 5
 PROGRESS_MERGING = 95
 
 
-class IllegalTransition(Conflict):
+class IllegalTransition(workflow.IllegalTransition):
     """A job cannot move from its status to the one asked for."""
 
 
@@ -169,16 +170,10 @@ def job_start(
     return job
 
 
-def _reload(job: Job) -> None:
-    """Re-read the row after an UPDATE, with what the audit event names (a plain refresh drops
-    the cached model version and creator, and each would cost a query of its own)."""
-    job.refresh_from_db(from_queryset=Job.objects.select_related("model_version__model", "created_by"))
-
-
 def _locked_for_worker(job_id: int) -> Job:
     return (
-        Job.objects.select_for_update(of=("self",)).select_related("model_version__model")
-        .get(pk=job_id)
+        Job.objects.select_for_update(of=("self",))
+        .select_related("model_version__model", "created_by").get(pk=job_id)
     )
 
 
@@ -190,11 +185,22 @@ def _locked(job_id: int) -> Job:
     )
 
 
-def _transition(job: Job, target: str) -> None:
-    if target not in TRANSITIONS[job.status]:
-        raise IllegalTransition(
-            f"Job {job.pk} is {job.status}; it cannot become {target}.", code="illegal_transition"
-        )
+def _move(
+    job: Job, to: str, *, action: str, actor, payload: dict[str, Any],
+    changes: dict[str, Any] | None = None, before: dict[str, Any] | None = None,
+) -> None:
+    """Every status write of a job: the common transition (the caller holds the row lock),
+    recording `action` with `payload` and, unless given, {"before": {"status": ...}}."""
+
+    def record(status: str) -> None:
+        body = {"before": before or {"status": status}, **payload}
+        audit.record(action=action, actor=actor, target=job,
+                     model_name=job.model_version.model.name, payload=body)
+
+    workflow.transition(
+        job, to, table=TRANSITIONS, record=record, changes=changes, locked=True,
+        name=f"Job {job.pk}", error=IllegalTransition,
+    )
 
 
 @transaction.atomic(durable=True)
@@ -208,16 +214,9 @@ def job_cancel(*, actor, job: Job) -> Job:
             f"Job {job.pk} already {job.status}; only queued or running jobs can be cancelled.",
             code="illegal_transition",
         )
-    _transition(job, JobStatus.CANCELLED)
-    before = job.status
-    now = timezone.now()
-    Job.objects.filter(pk=job.pk).update(status=JobStatus.CANCELLED, finished_at=now)
-    _reload(job)
-    audit.record(
-        action="explainability.job.cancelled", actor=actor, target=job,
-        model_name=job.model_version.model.name,
-        payload={"before": {"status": before}, "after": {"status": JobStatus.CANCELLED}},
-    )
+    _move(job, JobStatus.CANCELLED, action="explainability.job.cancelled", actor=actor,
+          changes={"finished_at": timezone.now()},
+          payload={"after": {"status": JobStatus.CANCELLED}})
     transaction.on_commit(lambda: _discard_outputs(job.pk, keep=None))
     return job
 
@@ -286,11 +285,13 @@ def job_claim(*, job_id: int, worker: str, task_id: str = "") -> Job | None:
     claim: a redelivered message for a finished or live job changes nothing. A job out of
     attempts fails with the reason instead of running again (no redelivery loop).
     """
-    job = Job.objects.select_for_update().filter(pk=job_id).first()
+    job = (
+        Job.objects.select_for_update(of=("self",)).select_related("model_version__model", "created_by")
+        .filter(pk=job_id).first()
+    )
     if job is None:
         return None
-    claimable = Job.objects.filter(_claimable(), pk=job_id)
-    if not claimable.exists():
+    if not Job.objects.filter(_claimable(), pk=job_id).exists():
         return None
     now = timezone.now()
     before = {"status": job.status, "worker": job.worker, "attempts": job.attempts}
@@ -299,38 +300,33 @@ def job_claim(*, job_id: int, worker: str, task_id: str = "") -> Job | None:
             f"The job gave up after {job.attempts} attempts (worker lost?): each attempt stopped "
             "without finishing, so it will not be run again. Retry it once the cause is fixed."
         )
-        claimable.update(
-            status=JobStatus.FAILED, finished_at=now, error_code="gave_up",
-            error_message=message,
-            error_detail=f"last worker: {job.worker or '-'}; max_attempts={job.max_attempts}",
-        )
-        _reload(job)
-        audit.record(
-            action="explainability.job.failed", actor=_actor(job), target=job,
-            model_name=job.model_version.model.name,
-            payload={"before": before, "after": {"status": JobStatus.FAILED},
-                     "error": message},
+        _move(
+            job, JobStatus.FAILED, action="explainability.job.failed", actor=_actor(job),
+            before=before, payload={"after": {"status": JobStatus.FAILED}, "error": message},
+            changes={
+                "finished_at": now, "error_code": "gave_up", "error_message": message,
+                "error_detail": f"last worker: {job.worker or '-'}; "
+                                f"max_attempts={job.max_attempts}",
+            },
         )
         transaction.on_commit(lambda: _discard_outputs(job_id, keep=None))
         return None
-    updated = claimable.filter(attempts__lt=F("max_attempts")).update(
-        status=JobStatus.RUNNING, attempts=F("attempts") + 1, worker=worker[:255],
-        task_id=task_id[:255], started_at=now, heartbeat_at=now, progress=0,
-        chunks_total=0, chunks_done=0,
+    _move(
+        job, JobStatus.RUNNING, action="explainability.job.started", actor=_actor(job),
+        before=before,
+        payload={"after": {"status": JobStatus.RUNNING, "worker": worker[:255],
+                           "attempt": job.attempts + 1}},
+        changes={
+            "attempts": job.attempts + 1, "worker": worker[:255], "task_id": task_id[:255],
+            "started_at": now, "heartbeat_at": now, "progress": 0, "chunks_total": 0,
+            "chunks_done": 0,
+        },
     )
-    if not updated:
-        return None
-    job = Job.objects.select_related(
+    # The worker reads everything it needs in one query.
+    return Job.objects.select_related(
         "model_version__model", "dataset__dataset", "dataset__file",
         "reference_dataset__dataset", "reference_dataset__file", "model_version__artifact",
     ).get(pk=job_id)
-    audit.record(
-        action="explainability.job.started", actor=_actor(job), target=job,
-        model_name=job.model_version.model.name,
-        payload={"before": before, "after": {"status": JobStatus.RUNNING, "worker": job.worker,
-                                             "attempt": job.attempts}},
-    )
-    return job
 
 
 def _mine(job_id: int, attempt: int):
@@ -397,19 +393,15 @@ def job_succeed(*, job_id: int, attempt: int, result: dict[str, Any], files_dir:
     job = _locked_for_worker(job_id)
     if job.status != JobStatus.RUNNING or job.attempts != attempt:
         return False
-    _transition(job, JobStatus.SUCCEEDED)
     now = timezone.now()
-    _mine(job_id, attempt).update(
-        status=JobStatus.SUCCEEDED, result=result, progress=100, finished_at=now,
-        heartbeat_at=now, files_dir=files_dir, error_code="", error_message="", error_detail="",
-    )
-    _reload(job)
-    audit.record(
-        action="explainability.job.succeeded", actor=_actor(job), target=job,
-        model_name=job.model_version.model.name,
+    _move(
+        job, JobStatus.SUCCEEDED, action="explainability.job.succeeded", actor=_actor(job),
         payload={"after": {"status": JobStatus.SUCCEEDED, "attempt": attempt,
                            "artifact_sha256": job.artifact_sha256,
                            "data_sha256": job.data_sha256, **_summary(job, result)}},
+        changes={"result": result, "progress": 100, "finished_at": now, "heartbeat_at": now,
+                 "files_dir": files_dir, "error_code": "", "error_message": "",
+                 "error_detail": ""},
     )
     keep = files_dir.rsplit("/", 1)[-1] if files_dir else None
     transaction.on_commit(lambda: _discard_outputs(job_id, keep=keep))
@@ -428,16 +420,12 @@ def job_fail(
     # The detail (a traceback, server paths) is for the platform team: the server log and the
     # admin have it; API clients and the portal get the code and the sentence only.
     log.warning("job %s attempt %s failed (%s): %s\n%s", job_id, attempt, code, message, detail)
-    _mine(job_id, attempt).update(
-        status=JobStatus.FAILED, finished_at=timezone.now(), error_code=code[:50],
-        error_message=message or "The job failed.", error_detail=detail[:20000],
-    )
-    _reload(job)
-    audit.record(
-        action="explainability.job.failed", actor=_actor(job), target=job,
-        model_name=job.model_version.model.name,
-        payload={"before": {"status": JobStatus.RUNNING}, "after": {"status": JobStatus.FAILED},
-                 "attempt": attempt, "code": code, "error": message},
+    _move(
+        job, JobStatus.FAILED, action="explainability.job.failed", actor=_actor(job),
+        payload={"after": {"status": JobStatus.FAILED}, "attempt": attempt, "code": code,
+                 "error": message},
+        changes={"finished_at": timezone.now(), "error_code": code[:50],
+                 "error_message": message or "The job failed.", "error_detail": detail[:20000]},
     )
     transaction.on_commit(lambda: _discard_outputs(job_id, keep=None))
     return True
@@ -455,20 +443,14 @@ def job_requeue(*, job_id: int, attempt: int, reason: str) -> bool:
             f"The job gave up after {job.attempts} attempts; the last one failed with a "
             f"temporary error: {reason}"
         )
-        _mine(job_id, attempt).update(
-            status=JobStatus.FAILED, finished_at=timezone.now(), error_code="gave_up",
-            error_message=message, error_detail=reason[:20000],
-        )
-        action, after = "explainability.job.failed", {"status": JobStatus.FAILED}
+        to, action = JobStatus.FAILED, "explainability.job.failed"
+        changes = {"finished_at": timezone.now(), "error_code": "gave_up",
+                   "error_message": message, "error_detail": reason[:20000]}
     else:
-        _mine(job_id, attempt).update(status=JobStatus.QUEUED, heartbeat_at=None, worker="")
-        action, after = "explainability.job.requeued", {"status": JobStatus.QUEUED}
-    _reload(job)
-    audit.record(
-        action=action, actor=_actor(job), target=job, model_name=job.model_version.model.name,
-        payload={"before": {"status": JobStatus.RUNNING}, "after": after, "attempt": attempt,
-                 "reason": reason},
-    )
+        to, action = JobStatus.QUEUED, "explainability.job.requeued"
+        changes = {"heartbeat_at": None, "worker": ""}
+    _move(job, to, action=action, actor=_actor(job), changes=changes,
+          payload={"after": {"status": to}, "attempt": attempt, "reason": reason})
     transaction.on_commit(lambda: _discard_outputs(job_id, keep=None))
     return action == "explainability.job.requeued"
 

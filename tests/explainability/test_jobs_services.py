@@ -302,3 +302,27 @@ def test_recovery_resends_a_lost_job_at_most_once_per_stale_window(setup, settin
         recovery_sent_at=timezone.now() - dt.timedelta(minutes=2)
     )
     assert services.jobs_to_recover() == [job.pk]
+
+
+def test_every_status_write_goes_through_the_one_transition_and_its_table(setup):
+    from django.db import transaction
+
+    from common import workflow
+    from explainability.choices import TRANSITIONS
+
+    job = _start(setup)
+    services.job_claim(job_id=job.pk, worker="w1")
+    assert services.job_succeed(job_id=job.pk, attempt=1, result={"x": 1}, files_dir="")
+    stale = Job.objects.get(pk=job.pk)
+    stale.status = "running"  # a copy read before the job finished
+
+    recorded: list[str] = []
+    with pytest.raises(workflow.IllegalTransition) as exc, transaction.atomic():
+        workflow.transition(stale, "failed", table=TRANSITIONS, record=recorded.append,
+                            name=f"Job {job.pk}")
+
+    # The status is re-read under the row lock: the copy's 'running' is not trusted.
+    assert str(exc.value) == f"Job {job.pk} is succeeded; it cannot become failed."
+    assert exc.value.status_code == 409 and recorded == []
+    assert Job.objects.get(pk=job.pk).status == "succeeded"
+    assert _events(job, "explainability.job.failed").count() == 0
