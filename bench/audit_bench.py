@@ -151,9 +151,13 @@ def bench_proofs(samples: int) -> None:
           f"{len(ctx.captured_queries)} queries each): p50 {_pct(times, .5):.2f} ms, "
           f"p95 {_pct(times, .95):.2f} ms, max {max(times):.2f} ms")
     setup_test_environment()
-    with transaction.atomic():
-        user = gov.user_create(username="bench-auditor", roles=["auditor"], teams=[],
-                               password="pw", email="a@example.com")
+    from governance.models import User
+
+    user = User.objects.filter(username="bench-auditor").first()
+    if user is None:
+        with transaction.atomic():
+            user = gov.user_create(username="bench-auditor", roles=["auditor"], teams=[],
+                                   password="pw", email="a@example.com")
     client = Client()
     client.force_login(user)
     times = []
@@ -182,6 +186,9 @@ def main() -> None:
     parser.add_argument("--append", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--proofs", type=int, default=500)
+    parser.add_argument("--keep", action="store_true",
+                        help="Keep the bench database afterwards; with one kept from an earlier "
+                             "--keep run, only time the proofs.")
     args = parser.parse_args()
 
     name = connection.settings_dict["NAME"]
@@ -192,8 +199,12 @@ def main() -> None:
     )
     print(f"database: {connection.vendor} ({connection.settings_dict['TEST']['NAME']}), "
           f"CPUs: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
-    old = setup_databases(verbosity=0, interactive=False, keepdb=False)
+    old = setup_databases(verbosity=0, interactive=False, keepdb=args.keep)
     try:
+        if args.keep and AuditEvent.objects.count() > args.events:
+            print(f"kept database: {AuditEvent.objects.count():,} events")
+            bench_proofs(args.proofs)
+            return
         res = bench_append(args.append, args.threads)
         n, t = res["single"]
         print(f"append, 1 writer:        {n} events in {t:.2f} s = {n / t:,.0f} events/s")
@@ -227,7 +238,8 @@ def main() -> None:
         call_command("verify_audit", stdout=out)
         print(f"manage.py verify_audit: {out.getvalue().strip()} in {time.perf_counter() - start:.1f} s")
     finally:
-        teardown_databases(old, verbosity=0)
+        if not args.keep:
+            teardown_databases(old, verbosity=0)
 
 
 if __name__ == "__main__":

@@ -46,10 +46,20 @@ class NodeSource(Protocol):
 
 
 def perfect(src: NodeSource, height: int, index: int) -> bytes:
-    """Hash of the perfect subtree of 2**height leaves starting at leaf index * 2**height."""
+    """Hash of the perfect subtree of 2**height leaves starting at leaf index * 2**height.
+    A source with a `memo` dict keeps each one it computed: the ragged right edge of a tree is
+    asked for again by every proof step and by the root."""
+    memo = getattr(src, "memo", None)
+    if memo is not None:
+        hit = memo.get((height, index))
+        if hit is not None:
+            return hit
     base = height - height % STORED_EVERY
     span = height - base
-    return fold(src.nodes(base, index << span, (index + 1) << span))
+    node = fold(src.nodes(base, index << span, (index + 1) << span))
+    if memo is not None:
+        memo[(height, index)] = node
+    return node
 
 
 def _largest_power_below(n: int) -> int:
@@ -170,6 +180,7 @@ class ListSource:
 
     def __init__(self, leaves: Sequence[bytes]):
         self.levels: dict[int, list[bytes]] = {0: list(leaves)}
+        self.memo: dict[tuple[int, int], bytes] = {}
 
     def _level(self, height: int) -> list[bytes]:
         if height not in self.levels:

@@ -97,10 +97,11 @@ def inclusion(*, position: int, tree_size: int | None, visible) -> dict[str, Any
     body = audit.event_body(event)
     src = DbSource()
     path = merkle.inclusion_proof(src, position - 1, size)
-    cp = AuditCheckpoint.objects.filter(tree_size=size).first()
+    cp = latest if size == latest.tree_size else (
+        AuditCheckpoint.objects.filter(tree_size=size).first())
     return {
         "position": position, "leaf_index": position - 1, "tree_size": size,
-        "root_hash": merkle.root(src, size).hex(), "event": body,
+        "root_hash": cp.root_hash if cp else merkle.root(src, size).hex(), "event": body,
         "leaf_hash": merkle.leaf_hash(body.encode()).hex(),
         "audit_path": [h.hex() for h in path],
         "checkpoint": checkpoint_dict(cp) if cp else None,

@@ -19,6 +19,7 @@ class DbSource:
 
     def __init__(self) -> None:
         self._tiles: dict[tuple[int, int], bytes] = {}
+        self.memo: dict[tuple[int, int], bytes] = {}  # see merkle.perfect
 
     def _load(self, height: int, first_tile: int, last_tile: int) -> None:
         with connection.cursor() as cur:
