@@ -8,7 +8,7 @@ follows the schema's links: what a create returns feeds the detail calls). Exit 
 schemathesis's: 0 only with no server error and no schema violation.
 
     .venv/bin/python bin/fuzz.py [--max-examples N] [--phases examples,coverage,fuzzing,stateful]
-                                 [extra schemathesis options...]
+                                 [--checks all|not_a_server_error,...] [schemathesis options...]
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--max-examples", default="25")
     parser.add_argument("--phases", default="examples,coverage,fuzzing,stateful")
+    parser.add_argument("--checks", default="all")
     parser.add_argument("--user", default="omar", help="demo user whose token the run uses")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args, extra = parser.parse_known_args(argv)
@@ -89,7 +90,7 @@ def main(argv: list[str]) -> int:
         command = [
             str(BIN / "st"), "run", base + "/api/schema/",
             "--header", f"Authorization: Token {token}",
-            "--checks", "all",
+            "--checks", args.checks,
             "--phases", args.phases,
             "--max-examples", args.max_examples,
             "--workers", "2",
