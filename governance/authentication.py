@@ -36,6 +36,11 @@ def _token_user_sql(vendor: str) -> str:
     """
 
 
+class ProviderUnavailable(exceptions.APIException):
+    status_code = 503
+    default_code = "identity_provider_unavailable"
+
+
 def _identity_user_sql(vendor: str) -> str:
     agg = "string_agg" if vendor == "postgresql" else "group_concat"
     return f"""
@@ -63,6 +68,10 @@ def user_for_access_token(token: str):
         claims = oidc_tokens.verify(
             token, audience=settings.OIDC_API_AUDIENCE, purpose="access token"
         )
+    except oidc_tokens.ProviderUnavailable as exc:
+        raise ProviderUnavailable(
+            f"{exc} Try again shortly, or use a Gatehouse API token."
+        ) from None
     except oidc_tokens.TokenRefused as exc:
         raise exceptions.AuthenticationFailed(str(exc)) from None
     subject = str(claims.get(settings.OIDC_API_SUBJECT_CLAIM) or "")

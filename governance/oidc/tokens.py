@@ -12,6 +12,7 @@ from typing import Any
 import jwt
 import requests
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from governance.oidc import config
 
@@ -21,6 +22,10 @@ _jwks: dict[str, tuple[float, dict[str, jwt.PyJWK]]] = {}
 
 class TokenRefused(Exception):
     """A JWT that must not be accepted; the message says why, in words a caller can act on."""
+
+
+class ProviderUnavailable(TokenRefused):
+    """The provider's keys could not be read: nobody's fault but the outage's (503, not 401)."""
 
 
 def looks_like_jwt(value: str) -> bool:
@@ -35,7 +40,9 @@ def _fetch_keys(uri: str) -> dict[str, jwt.PyJWK]:
         response.raise_for_status()
         keys = response.json().get("keys", [])
     except (requests.RequestException, ValueError) as exc:
-        raise TokenRefused(f"The identity provider's keys (JWKS) could not be read: {exc}.") from exc
+        raise ProviderUnavailable(
+            f"The identity provider's keys (JWKS) could not be read: {exc}."
+        ) from exc
     out: dict[str, jwt.PyJWK] = {}
     for entry in keys:
         if entry.get("use", "sig") != "sig":
@@ -52,7 +59,10 @@ def signing_key(token: str) -> jwt.PyJWK:
         kid = jwt.get_unverified_header(token).get("kid", "")
     except jwt.PyJWTError as exc:
         raise TokenRefused(f"The token is not a well-formed JWT: {exc}.") from exc
-    uri = config.endpoint("jwks_uri")
+    try:
+        uri = config.endpoint("jwks_uri")
+    except ImproperlyConfigured as exc:
+        raise ProviderUnavailable(str(exc)) from exc
     now = time.monotonic()
     with _lock:
         fetched_at, keys = _jwks.get(uri, (0.0, {}))

@@ -105,3 +105,23 @@ def test_jwt_without_sso_configured_is_refused_with_a_clear_message(sso, setting
     response = api(token)
     assert response.status_code == 401
     assert "does not accept OIDC access tokens" in response.json()["detail"]
+
+
+def test_provider_keys_are_fetched_once_and_cached(sso, pipeline_user, monkeypatch):
+    from governance.oidc import tokens
+
+    fetches = []
+    real = tokens._fetch_keys
+    monkeypatch.setattr(tokens, "_fetch_keys", lambda uri: fetches.append(uri) or real(uri))
+    token = sso.client_token("pipeline-ci")
+    for _ in range(5):
+        assert api(token).status_code == 200
+    assert len(fetches) == 1
+
+
+def test_provider_down_is_503_not_401(sso, pipeline_user, settings):
+    token = sso.client_token("pipeline-ci")
+    settings.OIDC_ENDPOINTS = {"jwks_uri": "http://127.0.0.1:9/o/.well-known/jwks.json"}
+    response = api(token)
+    assert response.status_code == 503
+    assert "keys (JWKS) could not be read" in response.json()["detail"]

@@ -177,3 +177,10 @@ def test_local_login_off_offers_only_single_sign_on(sso, settings, personas):
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
     # Single sign-on still works.
     assert sign_in(sso, client, "bob", "bob-sso-pw").status_code == 302
+
+
+def test_provider_down_at_sign_in_says_so(sso, settings):
+    settings.OIDC_ISSUER = "http://127.0.0.1:9/o"  # nothing listens on the discard port
+    response = Client().get("/accounts/oidc/authenticate/")
+    assert response.status_code == 503
+    assert "Could not read the OIDC discovery document" in response.content.decode()
