@@ -197,8 +197,9 @@ def _unreadable(source: str) -> str:
     )
 
 
-def _artifact_from(source: str, tags: dict[str, str]) -> dict:
-    """The registry's artifact arguments for `source`. A source the server can read (see
+def _artifact_from(source: str, tags: dict[str, str]) -> tuple[dict, sources.ReadableSource | None]:
+    """The registry's artifact arguments for `source`, and the file to read when the server can
+    read it. A source the server can read (see
     `sources`) is read through the artifact storage and stored like an upload (streamed, hashed,
     checked: no pickles), and the tags, when given, must agree with what was read; any other
     source needs its sha256 in the tag."""
@@ -212,25 +213,27 @@ def _artifact_from(source: str, tags: dict[str, str]) -> dict:
                 f"Say the artifact's format with the tag {FORMAT_TAG}=skops or onnx: the source "
                 f"{source} is not a .skops/.onnx file and Gatehouse cannot read it."
             )
-        return {"artifact_uri": source, "artifact_sha256": sha, "artifact_format": fmt}
+        return {"artifact_uri": source, "artifact_sha256": sha, "artifact_format": fmt}, None
     if fmt and readable.artifact_format and fmt != readable.artifact_format:
         raise ValidationFailed(
             f"The tag {FORMAT_TAG}={fmt} does not match {source}: its MLmodel file names a "
             f"{readable.artifact_format} model ({readable.filename})."
         )
-    return {
-        "artifact_file": readable, "artifact_filename": readable.filename,
-        "artifact_format": readable.artifact_format or fmt, "artifact_sha256": sha,
-    }
+    pinned = {"artifact_filename": readable.filename, "artifact_sha256": sha,
+              "artifact_format": readable.artifact_format or fmt}
+    return pinned, readable
 
 
-def _register(*, source: str, sha_tag: str, artifact: dict, **fields) -> ModelVersion:
-    readable = artifact.get("artifact_file")
+def _register(*, source: str, pinned: dict, readable: sources.ReadableSource | None,
+              **fields) -> ModelVersion:
+    """Register with the pinned artifact; a readable source is streamed from the storage into
+    the registry's upload path (hashed, checked, stored by sha256)."""
     if readable is None:
-        return registry_services.model_version_register(**artifact, **fields)
+        return registry_services.model_version_register(**pinned, **fields)
+    sha_tag = pinned["artifact_sha256"]
     with readable.storage.open(readable.name, "rb") as fh:
         try:
-            return registry_services.model_version_register(**{**artifact, "artifact_file": fh}, **fields)
+            return registry_services.model_version_register(artifact_file=fh, **pinned, **fields)
         except ValidationFailed as exc:
             if exc.code != "sha256_mismatch":
                 raise
@@ -260,9 +263,10 @@ def version_create(
         raise ValidationFailed("A model version needs its source (the URI of the model artifacts).")
     _require(perms.explain_cannot_edit_model(actor, model))
     if artifact:
+        readable = None
         pinned = {"artifact_uri": artifact[0], "artifact_sha256": artifact[1], "artifact_format": artifact[2]}
     else:
-        pinned = _artifact_from(source, tags)
+        pinned, readable = _artifact_from(source, tags)
     extra = dict(extra or {})
     provenance = {"source": source, "run_id": run_id or "", "run_link": run_link or "",
                   "mlflow_tags": tags, **extra.pop("provenance", {})}
@@ -278,9 +282,8 @@ def version_create(
 
     # The registry's transaction is the only one (no savepoint around it): the tags join it.
     version = _register(
-        source=source, sha_tag=pinned.get("artifact_sha256", ""), artifact=pinned,
-        actor=actor, model=model, description=description or "", provenance=provenance,
-        on_registered=keep_tags, **extra,
+        source=source, pinned=pinned, readable=readable, actor=actor, model=model,
+        description=description or "", provenance=provenance, on_registered=keep_tags, **extra,
     )
     version.new_mlflow_tags = written
     return version
