@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -214,9 +214,15 @@ class LineageView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("node", str, required=True),
-            OpenApiParameter("direction", str, enum=["upstream", "downstream", "both"]),
-            OpenApiParameter("depth", int),
+            OpenApiParameter(
+                "node", str, required=True, allow_blank=False,
+                pattern=r"^(model|dataset):[-a-zA-Z0-9_]+@[1-9][0-9]*$",
+                examples=[OpenApiExample("a model version", value="model:credit-default-logreg@1")],
+            ),
+            OpenApiParameter("direction", str, enum=["upstream", "downstream", "both"],
+                             default="upstream"),
+            OpenApiParameter("depth", {"type": "integer", "minimum": 1,
+                                       "maximum": selectors.MAX_LINEAGE_DEPTH}, default=5),
         ],
         responses={200: dict},
     )

@@ -105,3 +105,24 @@ def test_path_parameters_carry_examples_naming_demo_objects(schema):
     parameters = schema["paths"]["/api/v1/models/{name}/"]["get"]["parameters"]
     name = next(p for p in parameters if p["name"] == "name")
     assert name["example"] == "credit-default-logreg"
+
+
+def test_query_parameters_say_what_the_endpoint_accepts(schema):
+    """What the lineage endpoint refuses (no node, depth 0) is refused by the schema too."""
+    parameters = {p["name"]: p for p in schema["paths"]["/api/v1/lineage/"]["get"]["parameters"]}
+    assert parameters["node"]["required"] is True
+    assert parameters["node"]["schema"]["pattern"].startswith("^(model|dataset):")
+    assert parameters["depth"]["schema"]["minimum"] == 1
+    page_size = next(
+        p for p in schema["paths"]["/api/v1/models/"]["get"]["parameters"] if p["name"] == "page_size"
+    )
+    assert (page_size["schema"]["minimum"], page_size["schema"]["maximum"]) == (1, 200)
+
+
+def test_a_page_size_that_is_not_a_positive_integer_is_refused(client_for, personas):
+    client = client_for("engineer")
+    for bad in ("null", "0", "-3", "ten"):
+        response = client.get(f"/api/v1/models/?page_size={bad}")
+        assert response.status_code == 400, (bad, response.content)
+        assert "page_size" in response.json()["errors"]
+    assert client.get("/api/v1/models/?page_size=7").status_code == 200
