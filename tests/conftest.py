@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from governance import services as gov
 from governance.choices import Role
+from tests.oidc_provider.fixtures import oidc_provider, sso  # noqa: F401 - the test OIDC provider
 
 PERSONAS = {
     "engineer": ([Role.ENGINEER], ["credit"]),

@@ -8,7 +8,7 @@ import pytest
 
 from governance.models import AuditEvent, User
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _sign_in_with_sso(portal, username: str, password: str | None) -> None:

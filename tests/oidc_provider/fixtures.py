@@ -1,6 +1,7 @@
-"""A real OpenID Connect provider (tests/oidc_provider/, django-oauth-toolkit) run as its own
-process on a free loopback port, with its own SQLite database in a temp folder, and Gatehouse
-configured to trust it."""
+"""Fixtures: a real OpenID Connect provider (this folder's project, django-oauth-toolkit) run as
+its own process on a free loopback port, with its own SQLite database in a temp folder, and
+Gatehouse configured to trust it. Registered for the whole suite in tests/conftest.py (one
+definition, so tests/sso and tests/e2e share one provider process)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,7 @@ from urllib.parse import urljoin
 import pytest
 import requests
 
-# The suite's browser fixtures, for the sign-in journey (tests/sso/test_sso_browser.py).
-from tests.e2e.conftest import browser, portal  # noqa: F401
-
-PROVIDER_DIR = Path(__file__).resolve().parent.parent / "oidc_provider"
+PROVIDER_DIR = Path(__file__).resolve().parent
 GATEHOUSE_SECRET = "gatehouse-client-secret-for-tests"
 
 PEOPLE = {
