@@ -20,7 +20,10 @@ The rules:
   Spearman rank correlation.
 """
 
+import math
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -82,13 +85,22 @@ def run_drift(
     if unknown:
         raise JobInputError(f"Categorical columns {', '.join(unknown)} are not among the features")
     listed = set(categorical or [])
-    results = []
-    for name in names:
+
+    def compare(name: str) -> dict[str, Any]:
         ref, cur = reference[name], current[name]
         if name in listed or not _numeric(ref) or not _numeric(cur):
-            results.append(_categorical(name, ref, cur, limits))
-        else:
-            results.append(_numeric_feature(name, ref, cur, int(psi_bins), limits))
+            return _categorical(name, ref, cur, limits)
+        return _numeric_feature(name, ref, cur, int(psi_bins), limits)
+
+    # Features are independent and the work is NumPy sorting and searching, which runs without
+    # the GIL: one thread per core.
+    workers = min(len(names), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                  else (os.cpu_count() or 1))
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(compare, names))
+    else:
+        results = [compare(name) for name in names]
     results.sort(key=lambda item: -item["psi"])
     verdicts = [item["verdict"] for item in results]
     importance = None
@@ -169,6 +181,42 @@ def importance_drift(
     }
 
 
+def ks_test(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Two-sided two-sample Kolmogorov-Smirnov ``(statistic, p-value)`` of sorted samples,
+    equal to ``scipy.stats.ks_2samp(a, b)``.
+
+    scipy computes exact p-values up to 10,000 rows a side, and is called for those. Above, the
+    statistic is taken from the sorted samples (searching sorted keys walks memory in order, where
+    scipy searches the unsorted concatenation of both samples in each: several times slower at a
+    million rows). The p-value is scipy's (the Kolmogorov distribution for n = n1*n2/(n1+n2))
+    while ``sqrt(n) * D < 1.2``; in the tail beyond, scipy's exact-n computation costs seconds
+    per feature at a million rows, so the limiting distribution with Stephens' finite-sample
+    correction ``D * (sqrt(n) + 0.12 + 0.11 / sqrt(n))`` is used: within 0.5 % of scipy's value
+    for p between 1e-6 and 0.12 (so no verdict moves unless p is within 0.5 % of its threshold)
+    and within a few percent in the deeper tail.
+    """
+    from scipy.stats import distributions, ks_2samp
+
+    n1, n2 = len(a), len(b)
+    if max(n1, n2) <= 10_000:
+        test = ks_2samp(a, b)
+        return float(test.statistic), float(test.pvalue)
+    # The empirical CDFs at every observed value; D is their largest gap (as scipy's ``d``).
+    gap_at_a = np.searchsorted(a, a, "right") / n1 - np.searchsorted(b, a, "right") / n2
+    gap_at_b = np.searchsorted(a, b, "right") / n1 - np.searchsorted(b, b, "right") / n2
+    max_s = max(gap_at_a.max(), gap_at_b.max())
+    min_s = float(np.clip(-min(gap_at_a.min(), gap_at_b.min()), 0, 1))
+    d = min_s if min_s > max_s else float(max_s)
+    m, n = sorted([float(n1), float(n2)], reverse=True)
+    en = np.round(m * n / (m + n))
+    root = math.sqrt(en)
+    if d * root < 1.2:
+        p = distributions.kstwo.sf(d, en)
+    else:
+        p = distributions.kstwobign.sf(d * (root + 0.12 + 0.11 / root))
+    return float(d), float(np.clip(p, 0, 1))
+
+
 def _numeric(series: pd.Series) -> bool:
     return is_numeric_dtype(series.dtype) and not is_bool_dtype(series.dtype)
 
@@ -176,22 +224,18 @@ def _numeric(series: pd.Series) -> bool:
 def _numeric_feature(
     name: str, ref: pd.Series, cur: pd.Series, bins: int, limits: Mapping[str, Any]
 ) -> dict[str, Any]:
-    from scipy.stats import ks_2samp
-
     ref_values, cur_values = ref.to_numpy(dtype=float), cur.to_numpy(dtype=float)
-    ref_present = ref_values[np.isfinite(ref_values)]
-    cur_present = cur_values[np.isfinite(cur_values)]
+    # Sorted once: the quantiles, the bin counts and the KS statistic all read the sorted values.
+    ref_present = np.sort(ref_values[np.isfinite(ref_values)])
+    cur_present = np.sort(cur_values[np.isfinite(cur_values)])
     edges = (
         np.unique(np.quantile(ref_present, np.linspace(0, 1, bins + 1)[1:-1]))
         if ref_present.size
         else np.empty(0)
     )
-    ref_counts = np.bincount(
-        np.searchsorted(edges, ref_present, side="right"), minlength=len(edges) + 1
-    )
-    cur_counts = np.bincount(
-        np.searchsorted(edges, cur_present, side="right"), minlength=len(edges) + 1
-    )
+    # Bin i holds edges[i-1] <= v < edges[i]: counts are differences of "how many are below".
+    ref_counts = np.diff(np.r_[0, np.searchsorted(ref_present, edges, "left"), ref_present.size])
+    cur_counts = np.diff(np.r_[0, np.searchsorted(cur_present, edges, "left"), cur_present.size])
     bounds = [-np.inf, *edges.tolist(), np.inf]
     rows = [
         {
@@ -211,8 +255,7 @@ def _numeric_feature(
     value = psi([r["reference"] for r in rows], [r["current"] for r in rows])
     statistic = pvalue = None
     if ref_present.size and cur_present.size:
-        test = ks_2samp(ref_present, cur_present)
-        statistic, pvalue = float(test.statistic), float(test.pvalue)
+        statistic, pvalue = ks_test(ref_present, cur_present)
     verdict, reasons = _feature_verdict(value, pvalue, limits["ks_pvalue"], "KS", limits)
     return {
         "feature": name,
