@@ -23,6 +23,16 @@ def assert_auditor_403(client: APIClient, url: str, method: str = "post", data=N
     assert AuditEvent.objects.count() == before
 
 
+def assert_outsider_404(client: APIClient, url: str, method: str = "get", data=None) -> None:
+    """Someone who may not see the object learns nothing about it: 404, the same envelope as
+    for an object that does not exist, and nothing written."""
+    before = AuditEvent.objects.count()
+    response = getattr(client, method)(url, data or {}, format="json")
+    assert response.status_code == 404, (url, response.status_code, response.content[:300])
+    assert response.json()["code"] == "not_found"
+    assert AuditEvent.objects.count() == before
+
+
 def assert_creates_one_audit_event(client, url, data, action: str, fmt: str = "json"):
     before = AuditEvent.objects.count()
     response = client.post(url, data, format=fmt)
