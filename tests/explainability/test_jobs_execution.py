@@ -40,7 +40,9 @@ def _run(eng, mv, dv, kind="shap", **params) -> Job:
     return runtime.run_inline(job.pk)
 
 
-def test_a_skops_file_with_an_untrusted_type_fails_naming_the_type(eng, data):
+def test_a_skops_file_with_an_untrusted_type_fails_naming_the_type(eng, data, settings):
+    """Registration refuses untrusted types (tests/registry/test_api_skops_types.py); a type
+    trusted then but no longer (the allowlist narrowed since) fails the job the same way."""
     import operator
 
     from sklearn.pipeline import make_pipeline
@@ -49,7 +51,10 @@ def test_a_skops_file_with_an_untrusted_type_fails_naming_the_type(eng, data):
     df, dv = data
     model = make_pipeline(FunctionTransformer(operator.neg), jobdata.estimator("logreg"))
     model.fit(jobdata.rows_as_array(df), df["default"])
+    narrowed = list(settings.TRUSTED_SKOPS_TYPE_PREFIXES)
+    settings.TRUSTED_SKOPS_TYPE_PREFIXES = [*narrowed, "_operator.neg"]
     mv = jobdata.register(eng, model, training=dv)
+    settings.TRUSTED_SKOPS_TYPE_PREFIXES = narrowed
 
     job = _run(eng, mv, dv)
 
