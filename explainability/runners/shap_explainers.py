@@ -130,12 +130,18 @@ def explain_model_specific_with_algorithm(
             values, base = -values, -base  # the one binary margin explains class 1
         return values, base, algorithm
     if plan.explainer == TREE_EXPLAINER:
-        data = (
-            model.model_input(background) if plan.feature_perturbation == "interventional" else None
-        )
-        explainer = shap.TreeExplainer(
-            estimator, data=data, feature_perturbation=plan.feature_perturbation
-        )
+
+        def build():
+            data = (
+                model.model_input(background)
+                if plan.feature_perturbation == "interventional"
+                else None
+            )
+            return shap.TreeExplainer(
+                estimator, data=data, feature_perturbation=plan.feature_perturbation
+            )
+
+        explainer = _cached_explainer(model, plan, background, build)
         explanation = explainer(model.model_input(rows), check_additivity=check_additivity)
     elif plan.explainer == LINEAR_EXPLAINER:
         masker = shap.maskers.Independent(
@@ -147,6 +153,21 @@ def explain_model_specific_with_algorithm(
         raise ValueError(f"unknown explainer {plan.explainer}")
     values, base = one_output(explanation.values, explanation.base_values, plan, len(rows))
     return values, base, algorithm_label(plan)
+
+
+def _cached_explainer(model: LoadedModel, plan: ShapPlan, background: pd.DataFrame, build):
+    """One explainer per model, algorithm and background, kept with the loaded model: every
+    chunk of a job on this worker reuses it instead of re-parsing the trees and background.
+    The background is keyed by its values (a digest), so another dataset never shares it."""
+    import hashlib
+
+    digest = hashlib.sha256(np.ascontiguousarray(background.to_numpy(dtype=float)).tobytes())
+    key = ("shap", plan.explainer, plan.feature_perturbation, digest.hexdigest())
+    if key not in model.cache:
+        for old in [k for k in model.cache if isinstance(k, tuple) and k[:1] == ("shap",)]:
+            del model.cache[old]  # one background at a time: explainers hold their data
+        model.cache[key] = build()
+    return model.cache[key]
 
 
 def algorithm_label(plan: ShapPlan) -> str:

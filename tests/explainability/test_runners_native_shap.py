@@ -181,3 +181,30 @@ def test_fast_tree_shap_equals_exhaustive_shapley_in_float64():
     trees = _trees(booster)
     for row, values in zip(rows, fast, strict=True):
         assert np.abs(values - _exhaustive_shapley(trees, row, 5)).max() <= 1e-9
+
+
+def test_chunks_reuse_the_explainer_and_tables_built_once_per_loaded_model(monkeypatch):
+    """A worker keeps the loaded model (by artifact sha256); the chunks it computes reuse what
+    was derived from it: the XGBoost leaf tables, and shap's explainer with its background."""
+    frame, y = _frame(seed=7)
+    builds = []
+    real_build = fast_tree_shap.build
+    monkeypatch.setattr(fast_tree_shap, "build", lambda *a: builds.append(1) or real_build(*a))
+    model = _loaded(xgboost.XGBClassifier(n_estimators=5, max_depth=3).fit(frame, y), frame)
+    plan = shap_runner.prepare_shap(model, frame, sample_size=300)
+    chunks = [shap_runner.compute_shap_chunk(model, frame, plan, a, b)
+              for a, b in shap_runner.chunk_bounds(plan, 100)]
+    assert len(chunks) == 3 and len(builds) == 1
+
+    explainers = []
+    real_explainer = shap.TreeExplainer
+    monkeypatch.setattr(shap, "TreeExplainer",
+                        lambda *a, **k: explainers.append(1) or real_explainer(*a, **k))
+    plan = shap_runner.prepare_shap(model, frame, sample_size=300,
+                                    feature_perturbation="interventional")
+    whole = shap_runner.compute_shap_chunk(model, frame, plan, 0, 300)
+    parts = [shap_runner.compute_shap_chunk(model, frame, plan, a, b)
+             for a, b in shap_runner.chunk_bounds(plan, 100)]
+    assert len(explainers) == 1
+    merged = shap_runner.merge_shap_chunks(plan, parts)
+    assert np.array_equal(merged.values, whole.values)
