@@ -199,10 +199,11 @@ class CompactRange:
     index, hash)` is called for every completed node at a stored height (0, 8, 16, ...)."""
 
     def __init__(self, size: int = 0, stack: list[tuple[int, bytes]] | None = None,
-                 on_stored=None):
+                 on_stored=None, on_run=None):
         self.size = size
         self.stack = stack or []
         self.on_stored = on_stored
+        self.on_run = on_run
 
     @classmethod
     def at(cls, src: NodeSource, size: int, on_stored=None) -> CompactRange:
@@ -226,6 +227,28 @@ class CompactRange:
                 on_stored(height, ((self.size + 1) >> height) - 1, node)
         stack.append((height, node))
         self.size += 1
+
+    def extend(self, leaves: Sequence[bytes]) -> None:
+        """append() for many leaves; the leaves themselves are reported as one run
+        (`on_run(0, first_index, leaves)`) instead of one call each (the sealer's hot loop)."""
+        stack, on_stored, sha = self.stack, self.on_stored, _sha256
+        on_run = self.on_run
+        if on_run is not None:
+            on_run(0, self.size, leaves)
+        elif on_stored is not None:
+            for i, leaf in enumerate(leaves):
+                on_stored(0, self.size + i, leaf)
+        size = self.size
+        for leaf in leaves:
+            height, node = 0, leaf
+            while stack and stack[-1][0] == height:
+                node = sha(b"\x01" + stack.pop()[1] + node).digest()
+                height += 1
+                if on_stored is not None and height % STORED_EVERY == 0:
+                    on_stored(height, ((size + 1) >> height) - 1, node)
+            stack.append((height, node))
+            size += 1
+        self.size = size
 
     def root(self) -> bytes:
         if not self.stack:

@@ -20,6 +20,7 @@ sealing (its row blocks the claim), it never loses its event.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 
@@ -37,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 _LOCK_KEY = 0x6761_7465_6864  # "gatehd": the sealer's advisory lock, nobody else takes it
 _EVENTS = AuditEvent._meta.db_table
-_READ = f"SELECT seq, body, timestamp FROM {_EVENTS} WHERE seq >= %s AND seq <= %s ORDER BY seq"
+_READ = f"SELECT seq, body FROM {_EVENTS} WHERE seq >= %s AND seq <= %s ORDER BY seq"
 
 
 @dataclass(frozen=True)
@@ -110,24 +111,31 @@ def seal(*, max_events: int | None = None, hole_wait: float | None = None) -> Se
         pending = PendingNodes()
         tree = CompactRange.at(DbSource(), size, on_stored=pending.add)
         limit, expected, aborted, waiting_at = size + max_events, size + 1, 0, None
+        tree.on_run = pending.add_run
+        sha256 = hashlib.sha256
         while expected <= limit:
             gap = None
             rows = _rows(expected, limit)
-            for seq, body, ts in rows:
+            batch: list[bytes] = []
+            for seq, body in rows:
                 if seq != expected:
-                    gap = (seq, ts)
+                    gap = seq
                     break
-                tree.append(leaf_hash(body.encode()))
+                batch.append(sha256(b"\x00" + body.encode()).digest())
                 expected += 1
+                if len(batch) == 10_000:
+                    tree.extend(batch)
+                    batch = []
             rows.close()
+            tree.extend(batch)
             if gap is None:
                 break
-            claimed = _claim(expected, gap[0], gap[1], wait)
+            next_ts = AuditEvent.objects.filter(seq=gap).values_list("timestamp", flat=True)[0]
+            claimed = _claim(expected, gap, next_ts, wait)
             if claimed is None:
                 waiting_at = expected
                 break
-            for body in claimed:
-                tree.append(leaf_hash(body.encode()))
+            tree.extend([leaf_hash(body.encode()) for body in claimed])
             expected += len(claimed)
             aborted += len(claimed)
         if tree.size == size:

@@ -55,6 +55,12 @@ class PendingNodes:
         self.first: dict[int, int] = {}
         self.hashes: dict[int, list[bytes]] = {}
 
+    def add_run(self, height: int, index: int, nodes: list[bytes]) -> None:
+        run = self.hashes.get(height)
+        if run is None:
+            self.first[height], run = index, self.hashes.setdefault(height, [])
+        run.extend(nodes)
+
     def add(self, height: int, index: int, node: bytes) -> None:
         run = self.hashes.get(height)
         if run is None:
