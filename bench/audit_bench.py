@@ -100,13 +100,13 @@ INSERT INTO governance_auditevent (seq, body, timestamp, actor_id, actor_name, a
     object_type, object_id, object_repr, model_name, payload, request_id, client_ip, prev_hash)
 SELECT g, '{"action":"registry.version.stage_changed","actor_id":null,"actor_name":"bench",'
        || '"actor_roles":["validator"],"client_ip":"10.0.0.1","model_name":"bench-model",'
-       || '"object_id":"' || (g % 5000) || '","object_repr":"bench-model@' || (g % 5000)
+       || '"object_id":"' || (g %% 5000) || '","object_repr":"bench-model@' || (g %% 5000)
        || '","object_type":"registry.modelversion","payload":{"after":{"stage":"production"},'
        || '"before":{"stage":"staging"},"reason":"approved","request":' || g || '},'
        || '"request_id":"req-' || g || '","seq":' || g || ',"timestamp":"'
        || to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || '"}',
        ts, NULL, 'bench', '["validator"]', 'registry.version.stage_changed',
-       'registry.modelversion', (g % 5000)::text, 'bench-model@' || (g % 5000), 'bench-model',
+       'registry.modelversion', (g %% 5000)::text, 'bench-model@' || (g %% 5000), 'bench-model',
        jsonb_build_object('before', jsonb_build_object('stage', 'staging'),
                           'after', jsonb_build_object('stage', 'production'),
                           'reason', 'approved', 'request', g),

@@ -96,6 +96,7 @@ def inclusion(*, position: int, tree_size: int | None, visible) -> dict[str, Any
         raise NotFound(f"No audit event at position {position} that you may read.")
     body = audit.event_body(event)
     src = DbSource()
+    src.prefetch(size, position - 1)
     path = merkle.inclusion_proof(src, position - 1, size)
     cp = latest if size == latest.tree_size else (
         AuditCheckpoint.objects.filter(tree_size=size).first())
@@ -116,6 +117,7 @@ def consistency(*, first: int, second: int) -> dict[str, Any]:
         raise ValidationFailed(f"first ({first}) must not be larger than second ({second}).",
                                errors={"first": [f"At most {second}."]})
     src = DbSource()
+    src.prefetch(second, first - 1)
     cps = {cp.tree_size: cp for cp in AuditCheckpoint.objects.filter(tree_size__in=[first, second])}
     return {
         "first": first, "second": second,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import connection
 
-from governance.auditlog.merkle import TILE
+from governance.auditlog.merkle import STORED_EVERY, TILE
 from governance.models import AuditTreeTile
 
 _TABLE = AuditTreeTile._meta.db_table
@@ -29,6 +29,31 @@ class DbSource:
                 parts.setdefault(start // TILE, []).append(bytes(hashes))
         for tile in range(first_tile, last_tile + 1):
             self._tiles[(height, tile)] = b"".join(parts.get(tile, []))
+
+    def prefetch(self, size: int, *indices: int) -> None:
+        """Load in one query every tile a proof about leaves `indices` in a tree of `size` can
+        touch: at each stored height, the tile holding each leaf's ancestors (all its siblings
+        up to 8 levels higher lie in it) and the tile of the tree's right edge."""
+        wanted = []
+        height = 0
+        while (size - 1) >> height:
+            for leaf in (*indices, size - 1):
+                key = (height, (leaf >> height) // TILE)
+                if key not in self._tiles and key not in wanted:
+                    wanted.append(key)
+            height += STORED_EVERY
+        if not wanted:
+            return
+        where = " OR ".join(["(height = %s AND start >= %s AND start < %s)"] * len(wanted))
+        params = [v for h, t in wanted for v in (h, t * TILE, (t + 1) * TILE)]
+        parts: dict[tuple[int, int], list[bytes]] = {}
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT height, start, hashes FROM {_TABLE} WHERE {where} "
+                        "ORDER BY height, start", params)
+            for h, start, hashes in cur.fetchall():
+                parts.setdefault((h, start // TILE), []).append(bytes(hashes))
+        for key in wanted:
+            self._tiles[key] = b"".join(parts.get(key, []))
 
     def nodes(self, height: int, start: int, end: int) -> list[bytes]:
         first, last = start // TILE, (end - 1) // TILE
