@@ -25,14 +25,17 @@ from governance.models import AuditCheckpoint, AuditEvent, AuditTreeTile
 
 _EVENTS = AuditEvent._meta.db_table
 _TILES = AuditTreeTile._meta.db_table
+# The leaf hash is computed by PostgreSQL (sha256 over 0x00 || body): the body itself would be
+# ~450 bytes per row to send and hash in Python, the leaf is 32. Old-chain rows also send their
+# body (their hash covers it).
 _PG_EVENTS = f"""
-SELECT seq, body, body::jsonb = jsonb_build_object(
+SELECT seq, sha256('\\x00'::bytea || convert_to(body, 'UTF8')), body::jsonb = jsonb_build_object(
     'action', action, 'actor_id', actor_id, 'actor_name', actor_name, 'actor_roles', actor_roles,
     'client_ip', client_ip, 'model_name', model_name, 'object_id', object_id,
     'object_repr', object_repr, 'object_type', object_type, 'payload', payload,
     'request_id', request_id, 'seq', seq,
     'timestamp', to_char(timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')),
-    prev_hash, hash
+    prev_hash, hash, CASE WHEN hash IS NOT NULL THEN body END
 FROM {_EVENTS} ORDER BY seq
 """
 _LEAVES = f"SELECT start, hashes FROM {_TILES} WHERE height = 0 ORDER BY start"
@@ -58,8 +61,8 @@ def _event_rows(batch: int):
         yield from _stream(_PG_EVENTS, "gatehouse_verify_events", batch)
         return
     for event in AuditEvent.objects.order_by("seq").iterator(chunk_size=batch):
-        yield (event.seq, event.body, audit.event_body(event) == event.body, event.prev_hash,
-               event.hash)
+        yield (event.seq, leaf_hash(event.body.encode()), audit.event_body(event) == event.body,
+               event.prev_hash, event.hash, event.body)
 
 
 def _stored_leaves(batch: int):
@@ -127,7 +130,7 @@ def _verify(checkpoints: list[AuditCheckpoint], batch: int, state: dict) -> None
     pending_cps = iter(checkpoints)
     next_cp = next(pending_cps, None)
     expected, prev_hash, sha256, good = 1, audit.GENESIS_HASH, hashlib.sha256, 0
-    for seq, body, consistent, row_prev, digest in _event_rows(batch):
+    for seq, leaf, consistent, row_prev, digest, body in _event_rows(batch):
         if seq != expected and expected <= sealed:
             raise _Broken(expected, f"event #{expected} is missing",
                           _covering(checkpoints, expected).number)
@@ -141,7 +144,7 @@ def _verify(checkpoints: list[AuditCheckpoint], batch: int, state: dict) -> None
                 raise _Broken(seq, f"event #{seq}: content does not match its hash")
             prev_hash = digest
         if seq <= sealed:
-            leaf = leaf_hash(body.encode())
+            leaf = bytes(leaf)
             stored = next(leaves, None)
             if stored is None or stored[0] != seq - 1 or stored[1] != leaf:
                 cp = _covering(checkpoints, seq)
