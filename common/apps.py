@@ -9,3 +9,4 @@ class CommonConfig(AppConfig):
         from config.celery import _ensure_embedded_broker_dirs
 
         _ensure_embedded_broker_dirs()
+        from common import checks  # noqa: F401 - registers the start-up checks

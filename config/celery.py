@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -23,3 +24,11 @@ def _ensure_embedded_broker_dirs() -> None:
 
 
 app.on_after_configure.connect(lambda sender, **kw: _ensure_embedded_broker_dirs())
+
+
+@worker_init.connect
+def _check_artifact_storage(**kwargs) -> None:
+    """A worker that cannot read the artifact bucket must not start taking jobs."""
+    from common.artifact_store import check_configuration
+
+    check_configuration()

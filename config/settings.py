@@ -266,8 +266,28 @@ STORAGES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Artifacts (models and dataset files) are stored under their sha256.
+# Artifacts (models, dataset files, document attachments, job outputs) are stored under their
+# sha256 through common.artifact_store: in a local folder (ARTIFACT_STORAGE=local, the embedded
+# default) or an S3-compatible bucket (ARTIFACT_STORAGE=s3), where ARTIFACT_ROOT is only this
+# machine's staging folder and read cache (bounded by ARTIFACT_CACHE_MAX_BYTES).
+ARTIFACT_STORAGE = os.environ.get("ARTIFACT_STORAGE", "local").strip().lower()
+if ARTIFACT_STORAGE not in {"local", "s3"}:
+    raise ImproperlyConfigured(f"ARTIFACT_STORAGE must be 'local' or 's3', not {ARTIFACT_STORAGE!r}.")
 ARTIFACT_ROOT = Path(os.environ.get("ARTIFACT_ROOT", VAR_DIR / "artifacts"))
+ARTIFACT_CACHE_MAX_BYTES = int(os.environ.get("ARTIFACT_CACHE_MAX_BYTES", str(5 * 1024**3)))
+# Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN) or, when
+# unset, from the machine's role (boto3's default chain).
+ARTIFACT_S3 = {
+    "bucket": os.environ.get("ARTIFACT_S3_BUCKET", ""),
+    "endpoint_url": os.environ.get("ARTIFACT_S3_ENDPOINT_URL", ""),
+    "region": os.environ.get("ARTIFACT_S3_REGION", ""),
+    "prefix": os.environ.get("ARTIFACT_S3_PREFIX", ""),
+    "connect_timeout": os.environ.get("ARTIFACT_S3_CONNECT_TIMEOUT", "5"),
+    "read_timeout": os.environ.get("ARTIFACT_S3_READ_TIMEOUT", "60"),
+    "max_attempts": os.environ.get("ARTIFACT_S3_MAX_ATTEMPTS", "3"),
+}
+if ARTIFACT_STORAGE == "s3" and not ARTIFACT_S3["bucket"]:
+    raise ImproperlyConfigured("ARTIFACT_STORAGE=s3 needs ARTIFACT_S3_BUCKET.")
 MAX_ARTIFACT_BYTES = int(os.environ.get("MAX_ARTIFACT_BYTES", str(500 * 1024 * 1024)))
 # A request body (other than uploaded files) larger than this is refused with a JSON 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(10 * 1024 * 1024)))
@@ -276,6 +296,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", 
 API_TEXT_MAX_LENGTH = int(os.environ.get("API_TEXT_MAX_LENGTH", "100000"))
 API_JSON_MAX_BYTES = int(os.environ.get("API_JSON_MAX_BYTES", str(1024 * 1024)))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Uploaded files are hashed while they stream to a staging file (never held in memory).
+FILE_UPLOAD_HANDLERS = ["common.uploads.HashingUploadHandler"]
 JOB_OUTPUT_ROOT = Path(os.environ.get("JOB_OUTPUT_ROOT", VAR_DIR / "job-output"))
 
 # Schemes an external artifact_uri / dataset uri may use (registry.uris). The artifact storage's

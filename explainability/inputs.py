@@ -2,9 +2,10 @@
 
 The rules: the artifact is loaded only by `runners.loading.load_model`, which re-hashes the bytes
 against the sha256 recorded on the job (the version's) and refuses untrusted skops types; a
-dataset file is re-hashed against the job's `data_sha256` before it is read; files missing from
-storage are transient (another machine may still be copying them), everything else is the
-user's to fix. A worker process keeps the last few loaded models and frames, keyed by sha256,
+dataset file is re-hashed against the job's `data_sha256` before it is read. Files come from the
+artifact store only (a verified local copy, cached by sha256 on this machine); files missing
+from storage or storage that cannot be reached are transient (another machine may still be
+copying them), everything else is the user's to fix. A worker process keeps the last few loaded models and frames, keyed by sha256,
 so the chunks of one job do not reload them.
 """
 
@@ -22,10 +23,11 @@ from typing import Any
 import pandas as pd
 from django.conf import settings
 
-from explainability.runners.data import read_table, sha256_file
+from common import artifact_store
+from explainability.runners.data import read_table
 from explainability.runners.errors import JobInputError, TransientJobError, UnsafeArtifactError
 from explainability.runners.loading import LoadedModel, load_model
-from registry import skops_types, storage
+from registry import skops_types
 
 _CACHE_SIZE = 4
 _lock = threading.Lock()
@@ -50,12 +52,18 @@ def trusted_types() -> list[str]:
 
 
 def _stored_file(artifact, what: str) -> Path:
+    """A verified local copy of a stored file, from the storage layer (never a path of our
+    own making): missing or unreachable storage is transient, changed bytes are unsafe."""
     if artifact is None:
         raise JobInputError(f"The {what} has no uploaded file to analyse")
-    path = storage.absolute_path(artifact.storage_path)
-    if not path.exists():
-        raise TransientJobError(f"The {what} file is not in storage ({path})")
-    return path
+    try:
+        return artifact_store.local_copy(artifact.storage_path, artifact.sha256, what=what)
+    except artifact_store.StoredFileMissing as exc:
+        raise TransientJobError(str(exc)) from exc
+    except artifact_store.StorageUnavailable as exc:
+        raise TransientJobError(exc.detail) from exc
+    except artifact_store.StoredFileCorrupt as exc:
+        raise UnsafeArtifactError(str(exc)) from exc
 
 
 def model_path(version) -> Path:
@@ -94,8 +102,7 @@ def signature_features(version) -> list[str]:
 
 
 def check_data_sha256(path: Path, expected: str, ref: str) -> None:
-    stat = path.stat()
-    actual = _cached(("sha", str(path), stat.st_size, stat.st_mtime_ns), lambda: sha256_file(path))
+    actual = artifact_store.sha256_of(path)
     if actual != (expected or "").lower():
         raise UnsafeArtifactError(
             f"The data file of {ref} has sha256 {actual} but {expected} was registered; it "

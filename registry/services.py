@@ -8,7 +8,6 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -216,11 +215,10 @@ def _store_artifact(
     upload: BinaryIO, *, filename: str, artifact_format: str, declared_sha: str
 ) -> Artifact:
     """Stream, hash and check an upload; keep it only if it is safe and matches its sha256."""
-    tmp, sha, size = storage.stream_to_temp(
-        storage.file_chunks(upload), max_bytes=settings.MAX_ARTIFACT_BYTES
-    )
+    staged = storage.stage_upload(upload)
+    sha, size = staged.sha256, staged.size
     try:
-        storage.check_model_file(tmp, filename=filename, artifact_format=artifact_format)
+        storage.check_model_file(staged.path, filename=filename, artifact_format=artifact_format)
         if declared_sha and declared_sha != sha:
             msg = (
                 f"The declared artifact_sha256 {declared_sha} does not match the uploaded file "
@@ -228,9 +226,9 @@ def _store_artifact(
             )
             raise ValidationFailed(msg, errors={"artifact_sha256": [msg]}, code="sha256_mismatch")
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        staged.discard()
         raise
-    rel = storage.keep(tmp, sha)
+    rel = storage.keep(staged)
     artifact, _ = Artifact.objects.get_or_create(
         sha256=sha, defaults={"size": size, "storage_path": rel, "original_name": filename[:255]}
     )
@@ -522,9 +520,8 @@ def dataset_version_register(
     data_format = DataFormat.EXTERNAL
     declared = (sha256 or "").lower()
     if file is not None:
-        tmp, sha, size = storage.stream_to_temp(
-            storage.file_chunks(file), max_bytes=settings.MAX_ARTIFACT_BYTES
-        )
+        staged = storage.stage_upload(file)
+        tmp, sha, size = staged.path, staged.sha256, staged.size
         try:
             data_format = storage.check_data_file(tmp, filename=filename)
             if declared and declared != sha:
@@ -532,9 +529,9 @@ def dataset_version_register(
                 raise ValidationFailed(msg, errors={"sha256": [msg]}, code="sha256_mismatch")
             counted, profiled = _profile_table(tmp, data_format)
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            staged.discard()
             raise
-        rel = storage.keep(tmp, sha)
+        rel = storage.keep(staged)
         stored, _ = Artifact.objects.get_or_create(
             sha256=sha, defaults={"size": size, "storage_path": rel, "original_name": filename[:255]}
         )

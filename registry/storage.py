@@ -1,23 +1,22 @@
-"""Content-addressed artifact storage under ARTIFACT_ROOT, with upload checks.
+"""The registry's upload checks in front of the artifact store (common.artifact_store).
 
 Files are stored under their sha256. Pickle and joblib files are refused before anything is
 kept; a .skops file must be a skops zip, an .onnx file must parse as an ONNX model, and an XGBoost
-model file (.json / .ubj, XGBoost's own format: data, not code) must parse as one.
+model file (.json / .ubj, XGBoost's own format: data, not code) must parse as one. The
+checks read the local staging file; only what passes is stored.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 import zipfile
-from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
 
-from common.errors import PayloadTooLarge, ValidationFailed
+from common import artifact_store
+from common.artifact_store import Staged, file_chunks  # noqa: F401 - re-exported
+from common.errors import ValidationFailed
 from registry import skops_types, xgboost_files
 
 PICKLE_EXTENSIONS = (".pkl", ".pickle", ".joblib", ".jbl", ".sav", ".pt", ".pth", ".h5")
@@ -35,14 +34,6 @@ def format_from_name(name: str) -> str:
     return next((fmt for ext, fmt in _FORMAT_EXTENSIONS.items() if lower.endswith(ext)), "")
 
 
-def artifact_root() -> Path:
-    return Path(settings.ARTIFACT_ROOT)
-
-
-def absolute_path(storage_path: str) -> Path:
-    return artifact_root() / storage_path
-
-
 def _looks_like_pickle(head: bytes) -> bool:
     # Pickle protocol 2+ starts with PROTO (0x80) then the protocol number; joblib's compressed
     # files start with a zlib/gzip/lzma/bz2 header ("ZF" for old joblib) wrapping a pickle.
@@ -51,27 +42,13 @@ def _looks_like_pickle(head: bytes) -> bool:
     return head.startswith((b"ZF", b"\x1f\x8b", b"\xfd7zXZ", b"BZh")) or head[:1] in (b"(", b"]", b"}")
 
 
-def stream_to_temp(chunks: Iterable[bytes], *, max_bytes: int) -> tuple[Path, str, int]:
-    """Write chunks to a temp file while hashing; 413 past max_bytes (the file is removed)."""
-    tmp_dir = artifact_root() / "tmp"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=tmp_dir)
-    digest = hashlib.sha256()
-    size = 0
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in chunks:
-                size += len(chunk)
-                if size > max_bytes:
-                    raise PayloadTooLarge(
-                        f"The upload is larger than the limit of {max_bytes} bytes (MAX_ARTIFACT_BYTES)."
-                    )
-                digest.update(chunk)
-                out.write(chunk)
-    except BaseException:
-        os.unlink(name)
-        raise
-    return Path(name), digest.hexdigest(), size
+def stage_upload(upload: BinaryIO) -> Staged:
+    """The upload in a local staging file, hashed while streamed; 413 past MAX_ARTIFACT_BYTES."""
+    limit = settings.MAX_ARTIFACT_BYTES
+    return artifact_store.stage(
+        upload, max_bytes=limit,
+        too_large=f"The upload is larger than the limit of {limit} bytes (MAX_ARTIFACT_BYTES).",
+    )
 
 
 def check_model_file(path: Path, *, filename: str, artifact_format: str) -> None:
@@ -147,24 +124,6 @@ def check_data_file(path: Path, *, filename: str) -> str:
     raise ValidationFailed(msg, errors={"file": [msg]})
 
 
-def keep(tmp_path: Path, sha256: str) -> str:
-    """Move a checked temp file to its content address; return the storage path."""
-    rel = f"{sha256[:2]}/{sha256}"
-    dest = absolute_path(rel)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.exists():
-        tmp_path.unlink()
-    else:
-        os.replace(tmp_path, dest)
-    return rel
-
-
-def file_chunks(fh: BinaryIO, size: int = 1024 * 1024) -> Iterable[bytes]:
-    if hasattr(fh, "chunks"):
-        yield from fh.chunks(size)
-        return
-    while True:
-        block = fh.read(size)
-        if not block:
-            return
-        yield block
+def keep(staged: Staged) -> str:
+    """Store a checked staged file under its sha256 (never overwriting); return the key."""
+    return artifact_store.put(staged)

@@ -17,6 +17,11 @@ urlpatterns = [
     path("models/<slug:name>/", model, name="model-detail"),
     path("models/<slug:model_name>/versions/", versions, name="version-list"),
     path("models/<slug:model_name>/versions/<int:version>/", version, name="version-detail"),
+    path(
+        "models/<slug:model_name>/versions/<int:version>/artifact/",
+        views.VersionArtifactView.as_view(),
+        name="version-artifact",
+    ),
     path("datasets/", datasets, name="dataset-list"),
     path("datasets/<slug:name>/", dataset, name="dataset-detail"),
     path("datasets/<slug:dataset_name>/versions/", dataset_versions, name="datasetversion-list"),
@@ -24,6 +29,11 @@ urlpatterns = [
         "datasets/<slug:dataset_name>/versions/<int:version>/",
         dataset_version,
         name="datasetversion-detail",
+    ),
+    path(
+        "datasets/<slug:dataset_name>/versions/<int:version>/file/",
+        views.DatasetVersionFileView.as_view(),
+        name="datasetversion-file",
     ),
     path("lineage/", views.LineageView.as_view(), name="lineage"),
 ]

@@ -9,8 +9,9 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common import artifact_store
 from common.api import check_content_length
-from common.errors import ValidationFailed
+from common.errors import NotFound, ValidationFailed
 from common.idempotency import idempotent
 from governance import api_permissions
 from governance.models import Team
@@ -205,6 +206,47 @@ class DatasetVersionViewSet(viewsets.GenericViewSet):
     def retrieve(self, request, dataset_name: str, version: str):
         dataset = selectors.dataset_get(dataset_name)
         return Response(s.DatasetVersionOutput(selectors.dataset_version_get(dataset, version)).data)
+
+
+def _stored_file_response(stored, *, what: str, filename: str):
+    if stored is None:
+        raise NotFound(f"{what} has no uploaded file (it is registered by URI).")
+    return artifact_store.download_response(
+        stored.storage_path, filename=filename, sha256=stored.sha256
+    )
+
+
+class VersionArtifactView(APIView):
+    """Download a version's uploaded artifact (streamed from the artifact storage)."""
+
+    permission_classes = api_permissions.DEFAULT
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    def get(self, request, model_name: str, version: str):
+        model = selectors.model_get_for_write(request.user, model_name)
+        found = selectors.version_get(model, version)
+        suffix = ".onnx" if found.artifact_format == "onnx" else ".skops"
+        original = found.artifact.original_name if found.artifact else ""
+        return _stored_file_response(
+            found.artifact, what=f"Version {found.ref}",
+            filename=original or f"{model.name}-v{found.version}{suffix}",
+        )
+
+
+class DatasetVersionFileView(APIView):
+    """Download a dataset version's uploaded file (streamed from the artifact storage)."""
+
+    permission_classes = api_permissions.DEFAULT
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    def get(self, request, dataset_name: str, version: str):
+        dv = selectors.dataset_version_get(selectors.dataset_get(dataset_name), version)
+        suffix = ".parquet" if dv.data_format == "parquet" else ".csv"
+        original = dv.file.original_name if dv.file else ""
+        return _stored_file_response(
+            dv.file, what=f"Dataset version {dv.ref}",
+            filename=original or f"{dv.dataset.name}-v{dv.version}{suffix}",
+        )
 
 
 class LineageView(APIView):

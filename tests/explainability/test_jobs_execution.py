@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import skops.io
 
+from common import artifact_store
 from explainability import runtime, scheduling, selectors, services
 from explainability.models import Job
 from registry import services as registry_services
-from registry import storage
 from tests.integration import jobdata
 
 pytestmark = pytest.mark.django_db
@@ -67,7 +67,7 @@ def test_an_artifact_changed_after_registration_is_refused_by_its_sha256(eng, da
     df, dv = data
     mv = jobdata.register(eng, jobdata.fit("logreg", df), training=dv)
     other = skops.io.dumps(jobdata.fit("gbm", df))
-    storage.absolute_path(mv.artifact.storage_path).write_bytes(other)
+    (artifact_store.artifact_root() / mv.artifact.storage_path).write_bytes(other)
 
     job = _run(eng, mv, dv)
 
