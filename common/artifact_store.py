@@ -287,6 +287,21 @@ def delete_prefix(prefix: str) -> None:
         backend.bucket.objects.filter(Prefix=backend._normalize_name(prefix.rstrip("/") + "/")).delete()
 
 
+def delete_key(key: str) -> None:
+    with _reaching("delete files"):
+        storage().delete(key)
+
+
+def list_prefixes(prefix: str) -> list[str]:
+    """The "folder" names directly under `prefix/`."""
+    with _reaching("list files"):
+        try:
+            folders, _ = storage().listdir(prefix.rstrip("/") + "/")
+        except FileNotFoundError:
+            return []
+    return list(folders)
+
+
 # --- reading ------------------------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 
-from explainability import inputs, policy
+from explainability import inputs, outputs, policy
 from explainability.choices import JobKind
 from explainability.models import Job
 from explainability.runners import shap_runner
@@ -35,6 +35,8 @@ CHUNK_DIR = "chunks"
 def write_json_once(path: Path, payload: Any) -> bool:
     """Write `payload` to `path` unless it exists; True when this call created it. A temp file
     is linked into place, so readers never see half a file and a redelivered chunk is a no-op."""
+    if outputs.shared() and outputs.exists(path):
+        return False
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     try:
@@ -44,13 +46,14 @@ def write_json_once(path: Path, payload: Any) -> bool:
             os.link(tmp, path)
         except FileExistsError:
             return False
+        outputs.publish(path)  # other machines compute the next chunk or the merge
         return True
     finally:
         os.unlink(tmp)
 
 
 def _read_json(path: Path) -> Any:
-    with open(path) as fh:
+    with open(outputs.fetch(path)) as fh:
         return json.load(fh)
 
 
@@ -107,7 +110,7 @@ def shap_start(job: Job, out_dir: Path, *, allow_chunks: bool) -> dict | list[di
 
 def shap_chunk(job: Job, out_dir: Path, spec: dict[str, Any]) -> bool:
     target = _chunk_path(out_dir, spec)
-    if target.exists():
+    if outputs.exists(target):
         return False
     model, frame = _shap_frame(job)
     plan = _read_json(out_dir / PLAN_FILE)
@@ -228,7 +231,10 @@ def fairness_start(job: Job, out_dir: Path, *, allow_chunks: bool) -> dict | lis
         job.dataset, job.data_sha256, chunk_rows=chunk_rows,
         columns=_fairness_columns(setup["options"]),
     )
-    write_json_once(out_dir / PLAN_FILE, {"parquet": str(path), "row_groups": groups})
+    write_json_once(out_dir / PLAN_FILE, {
+        "parquet": str(path), "row_groups": groups, "chunk_rows": chunk_rows,
+        "columns": _fairness_columns(setup["options"]),
+    })
     return [{"index": i} for i in range(groups)]
 
 
@@ -236,11 +242,13 @@ def fairness_chunk(job: Job, out_dir: Path, spec: dict[str, Any]) -> bool:
     from explainability.runners import fairness
 
     target = _chunk_path(out_dir, spec)
-    if target.exists():
+    if outputs.exists(target):
         return False
     setup = _fairness_setup(job)
     plan = _read_json(out_dir / PLAN_FILE)
-    frame = inputs.read_row_group(Path(plan["parquet"]), int(spec["index"]))
+    frame = inputs.read_row_group(
+        inputs.planned_chunks(job.dataset, job.data_sha256, plan), int(spec["index"])
+    )
     counts = fairness.model_fairness_counts(setup["model"], frame, **setup["options"])
     return write_json_once(target, counts)
 

@@ -27,7 +27,7 @@ import pandas as pd
 from django.conf import settings
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
-from explainability import compute, inputs, policy
+from explainability import compute, inputs, outputs, policy
 from explainability.models import Job
 from explainability.runners import fairness
 from explainability.runners.data import iter_table
@@ -212,17 +212,22 @@ def start(job: Job, out_dir: Path, *, allow_chunks: bool) -> dict | list[dict]:
     parquet, _, groups = inputs.parquet_chunks(
         job.dataset, job.data_sha256, chunk_rows=plan["chunk_rows"], columns=plan["columns"]
     )
-    compute.write_json_once(out_dir / compute.PLAN_FILE, {"parquet": str(parquet), "row_groups": groups})
+    compute.write_json_once(out_dir / compute.PLAN_FILE, {
+        "parquet": str(parquet), "row_groups": groups, "chunk_rows": plan["chunk_rows"],
+        "columns": plan["columns"],
+    })
     return [{"index": i} for i in range(groups)]
 
 
 def chunk(job: Job, out_dir: Path, spec: dict[str, Any]) -> bool:
     target = out_dir / compute.CHUNK_DIR / f"{int(spec['index']):06d}.json"
-    if target.exists():
+    if outputs.exists(target):
         return False
     plan = setup(job)
     stored = compute._read_json(out_dir / compute.PLAN_FILE)
-    frame = inputs.read_row_group(Path(stored["parquet"]), int(spec["index"]))
+    frame = inputs.read_row_group(
+        inputs.planned_chunks(job.dataset, job.data_sha256, stored), int(spec["index"])
+    )
     return compute.write_json_once(target, count_frame(frame, plan, None))
 
 

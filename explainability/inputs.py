@@ -165,6 +165,18 @@ def parquet_chunks(
     return target, meta.num_rows, meta.num_row_groups
 
 
+def planned_chunks(dataset_version, expected_sha256: str, plan: dict[str, Any]) -> Path:
+    """The chunked Parquet file a plan names, rebuilt on this machine when the plan was made on
+    another (same sha256, chunk size and columns: the same rows in the same row groups)."""
+    path = Path(plan["parquet"])
+    if path.is_file() or "chunk_rows" not in plan:
+        return path
+    return parquet_chunks(
+        dataset_version, expected_sha256, chunk_rows=int(plan["chunk_rows"]),
+        columns=plan["columns"],
+    )[0]
+
+
 def read_row_group(path: Path, index: int) -> pd.DataFrame:
     import pyarrow.parquet as pq
 

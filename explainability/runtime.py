@@ -22,7 +22,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 
-from explainability import compute, selectors, services
+from explainability import compute, outputs, selectors, services
 from explainability.models import Job
 from explainability.runners.errors import JobInputError, TransientJobError, UnsafeArtifactError
 
@@ -119,13 +119,17 @@ def guarded(job: Job, attempt: int, *, requeue: Requeue | None) -> Iterator[None
 
 
 def _store(job: Job, attempt: int, out_dir: Path, result: dict[str, Any]) -> bool:
-    shutil.rmtree(out_dir / compute.CHUNK_DIR, ignore_errors=True)
-    (out_dir / compute.PLAN_FILE).unlink(missing_ok=True)
+    outputs.remove(out_dir / compute.CHUNK_DIR)
+    outputs.remove(out_dir / compute.PLAN_FILE)
+    # The result's files are where the web can serve them before the job says it succeeded.
+    outputs.publish_tree(out_dir)
     stored = services.job_succeed(
         job_id=job.pk, attempt=attempt, result=result, files_dir=files_dir(job.pk, attempt)
     )
     if not stored:  # cancelled or superseded meanwhile: its files are not evidence
         shutil.rmtree(out_dir, ignore_errors=True)
+    else:
+        outputs.finished_locally(out_dir)
     return stored
 
 

@@ -6,10 +6,12 @@ status); the portal through `jobs_for_version` and `job_get_for_user`.
 
 from __future__ import annotations
 
+from typing import IO
+
 from django.db.models import QuerySet
 
 from common.errors import NotFound
-from explainability import permissions
+from explainability import outputs, permissions
 from explainability.choices import JobKind, JobStatus
 from explainability.models import Job
 from governance import permissions as perms
@@ -80,3 +82,11 @@ def job_running_chunked(job_id: int) -> Job | None:
     return Job.objects.filter(
         pk=job_id, status=JobStatus.RUNNING, chunks_total__gt=0
     ).first()
+
+
+def job_file_open(job: Job, name: str) -> IO[bytes] | None:
+    """A file the job's result lists, opened from wherever job outputs are kept (the local folder
+    or the bucket); None for a name the result does not list or a file that is gone."""
+    if job.file_path(name) is None:
+        return None
+    return outputs.open_result_file(job.files_dir, name)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import shutil
 from typing import Any
 
 from django.conf import settings
@@ -21,7 +20,7 @@ from django.utils import timezone
 
 from common import workflow
 from common.errors import Conflict, Forbidden, ValidationFailed
-from explainability import decisions, permissions, policy
+from explainability import decisions, outputs, permissions, policy
 from explainability import params as job_params
 from explainability.choices import TRANSITIONS, JobKind, JobStatus
 from explainability.models import Job
@@ -509,14 +508,7 @@ def jobs_to_recover() -> list[int]:
 
 def _discard_outputs(job_id: int, *, keep: str | None) -> None:
     """Remove every attempt folder of the job except `keep` (the succeeded one)."""
-    from pathlib import Path
-
-    root = Path(settings.JOB_OUTPUT_ROOT) / str(job_id)
-    if not root.is_dir():
-        return
-    for child in root.iterdir():
-        if child.name != keep:
-            shutil.rmtree(child, ignore_errors=True)
+    outputs.discard_attempts(job_id, keep=keep)
 
 
 @transaction.atomic(durable=True)

@@ -152,11 +152,11 @@ def job_retry(request: HttpRequest, job_id: int) -> HttpResponse:
 def job_file(request: HttpRequest, job_id: int, name: str) -> HttpResponse:
     """A plot the job wrote (SVG only), served with a restrictive content security policy."""
     job = selectors.job_get_for_user(request.user, job_id)
-    path = job.file_path(name)
     content_type = SERVED_FILE_TYPES.get("." + name.rsplit(".", 1)[-1].lower()) if "." in name else None
-    if path is None or content_type is None or not path.is_file():
+    stream = selectors.job_file_open(job, name) if content_type is not None else None
+    if stream is None:
         raise Http404("No such file for this job.")
-    response = FileResponse(open(path, "rb"), content_type=content_type)
+    response = FileResponse(stream, content_type=content_type)
     response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     response["X-Content-Type-Options"] = "nosniff"
     return response

@@ -26,6 +26,15 @@ class S3Server:
     url: str
     proc: subprocess.Popen
 
+    def stop(self) -> None:
+        """Kill the server (its whole process group): the endpoint is then down."""
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=30)
+
     def client(self):
         import boto3
 
@@ -71,33 +80,33 @@ def dead_endpoint() -> str:
     return f"http://127.0.0.1:{port}"
 
 
+def launch(log_dir: Path) -> S3Server:
+    """Start a moto server on a free loopback port and wait until it answers."""
+    log_path = Path(log_dir) / f"moto-{uuid.uuid4().hex[:6]}.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    server = S3Server(url="", proc=proc)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"moto server exited: {log_path.read_text()}")
+        found = re.search(r"Running on (http://127\.0\.0\.1:\d+)", log_path.read_text())
+        if found:
+            server.url = found.group(1)
+            return server
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"moto server did not start: {log_path.read_text()}")
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory):
-    log_path = Path(tmp_path_factory.mktemp("moto")) / "moto.log"
-    log = open(log_path, "wb")  # noqa: SIM115 - closed at teardown
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        url = None
-        while url is None and time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"moto server exited: {log_path.read_text()}")
-            found = re.search(r"Running on (http://127\.0\.0\.1:\d+)", log_path.read_text())
-            url = found.group(1) if found else None
-            time.sleep(0.1)
-        if url is None:
-            raise RuntimeError(f"moto server did not start: {log_path.read_text()}")
-        yield S3Server(url=url, proc=proc)
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=30)
-        log.close()
+    server = launch(tmp_path_factory.mktemp("moto"))
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -136,14 +136,14 @@ class JobFileView(APIView):
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
     def get(self, request, pk: int, name: str):
         job = selectors.job_get_for_user(request.user, pk)
-        path = job.file_path(name)
-        if path is None or not path.is_file():
+        stream = selectors.job_file_open(job, name)
+        if stream is None:
             raise NotFound(f"Job {job.pk} has no file named {name!r}.")
         content_type = "image/svg+xml" if name.endswith(".svg") else (
             mimetypes.guess_type(name)[0] or "application/octet-stream"
         )
         response = FileResponse(
-            open(path, "rb"), content_type=content_type,  # noqa: SIM115 - FileResponse closes it
+            stream, content_type=content_type,
             as_attachment=not name.endswith(".svg"), filename=name,
         )
         response["X-Content-Type-Options"] = "nosniff"

@@ -127,7 +127,8 @@ def shared_storage(worker_dirs, settings):
 
 @pytest.fixture
 def start_worker(transactional_db, shared_storage):
-    """start_worker(name=None, beat=False) -> a ready Worker; all are killed at teardown."""
+    """start_worker(name=None, beat=False, extra_env=None) -> a ready Worker; all are killed at
+    teardown."""
     root = shared_storage
     broker = os.environ.get("CELERY_BROKER_URL", settings.CELERY_BROKER_URL)
     env = {
@@ -158,12 +159,15 @@ def start_worker(transactional_db, shared_storage):
         app.control.purge()
     started: list[Worker] = []
 
-    def _start(name: str | None = None, *, beat: bool = False) -> Worker:
-        """beat=True embeds the scheduler (the deployment's `celery beat`) in this worker."""
+    def _start(
+        name: str | None = None, *, beat: bool = False, extra_env: dict[str, str] | None = None
+    ) -> Worker:
+        """beat=True embeds the scheduler (the deployment's `celery beat`) in this worker;
+        `extra_env` overrides this worker's variables (its own storage folders, S3...)."""
         name = name or f"itest-{uuid.uuid4().hex[:8]}@%h"
         tag = uuid.uuid4().hex[:6]
         extra = ["--beat", "--schedule", str(root / "var" / f"beat-{tag}")] if beat else []
-        worker = Worker(env, name, root / f"worker-{tag}.log", extra)
+        worker = Worker({**env, **(extra_env or {})}, name, root / f"worker-{tag}.log", extra)
         started.append(worker)
         return worker.start()
 

@@ -18,9 +18,11 @@ from django.conf import settings
 from common import artifact_store
 from governance.models import AuditEvent
 from registry.models import Artifact, DatasetVersion, ModelVersion
-from tests import factories
+from tests import factories, s3server
 from tests.integration import jobdata
-from tests.s3server import Bucket, dead_endpoint, s3_bucket, s3_server  # noqa: F401
+from tests.s3server import Bucket, dead_endpoint
+
+s3_server, s3_bucket = s3server.s3_server, s3server.s3_bucket  # the fixtures, for this module
 
 
 @pytest.fixture
