@@ -43,7 +43,11 @@ web: install
 lint: install
 	$(BIN)/ruff check .
 
-test: install
+# Debian's Chromium for the browser tests: installed when missing (as root), else the command.
+e2e-deps:
+	bin/ensure-chromium
+
+test: install e2e-deps
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/ruff check .

@@ -40,7 +40,7 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is not installed at {CHROMIUM} (.ci/run installs Debian's chromium).")
+        pytest.fail(f"No Chromium at {CHROMIUM}: run bin/ensure-chromium (make test does).")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
