@@ -11,9 +11,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
+from explainability import inputs
 from explainability.runners import loading
 from governance.models import AuditEvent
-from registry import skops_types, storage
+from registry import skops_types
 from registry.models import Artifact, ModelVersion
 from tests import factories
 
@@ -83,7 +84,7 @@ def test_a_type_trusted_by_configuration_is_accepted_at_upload_and_loads(
     assert response.status_code == 201, response.content
     version = ModelVersion.objects.get()
     loaded = loading.load_model(
-        storage.absolute_path(version.artifact.storage_path), artifact_format="skops",
+        inputs.model_path(version), artifact_format="skops",
         expected_sha256=version.artifact_sha256,
         trusted_types=skops_types.configured_trusted_types(),
     )
