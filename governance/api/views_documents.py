@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from django.conf import settings
-from django.http import FileResponse, HttpResponse
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
+from common import artifact_store
 from common.api import check_content_length
 from common.errors import NotFound, ValidationFailed
 from common.idempotency import idempotent
@@ -176,8 +176,9 @@ class DocumentAttachmentDownloadView(ExportView):
         attachment = DocumentAttachment.objects.filter(document=document, pk=attachment_id).first()
         if attachment is None:
             raise NotFound("No such attachment on this document.")
-        path = Path(settings.ARTIFACT_ROOT) / attachment.storage_path
-        return FileResponse(path.open("rb"), as_attachment=True, filename=attachment.name)
+        return artifact_store.download_response(
+            attachment.storage_path, filename=attachment.name, sha256=attachment.sha256
+        )
 
 
 _FORMATS = ("html", "pdf", "json")

@@ -143,7 +143,7 @@ class DocumentRevision(models.Model):
 
 
 class DocumentAttachment(models.Model):
-    """A file attached to a section, stored under ARTIFACT_ROOT/documents by its sha256."""
+    """A file attached to a section, kept in the artifact storage under documents/ by its sha256."""
 
     document = models.ForeignKey(Document, on_delete=models.PROTECT, related_name="attachments")
     section_key = models.CharField(max_length=64)

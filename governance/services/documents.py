@@ -6,15 +6,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from common.errors import Conflict, Forbidden, PayloadTooLarge, ValidationFailed
+from common import artifact_store
+from common.errors import Conflict, Forbidden, ValidationFailed
 from governance import audit
 from governance import permissions as perms
 from governance.models import (
@@ -211,33 +210,12 @@ def document_fields_update(*, actor, document: Document, fields: dict[str, Any])
 
 
 def _store_attachment(upload: BinaryIO, limit: int) -> tuple[str, str, int]:
-    root = Path(settings.ARTIFACT_ROOT) / "documents"
-    root.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    size = 0
-    fd, tmp_name = tempfile.mkstemp(dir=root, prefix=".upload-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            chunks = upload.chunks() if hasattr(upload, "chunks") else iter(lambda: upload.read(1 << 20), b"")
-            for chunk in chunks:
-                size += len(chunk)
-                if size > limit:
-                    raise PayloadTooLarge(f"An attachment may be at most {limit} bytes.")
-                digest.update(chunk)
-                out.write(chunk)
-        sha = digest.hexdigest()
-        rel = f"documents/{sha[:2]}/{sha}"
-        final = Path(settings.ARTIFACT_ROOT) / rel
-        final.parent.mkdir(parents=True, exist_ok=True)
-        if final.exists():
-            os.unlink(tmp_name)
-        else:
-            os.replace(tmp_name, final)
-        return sha, rel, size
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
+    """Stream the upload to staging while hashing, then store it under documents/ by sha256."""
+    staged = artifact_store.stage(
+        upload, max_bytes=limit, too_large=f"An attachment may be at most {limit} bytes."
+    )
+    sha, size = staged.sha256, staged.size
+    return sha, artifact_store.put(staged, prefix="documents/"), size
 
 
 @transaction.atomic(durable=True)

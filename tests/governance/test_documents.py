@@ -6,8 +6,10 @@ from common.errors import Forbidden, ValidationFailed
 from governance import prefill, selectors, services
 from governance.models import AuditEvent, DocumentRevision
 from governance.policy import SR117_REQUIRED
-from tests import factories
+from tests import factories, s3server
 from tests.governance.helpers import CREDIT_ANSWERS
+
+s3_server, s3_bucket = s3server.s3_server, s3server.s3_bucket  # the fixtures, for this module
 
 V_URL = "/api/v1/models/credit-default/versions/1/"
 
@@ -227,6 +229,29 @@ def test_attachment_is_stored_by_sha256_and_downloadable(client_for, personas, v
     assert att["sha256"] == hashlib.sha256(data).hexdigest()
     download = client.get(f"/api/v1/documents/{doc.pk}/attachments/{att['id']}/")
     assert b"".join(download.streaming_content) == data
+
+
+def test_attachment_on_object_storage_is_kept_in_the_bucket_and_downloads_intact(
+    client_for, personas, version, s3_bucket
+):
+    import hashlib
+    import io
+
+    doc = _doc(personas, version)
+    data = b"validation report kept in the bucket"
+    sha = hashlib.sha256(data).hexdigest()
+    upload = io.BytesIO(data)
+    upload.name = "report.txt"
+    client = client_for("engineer")
+    response = client.post(f"/api/v1/documents/{doc.pk}/attachments/",
+                           {"section": "performance_testing", "file": upload}, format="multipart")
+    assert response.status_code == 201, response.content
+    assert s3_bucket.keys() == [f"documents/{sha[:2]}/{sha}"]
+    assert s3_bucket.read(f"documents/{sha[:2]}/{sha}") == data
+    section = next(s for s in response.json()["sections"] if s["key"] == "performance_testing")
+    download = client.get(f"/api/v1/documents/{doc.pk}/attachments/{section['attachments'][0]['id']}/")
+    assert b"".join(download.streaming_content) == data
+    assert download["X-Content-SHA256"] == sha
 
 
 def test_export_html_pdf_and_model_card(client_for, personas, version):
