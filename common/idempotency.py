@@ -19,6 +19,8 @@ from common.models import IdempotencyRecord
 
 def _canonical(value: Any) -> Any:
     if isinstance(value, UploadedFile):
+        if getattr(value, "sha256", None):  # hashed while it streamed in (common.uploads)
+            return {"file": value.name, "sha256": value.sha256}
         digest = hashlib.sha256()
         for chunk in value.chunks():
             digest.update(chunk)
