@@ -86,11 +86,18 @@ def _s3_storage(options: tuple[tuple[str, Any], ...]) -> Storage:
             retries={"max_attempts": int(opts.get("max_attempts") or 3), "mode": "standard"},
             signature_version="s3v4",
         ),
-        # Two 8 MB parts in flight bound an upload's buffers to ~16 MB of the web process.
-        transfer_config=TransferConfig(
-            multipart_threshold=8 * CHUNK, multipart_chunksize=8 * CHUNK, max_concurrency=2,
-        ),
+        # s3transfer reads parts ahead into memory (10 by default: 80 MB of the web process for
+        # one upload); two in flight and two read ahead bound it to ~32 MB.
+        transfer_config=_transfer_config(TransferConfig),
     )
+
+
+def _transfer_config(cls):
+    config = cls(multipart_threshold=8 * CHUNK, multipart_chunksize=8 * CHUNK, max_concurrency=2)
+    # s3transfer's own knobs, which boto3's constructor does not take.
+    config.max_in_memory_upload_chunks = 2
+    config.max_in_memory_download_chunks = 2
+    return config
 
 
 def storage() -> Storage:
