@@ -1,10 +1,5 @@
 from django.apps import AppConfig
 
-#: Audit actions after which a model's live promotion requests re-judge their evidence.
-EVIDENCE_ACTIONS_PREFIXES = (
-    "explainability.job.", "governance.document", "governance.finding", "governance.risk",
-)
-
 
 class ApprovalsConfig(AppConfig):
     name = "approvals"
@@ -27,7 +22,14 @@ class ApprovalsConfig(AppConfig):
             "approvals.webhook.created",
             "approvals.webhook.updated",
         )
-        audit.subscribe(_on_audit_event)
+        # Webhooks announce audit events to outside systems (the audit log is what they watch).
+        from approvals import webhooks
+
+        audit.subscribe(webhooks.on_audit_event)
+        from common import events
+        from governance.events import EVIDENCE_CHANGED
+
+        events.on(EVIDENCE_CHANGED, _recheck_in_a_worker)
         from approvals.gates import policy_evidence_labels
         from governance.policy import register_evidence
 
@@ -38,11 +40,9 @@ class ApprovalsConfig(AppConfig):
         add_channel(in_app_channel)
 
 
-def _on_audit_event(event) -> None:
-    from approvals import notifications, services
+def _recheck_in_a_worker(model_name: str) -> None:
+    """Evidence about a model changed (after commit, once per model per transaction): its live
+    requests re-judge it in a worker, revoking approvals given on other evidence."""
+    from approvals.tasks import recheck_promotions
 
-    notifications.on_audit_event(event)
-    if event.model_name and event.action.startswith(EVIDENCE_ACTIONS_PREFIXES):
-        # Evidence changed for this model: live requests re-judge it now (revoking approvals
-        # given on other evidence). Runs after the change committed, in its own transactions.
-        services.promotion_recheck_for_model(event.model_name)
+    recheck_promotions.delay(model_name)

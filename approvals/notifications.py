@@ -1,20 +1,18 @@
-"""Who hears about what: in-app notifications, e-mail (Django's backend) and signed webhooks.
+"""Who hears about what: in-app notifications and e-mail (Django's backend); signed webhooks to
+outside systems are approvals.webhooks.
 
 Everything is sent after the transaction commits, so a failed request notifies nobody; a failing
 webhook endpoint never blocks the workflow (delivery runs in Celery with retries)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 
-from approvals.models import Notification, WebhookDelivery, WebhookEndpoint
+from approvals.models import Notification
 from governance.models import User
 from governance.notifications import send_email
 
@@ -95,36 +93,3 @@ def version_rolled_back(version, *, actor, reason: str, from_stage: str) -> None
         body=f"By {getattr(actor, 'username', 'system')}: {reason}",
         link=settings.PUBLIC_BASE_URL.rstrip("/") + f"/models/{model.name}/",
     )
-
-
-# --- webhooks -------------------------------------------------------------------------------
-
-
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def webhook_payload(event) -> dict:
-    return {
-        "event": event.action, "seq": event.seq, "timestamp": event.timestamp.isoformat(),
-        "actor": event.actor_name, "object": {"type": event.object_type, "id": event.object_id,
-                                              "repr": event.object_repr},
-        "model": event.model_name, "payload": event.payload, "audit_hash": event.hash,
-    }
-
-
-def on_audit_event(event) -> None:
-    """Audit subscriber (after commit): queue a delivery per endpoint that wants this event."""
-    endpoints = [e for e in WebhookEndpoint.objects.filter(is_active=True) if e.wants(event.action)]
-    if not endpoints:
-        return
-    from approvals.tasks import deliver_webhook
-
-    payload = webhook_payload(event)
-    for endpoint in endpoints:
-        delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_type=event.action, payload=payload)
-        deliver_webhook.delay(delivery.pk)
-
-
-def encode(payload: dict) -> bytes:
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
-
 from celery import shared_task
 from django.utils import timezone
 
-from approvals import notifications, services
+from approvals import services, webhooks
 from approvals.choices import DeliveryStatus
 from approvals.models import WebhookDelivery
 
@@ -26,22 +23,7 @@ def deliver_webhook(self, delivery_id: int) -> str:
     delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
     if delivery.status == DeliveryStatus.DELIVERED:
         return "already delivered"
-    body = notifications.encode(delivery.payload)
-    request = urllib.request.Request(
-        delivery.endpoint.url, data=body, method="POST",
-        headers={"Content-Type": "application/json", "User-Agent": "Gatehouse-Webhooks/1",
-                 "X-Gatehouse-Event": delivery.event_type,
-                 "X-Gatehouse-Delivery": str(delivery.pk),
-                 "X-Gatehouse-Signature": notifications.sign(delivery.endpoint.secret, body)},
-    )
-    attempt = {"at": timezone.now().isoformat(), "status_code": None, "error": ""}
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            attempt["status_code"] = response.status
-    except urllib.error.HTTPError as exc:
-        attempt["status_code"], attempt["error"] = exc.code, f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError) as exc:
-        attempt["error"] = str(getattr(exc, "reason", exc))
+    attempt = webhooks.post(delivery)
     ok = attempt["status_code"] is not None and 200 <= attempt["status_code"] < 300
     final = ok or self.request.retries >= WEBHOOK_MAX_RETRIES
     status = DeliveryStatus.DELIVERED if ok else (DeliveryStatus.FAILED if final else DeliveryStatus.RETRYING)
@@ -62,3 +44,10 @@ def expire_promotions() -> list[int]:
 @shared_task
 def enforce_conditions() -> list[int]:
     return services.conditions_enforce()
+
+
+@shared_task(acks_late=True, name="approvals.tasks.recheck_promotions")
+def recheck_promotions(model_name: str) -> list[int]:
+    """After evidence about `model_name` changed (governance.evidence_changed): its live
+    promotion requests re-judge their evidence; returns the ids revoked."""
+    return services.promotion_recheck_for_model(model_name)

@@ -25,6 +25,7 @@ from explainability import params as job_params
 from explainability.choices import TRANSITIONS, JobKind, JobStatus
 from explainability.models import Job
 from governance import audit
+from governance.events import evidence_changed
 from registry.choices import EdgeKind, VersionKind
 from registry.models import DatasetVersion, LineageEdge, ModelVersion
 
@@ -402,6 +403,8 @@ def job_succeed(*, job_id: int, attempt: int, result: dict[str, Any], files_dir:
                  "files_dir": files_dir, "error_code": "", "error_message": "",
                  "error_detail": ""},
     )
+    # A new result is new evidence: the model's live promotions re-judge it after commit.
+    evidence_changed(job.model_version.model.name)
     keep = files_dir.rsplit("/", 1)[-1] if files_dir else None
     transaction.on_commit(lambda: _discard_outputs(job_id, keep=keep))
     return True

@@ -16,6 +16,7 @@ from common import artifact_store
 from common.errors import Conflict, Forbidden, ValidationFailed
 from governance import audit
 from governance import permissions as perms
+from governance.events import evidence_changed
 from governance.models import (
     Document,
     DocumentAttachment,
@@ -121,6 +122,7 @@ def document_create(
                           note="pre-filled from the registry")
             filled.append(section["key"])
     document.save(update_fields=["revision", "updated_at"])
+    evidence_changed(model.name)  # live promotions re-judge after commit
     audit.record(
         action="governance.document.created", actor=actor, target=document,
         object_repr=f"{template_slug} documentation of {version.ref}", model_name=model.name,
@@ -160,6 +162,7 @@ def document_section_save(
     revision = _new_revision(document, key=section_key, text=text, actor=actor, note=note)
     cleared = _clear_sign_off(document)
     document.save()
+    evidence_changed(model.name)  # live promotions re-judge after commit
     audit.record(
         action="governance.document.section_saved", actor=actor, target=document,
         object_repr=f"{document.template_slug} documentation of {document.version.ref}",
@@ -199,6 +202,7 @@ def document_fields_update(*, actor, document: Document, fields: dict[str, Any])
                   text=json.dumps(document.fields, sort_keys=True, indent=2))
     cleared = _clear_sign_off(document)
     document.save()
+    evidence_changed(model.name)  # live promotions re-judge after commit
     audit.record(
         action="governance.document.fields_updated", actor=actor, target=document,
         object_repr=f"{document.template_slug} documentation of {document.version.ref}",
@@ -242,6 +246,7 @@ def document_attachment_add(
     )
     cleared = _clear_sign_off(document)
     document.save()
+    evidence_changed(model.name)  # live promotions re-judge after commit
     audit.record(
         action="governance.document.attachment_added", actor=actor, target=document,
         object_repr=f"{document.template_slug} documentation of {document.version.ref}",
@@ -283,6 +288,7 @@ def document_sign_off(*, actor, document: Document) -> Document:
     document.signed_off_at = timezone.now()
     document.signed_off_revision = document.revision
     document.save()
+    evidence_changed(model.name)  # live promotions re-judge after commit
     audit.record(
         action="governance.document.signed_off", actor=actor, target=document,
         object_repr=f"{document.template_slug} documentation of {document.version.ref}",

@@ -11,6 +11,7 @@ from common.errors import Conflict, Forbidden, ValidationFailed
 from governance import audit, notify
 from governance import permissions as perms
 from governance.choices import FINDING_TRANSITIONS, FindingStatus, Severity
+from governance.events import evidence_changed
 from governance.models import Document, Finding, FindingResponse
 
 
@@ -65,6 +66,7 @@ def finding_open(
         title=title.strip()[:200], description=description, severity=severity, owner=owner,
         due_date=due_date, opened_by=actor,
     )
+    evidence_changed(model.name)  # live promotions re-judge after commit
     audit.record(
         action="governance.finding.opened", actor=actor, target=finding, model_name=model.name,
         payload={"after": {"title": finding.title, "severity": severity, "status": finding.status,
@@ -92,6 +94,7 @@ def finding_respond(*, actor, finding: Finding, body: str) -> FindingResponse:
     if not (body or "").strip():
         raise ValidationFailed("A response needs some text.", errors={"body": ["Required."]})
     response = FindingResponse.objects.create(finding=finding, author=actor, body=body)
+    evidence_changed(finding.model.name)  # live promotions re-judge after commit
     audit.record(
         action="governance.finding.responded", actor=actor, target=finding,
         model_name=finding.model.name,
@@ -133,6 +136,7 @@ def finding_transition(
         finding=finding, author=actor, status_from=before, status_to=to_status,
         body=justification or note or f"Status changed from {before} to {to_status}.",
     )
+    evidence_changed(finding.model.name)  # live promotions re-judge after commit
     audit.record(
         action="governance.finding.transitioned", actor=actor, target=finding,
         model_name=finding.model.name,

@@ -11,6 +11,7 @@ from django.utils import timezone
 from common.errors import Conflict, Forbidden, ValidationFailed
 from governance import audit, risk
 from governance import permissions as perms
+from governance.events import evidence_changed
 from governance.models import RiskAssessment, TierPolicy
 
 DEFAULT_VALIDITY_DAYS = 365
@@ -51,6 +52,7 @@ def risk_assessment_create(*, actor, model, answers: dict[str, Any]) -> RiskAsse
         expires_at=now + dt.timedelta(days=_validity_days(result.risk_tier)),
     )
     before = _set_model_tier(model, tier=result.risk_tier, eu_class=result.eu_ai_act_class)
+    evidence_changed(model.name)  # live promotions re-judge after commit
     audit.record(
         action="governance.risk_assessment.created", actor=actor, target=assessment,
         object_repr=f"risk assessment of {model.name}", model_name=model.name,
@@ -98,6 +100,7 @@ def risk_assessment_override(
     assessment.save(update_fields=["override_tier", "override_justification", "overridden_by",
                                    "overridden_at"])
     model_before = _set_model_tier(model, tier=tier, eu_class=assessment.eu_ai_act_class)
+    evidence_changed(model.name)  # live promotions re-judge after commit
     audit.record(
         action="governance.risk_assessment.overridden", actor=actor, target=assessment,
         object_repr=f"risk assessment of {model.name}", model_name=model.name,

@@ -94,3 +94,19 @@ def _dataset(engineer):
     if found:
         return found
     return factories.dataset_version(engineer, factories.dataset(engineer, name="loans"))
+
+
+@pytest.fixture
+def rechecks(monkeypatch):
+    """The re-checks sent to workers after evidence changed (model names, in order); each is run
+    here in-process, as a worker would, so the test sees its outcome."""
+    from approvals import tasks
+
+    sent: list[str] = []
+
+    def delay(model_name: str):
+        sent.append(model_name)
+        return tasks.recheck_promotions.apply(args=(model_name,))
+
+    monkeypatch.setattr(tasks.recheck_promotions, "delay", delay)
+    return sent

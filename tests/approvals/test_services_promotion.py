@@ -212,25 +212,51 @@ def test_withdraw_only_by_requester(personas, make_ready):
     assert req.state == "withdrawn"
 
 
-def test_new_job_result_after_approval_revokes(personas, make_ready, django_capture_on_commit_callbacks):
+def test_new_job_result_after_approval_revokes_once_in_a_worker(
+    personas, make_ready, django_capture_on_commit_callbacks, rechecks
+):
+    from explainability import services as job_services
+
     version = make_ready(tier=1)
     req = open_request(personas, version)
     approve(personas, req, "validator", "validator")
-    with django_capture_on_commit_callbacks(execute=True):
-        from django.db import transaction
-
-        from governance import audit
-
-        with transaction.atomic():
-            job = succeeded_job(version, version.upstream_edges.first().upstream_dataset, "shap")
-            audit.record(action="explainability.job.succeeded", target=job, model_name=version.model.name)
+    data = version.upstream_edges.first().upstream_dataset
+    job = job_services.job_start(actor=personas["engineer"], version=version, kind="shap",
+                                 dataset=data, enqueue=False)
+    claimed = job_services.job_claim(job_id=job.pk, worker="w")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert job_services.job_succeed(job_id=claimed.pk, attempt=1, result={"x": 1})
+    assert rechecks == [] and req.state == "open"  # nothing is re-judged before the commit
+    for callback in callbacks:
+        callback()
+    assert rechecks == [version.model.name]
     req.refresh_from_db()
     assert req.state == "revoked"
     assert "jobs" in req.state_reason
     assert AuditEvent.objects.filter(action="approvals.promotion.revoked").count() == 1
 
 
-def test_document_edit_and_finding_revoke_approvals(personas, make_ready, django_capture_on_commit_callbacks):
+def test_evidence_changed_many_times_in_one_transaction_is_rechecked_once(
+    personas, make_ready, django_capture_on_commit_callbacks, rechecks
+):
+    from django.db import transaction
+
+    from governance.events import evidence_changed
+
+    version = make_ready(tier=1)
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic(durable=True):
+        for _ in range(3):
+            evidence_changed(version.model.name)
+        evidence_changed("another-model")
+        with pytest.raises(RuntimeError), transaction.atomic():
+            evidence_changed("rolled-back-model")
+            raise RuntimeError("the change fails")
+    assert rechecks == [version.model.name, "another-model"]
+
+
+def test_document_edit_and_finding_revoke_approvals(
+    personas, make_ready, django_capture_on_commit_callbacks, rechecks
+):
     from governance.services import documents as doc_services
 
     version = make_ready(tier=1)
