@@ -33,7 +33,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait(url: str, proc: subprocess.Popen, seconds: float = 60) -> None:
+def _wait(url: str, proc: subprocess.Popen, seconds: float = 300) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
