@@ -1,6 +1,7 @@
 """The work of each job kind, in three steps a worker (or the demo, in-process) can run:
-`start` (plan; return the result when small enough, else the chunk specs), `chunk` (one slice,
-written to a file in the attempt's folder) and `merge` (the chunk files into the result).
+`<kind>_start` (plan; return the result when small enough, else the chunk specs),
+`<kind>_chunk` (one slice, written to a file in the attempt's folder) and `<kind>_merge` (the
+chunk files into the result); `explainability.strategies` maps each kind to its three steps.
 
 The rules: all computation is in `explainability.runners`; this module finds the inputs, passes
 parameters and policy thresholds, and stamps the result with what it ran on (artifact and data
@@ -315,43 +316,3 @@ def drift_start(job: Job, out_dir: Path) -> dict[str, Any]:
         reference_importance=ref_importance, current_importance=cur_importance,
     )
     return _finish(job, result, notes=notes, threshold_source=source, chunks=1)
-
-
-# --- dispatch -----------------------------------------------------------------------------
-
-
-def _decisions(job: Job):
-    """The module computing fairness on recorded decisions, for such a job (else None)."""
-    from explainability import decisions, decisions_compute
-
-    return decisions_compute if decisions.is_decisions(job.params) else None
-
-
-def start(job: Job, out_dir: Path, *, allow_chunks: bool = True) -> dict | list[dict]:
-    if job.kind == JobKind.FAIRNESS and _decisions(job):
-        return _decisions(job).start(job, out_dir, allow_chunks=allow_chunks)
-    if job.kind == JobKind.SHAP:
-        return shap_start(job, out_dir, allow_chunks=allow_chunks)
-    if job.kind == JobKind.FAIRNESS:
-        return fairness_start(job, out_dir, allow_chunks=allow_chunks)
-    return drift_start(job, out_dir)
-
-
-def chunk(job: Job, out_dir: Path, spec: dict[str, Any]) -> bool:
-    if job.kind == JobKind.FAIRNESS and _decisions(job):
-        return _decisions(job).chunk(job, out_dir, spec)
-    if job.kind == JobKind.SHAP:
-        return shap_chunk(job, out_dir, spec)
-    if job.kind == JobKind.FAIRNESS:
-        return fairness_chunk(job, out_dir, spec)
-    raise ValueError(f"{job.kind} jobs are not chunked")
-
-
-def merge(job: Job, out_dir: Path, specs: list[dict[str, Any]]) -> dict[str, Any]:
-    if job.kind == JobKind.FAIRNESS and _decisions(job):
-        return _decisions(job).merge(job, out_dir, specs)
-    if job.kind == JobKind.SHAP:
-        return shap_merge(job, out_dir, specs)
-    if job.kind == JobKind.FAIRNESS:
-        return fairness_merge(job, out_dir, specs)
-    raise ValueError(f"{job.kind} jobs are not chunked")

@@ -22,7 +22,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 
-from explainability import compute, outputs, selectors, services
+from explainability import compute, outputs, selectors, services, strategies
 from explainability.models import Job
 from explainability.runners.errors import JobInputError, TransientJobError, UnsafeArtifactError
 
@@ -144,7 +144,7 @@ def run_attempt(
     out_dir.mkdir(parents=True)
     with Heartbeat(job.pk, attempt), guarded(job, attempt, requeue=requeue):
         services.job_set_progress(job_id=job.pk, attempt=attempt, progress=1)
-        outcome = compute.start(job, out_dir, allow_chunks=dispatch is not None)
+        outcome = strategies.for_job(job).start(job, out_dir, allow_chunks=dispatch is not None)
         if isinstance(outcome, dict):
             _store(job, attempt, out_dir, outcome)
             return
@@ -185,7 +185,7 @@ def run_chunk(job_id: int, attempt: int, spec: dict[str, Any], *, requeue: Reque
         return  # cancelled, failed or superseded: skip the work
     job = selectors.job_for_worker(job_id)
     with Heartbeat(job_id, attempt), guarded(job, attempt, requeue=requeue):
-        if compute.chunk(job, attempt_dir(job_id, attempt), spec):
+        if strategies.for_job(job).run_chunk(job, attempt_dir(job_id, attempt), spec):
             services.job_chunk_done(job_id=job_id, attempt=attempt)
 
 
@@ -200,7 +200,7 @@ def run_merge(
         services.job_set_progress(
             job_id=job_id, attempt=attempt, progress=services.PROGRESS_MERGING
         )
-        _store(job, attempt, out_dir, compute.merge(job, out_dir, specs))
+        _store(job, attempt, out_dir, strategies.for_job(job).run_merge(job, out_dir, specs))
 
 
 def run_inline(job_id: int, *, worker: str = "inline") -> Job:
