@@ -1,11 +1,12 @@
 """Reading an MLflow `source` through Gatehouse's artifact storage, so the server can pin the
 artifact itself.
 
-A source the server can read is one inside its artifact storage: a `file://` URI or absolute
-path under ARTIFACT_ROOT (the local folder). Everything goes through Django's storage API
-(`artifact_storage()`), never a path the storage did not hand out, so a bucket-backed storage
-serves `s3://` sources the same way once it is configured. Anything else (another bucket, an
-HTTP URL, `runs:/`, `models:/`) is not readable and the caller must say the sha256 itself.
+A source the server can read is one inside its artifact storage: with the local folder
+(ARTIFACT_STORAGE=local) a `file://` URI or absolute path under ARTIFACT_ROOT; with object
+storage (ARTIFACT_STORAGE=s3) an `s3://` URI in the configured bucket, under its prefix. It is
+read through Django's storage API (`common.artifact_store.storage()`), streaming. Anything else
+(another bucket, an HTTP URL, `runs:/`, `models:/`) is not readable and the caller must say the
+sha256 itself.
 
 An MLflow model directory (one holding an `MLmodel` file) is resolved to the one file Gatehouse
 can load safely, as its MLmodel names it: the `sklearn` flavour saved with
@@ -24,6 +25,7 @@ import yaml
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage, Storage
 
+from common import artifact_store
 from common.errors import ValidationFailed
 
 MLMODEL = "MLmodel"
@@ -45,20 +47,41 @@ class ReadableSource:
 
 
 def artifact_storage() -> Storage:
-    """The storage the server reads sources from: the artifact root as a Django storage."""
-    return FileSystemStorage(location=str(settings.ARTIFACT_ROOT))
+    """The storage the server reads sources from: the configured artifact storage."""
+    return artifact_store.storage()
+
+
+def _bucket_and_prefix() -> tuple[str, str]:
+    return settings.ARTIFACT_S3["bucket"], (settings.ARTIFACT_S3.get("prefix") or "").strip("/")
 
 
 def describe_storage() -> str:
     """Where sources must be for the server to read them, for error sentences."""
+    if artifact_store.is_s3():
+        bucket, prefix = _bucket_and_prefix()
+        return f"the artifact bucket (s3://{bucket}/{prefix + '/' if prefix else ''}...)"
     return f"the artifact root ({settings.ARTIFACT_ROOT}, as file:// URIs)"
+
+
+def _s3_name(parsed) -> str | None:
+    bucket, prefix = _bucket_and_prefix()
+    key = posixpath.normpath(unquote(parsed.path).lstrip("/")) if parsed.path.strip("/") else ""
+    if parsed.netloc != bucket or not key or key.startswith(".."):
+        return None
+    if prefix:
+        if not key.startswith(prefix + "/"):
+            return None
+        key = key[len(prefix) + 1:]  # names in the storage are relative to its prefix
+    return key
 
 
 def storage_name(source: str) -> str | None:
     """The name within the artifact storage that `source` points at, or None when it points
     elsewhere. Local paths are resolved (symlinks too) before the check, so nothing outside the
-    root is ever read."""
+    root is ever read; in S3 mode only keys in the configured bucket and prefix are."""
     parsed = urlparse(source)
+    if artifact_store.is_s3():
+        return _s3_name(parsed) if parsed.scheme in ("s3", "s3a") else None
     if parsed.scheme == "file":
         if parsed.netloc not in ("", "localhost"):
             return None

@@ -16,6 +16,9 @@ from mlflow.exceptions import MlflowException
 from governance.models import AuditEvent
 from mlflow_api.models import VersionTag
 from registry.models import Artifact, ModelVersion
+from tests import s3server
+
+s3_server, s3_bucket = s3server.s3_server, s3server.s3_bucket  # the fixtures, for this module
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -148,3 +151,26 @@ def test_a_model_directory_may_not_point_outside_itself(client, settings):
     message = _refusal(lambda: client.create_model_version("credit-default", model_dir.as_uri()))
     assert "not inside the model directory" in message
     assert not ModelVersion.objects.exists()
+
+
+def test_a_model_in_the_artifact_bucket_registers_with_no_tags(client, s3_bucket, tmp_path):
+    """With object storage, an s3:// source in the configured bucket is read from the bucket."""
+    local = _log_sklearn(tmp_path / "model", "skops")
+    for path in local.iterdir():
+        s3_bucket.write(f"runs/r6/artifacts/model/{path.name}", path.read_bytes())
+    source = f"s3://{s3_bucket.name}/runs/r6/artifacts/model"
+
+    mv = client.create_model_version("credit-default", source, run_id="r6")
+
+    assert mv.version == "1" and mv.source == source
+    version = ModelVersion.objects.get()
+    sha = _sha(local / "model.skops")
+    assert (version.artifact_format, version.artifact_sha256) == ("skops", sha)
+    assert f"{sha[:2]}/{sha}" in s3_bucket.keys()  # stored under its sha256, as an upload is
+
+    message = _refusal(lambda: client.create_model_version(
+        "credit-default", "s3://another-bucket/runs/r6/artifacts/model"))
+    assert f"s3://{s3_bucket.name}/" in message and "gatehouse.artifact_sha256=" in message
+    # The local folder is only a cache in S3 mode: a file:// source there is not read.
+    _refusal(lambda: client.create_model_version("credit-default", local.as_uri()))
+    assert ModelVersion.objects.count() == 1
