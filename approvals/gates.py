@@ -155,18 +155,55 @@ def _shap_gate(report: GateReport, version, *, replaces_shap: bool) -> None:
 
 def _fairness_gate(report: GateReport, version, *, replaces_shap: bool) -> None:
     """Met by the latest fairness job passing every thresholded metric (the tier's thresholds,
-    possibly tightened by the job's parameters)."""
+    possibly tightened by the job's parameters) over every sensitive attribute its dataset
+    declares and the tier's policy names (`fairness_attributes`). The engineer chooses the
+    attributes when starting a job, so a job over fewer is refused, naming what it left out."""
     job = _job_gate(report, version, "fairness")
     if job is None:
         return
     result = job.result or {}
+    required = required_fairness_attributes(job, report.policy)
+    # What the job computed, not what it was asked for: an attribute it could not measure
+    # (e.g. too few rows per group) is absent from the result and so not covered.
+    tested = sorted((result.get("attributes") or {}).keys())
+    missing = [a for a in required if a not in tested]
+    report.evidence["fairness_attributes"] = {"required": required, "tested": tested}
+    coverage = {"attributes_required": required, "attributes_tested": tested,
+                "attributes_missing": missing}
     failed = _failed_fairness_metrics(result)
-    if result.get("passed") and not failed:
-        report.add("fairness", True, f"Job #{job.pk}: every metric within thresholds.", job_id=job.pk)
+    tested_text = ", ".join(tested) or "no attribute"
+    if missing:
+        report.add("fairness", False,
+                   f"Job #{job.pk} tested {tested_text} but not {', '.join(missing)}, which "
+                   f"{_attribute_sources(job, report.policy, missing)}; run a fairness job over "
+                   "every required attribute.", job_id=job.pk, **coverage)
+    elif result.get("passed") and not failed:
+        report.add("fairness", True,
+                   f"Job #{job.pk}: every metric within thresholds for {tested_text}.",
+                   job_id=job.pk, **coverage)
     else:
         report.add("fairness", False,
                    f"Job #{job.pk}: outside thresholds: {', '.join(failed) or 'see result'}.",
-                   job_id=job.pk)
+                   job_id=job.pk, **coverage)
+
+
+def required_fairness_attributes(job, policy) -> list[str]:
+    """The sensitive attributes a fairness result must cover: those the job's dataset declares,
+    then those the tier's policy names, in that order, without repeats."""
+    declared = list(job.dataset.dataset.sensitive_attributes or [])
+    named = list((policy.rules or {}).get("fairness_attributes", [])) if policy else []
+    return list(dict.fromkeys(declared + named))
+
+
+def _attribute_sources(job, policy, missing: list[str]) -> str:
+    declared = set(job.dataset.dataset.sensitive_attributes or [])
+    from_dataset = all(a in declared for a in missing)
+    from_policy = not any(a in declared for a in missing)
+    if from_dataset:
+        return f"dataset {job.dataset.ref} declares sensitive"
+    if from_policy:
+        return f"the tier {policy.tier} policy requires" if policy else "the policy requires"
+    return "the dataset declares sensitive or the tier's policy requires"
 
 
 def _drift_gate(report: GateReport, version, *, replaces_shap: bool) -> None:

@@ -1,7 +1,8 @@
 """Tier policy rules as data: their shape, their validation and the seeded defaults.
 
 A policy says, per target stage, which roles must approve and which evidence must exist; the
-fairness thresholds; the documentation sections required; how long approvals and risk assessments
+fairness thresholds and the sensitive attributes every fairness job must cover (besides those the
+dataset declares); the documentation sections required; how long approvals and risk assessments
 stay valid; whether more than one version may be in production. Pure code: no ORM.
 """
 
@@ -161,6 +162,10 @@ def rules_errors(rules: Any) -> dict[str, list[str]]:
             add(field, "Must be a whole number of days, at least 1.")
     if not isinstance(rules.get("allow_multiple_production"), bool):
         add("allow_multiple_production", "Must be true or false.")
+    attributes = rules.get("fairness_attributes", [])
+    if not isinstance(attributes, list) or not all(isinstance(a, str) and a for a in attributes):
+        add("fairness_attributes", "Must be a list of sensitive attribute (column) names that "
+            "every fairness job must cover, besides those the dataset declares.")
     vendor = rules.get("vendor_evidence", [])
     if not isinstance(vendor, list) or any(v not in kinds for v in vendor):
         add("vendor_evidence", f"Must be a list drawn from {', '.join(kinds)}.")

@@ -1,0 +1,94 @@
+"""The fairness gate cannot be gamed by leaving attributes out of the job: its result must cover
+every sensitive attribute the job's dataset declares and the tier's policy names."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from approvals import gates
+from governance import selectors as gov_selectors
+from governance import services as gov_services
+from governance.policy import default_rules, rules_errors
+from tests import factories
+from tests.approvals.conftest import PASSING_FAIRNESS, succeeded_job
+
+pytestmark = pytest.mark.django_db
+
+
+def _result(*attributes: str) -> dict:
+    """A passing fairness result over `attributes` (the same passing metrics for each)."""
+    result = copy.deepcopy(PASSING_FAIRNESS)
+    body = result["attributes"]["sex"]
+    result["attributes"] = {a: copy.deepcopy(body) for a in attributes}
+    return result
+
+
+def _applicants(personas, *, declares: list[str]):
+    ds = factories.dataset(personas["engineer"], name="applicants", sensitive_attributes=declares)
+    return factories.dataset_version(
+        personas["engineer"], ds, csv=b"income,sex,age_band,label\n1,f,18-25,0\n2,m,26-40,1\n"
+    )
+
+
+def _fairness_item(version) -> dict:
+    report = gates.evaluate(version, "production")
+    return next(i for i in report.items if i["key"] == "fairness"), report
+
+
+def test_a_job_over_fewer_attributes_than_the_dataset_declares_is_refused(personas, make_ready):
+    version = make_ready(tier=1, fairness=False)
+    data = _applicants(personas, declares=["sex", "age_band"])
+    job = succeeded_job(version, data, "fairness", _result("sex"))
+    item, report = _fairness_item(version)
+    assert item["met"] is False and not report.passed
+    assert "age_band" in item["detail"] and "applicants@" in item["detail"]
+    assert item["job_id"] == job.pk
+    assert item["attributes_tested"] == ["sex"]
+    assert item["attributes_missing"] == ["age_band"]
+    assert report.evidence["fairness_attributes"] == {"required": ["sex", "age_band"],
+                                                      "tested": ["sex"]}
+
+
+def test_a_job_over_every_declared_attribute_meets_the_gate(personas, make_ready):
+    version = make_ready(tier=1, fairness=False)
+    data = _applicants(personas, declares=["sex", "age_band"])
+    succeeded_job(version, data, "fairness", _result("sex", "age_band"))
+    item, report = _fairness_item(version)
+    assert item["met"] is True, item["detail"]
+    assert item["attributes_tested"] == ["age_band", "sex"] and item["attributes_missing"] == []
+    assert report.passed
+
+
+def test_covering_every_attribute_does_not_excuse_a_failed_metric(personas, make_ready):
+    version = make_ready(tier=1, fairness=False)
+    data = _applicants(personas, declares=["sex", "age_band"])
+    result = _result("sex", "age_band")
+    result["passed"] = False
+    metric = result["attributes"]["age_band"]["metrics"]["disparate_impact_ratio"]
+    metric.update(value=0.6, passed=False)
+    succeeded_job(version, data, "fairness", result)
+    item, _ = _fairness_item(version)
+    assert item["met"] is False and "disparate_impact_ratio for age_band" in item["detail"]
+
+
+def test_the_tier_policy_can_name_attributes_beyond_the_datasets(personas, make_ready):
+    version = make_ready(tier=1, fairness=False)
+    data = _applicants(personas, declares=["sex"])
+    succeeded_job(version, data, "fairness", _result("sex"))
+    rules = gov_selectors.policy_for_tier(1).rules
+    gov_services.tier_policy_publish(actor=personas["admin_user"], tier=1,
+                                     rules={**rules, "fairness_attributes": ["age_band"]})
+    item, _ = _fairness_item(version)
+    assert item["met"] is False
+    assert "age_band" in item["detail"] and "tier 1 policy" in item["detail"]
+    assert item["attributes_required"] == ["sex", "age_band"]
+
+
+def test_policy_fairness_attributes_must_be_a_list_of_names():
+    rules = default_rules(1)
+    rules["fairness_attributes"] = ["sex", ""]
+    assert "fairness_attributes" in rules_errors(rules)
+    rules["fairness_attributes"] = ["sex", "age_band"]
+    assert "fairness_attributes" not in rules_errors(rules)
