@@ -7,6 +7,7 @@ class GovernanceConfig(AppConfig):
 
     def ready(self) -> None:
         from governance import audit, schema, throttle  # noqa: F401 - OpenAPI auth, lock-out audit
+        from governance.auditlog import checks as _audit_checks  # noqa: F401 - signing key
         from governance.oidc import checks  # noqa: F401 - registers the SSO settings check
 
         audit.register_actions(

@@ -367,3 +367,31 @@ def test_seal_audit_command_prints_what_it_sealed(personas):
     call_command("seal_audit", stdout=out)
     result = json.loads(out.getvalue())
     assert result["checkpoint"] == 1 and result["sealed"] == AuditEvent.objects.count()
+
+
+def test_the_beat_task_seals_every_few_seconds(personas, settings):
+    from governance.tasks import seal_audit_log
+
+    entry = settings.CELERY_BEAT_SCHEDULE["governance-seal-audit-log"]
+    assert entry["task"] == "governance.tasks.seal_audit_log"
+    assert entry["schedule"] == settings.AUDIT_SEAL_INTERVAL <= 10
+    result = seal_audit_log()
+    assert result["checkpoint"] == 1 and result["tree_size"] == AuditEvent.objects.count()
+    assert seal_audit_log()["sealed"] == 0
+
+
+def test_manage_py_check_names_a_missing_signing_key(fresh_key, tmp_path):
+    from django.core import checks
+
+    fresh_key.AUDIT_SIGNING_KEY_FILE = str(tmp_path / "gone.pem")
+    errors = [e for e in checks.run_checks() if e.id == "gatehouse.E101"]
+    assert len(errors) == 1 and "gone.pem does not exist" in errors[0].msg
+
+
+def test_check_deploy_warns_about_the_development_signing_key(fresh_key):
+    from django.core import checks
+
+    fresh_key.AUDIT_SIGNING_KEY = fresh_key.AUDIT_SIGNING_KEY_FILE = ""
+    ids = [e.id for e in checks.run_checks(include_deployment_checks=True)]
+    assert "gatehouse.W101" in ids
+    assert "gatehouse.W101" not in [e.id for e in checks.run_checks()]

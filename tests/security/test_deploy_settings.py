@@ -21,6 +21,8 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "gatehouse.bank.example",
     "CSRF_TRUSTED_ORIGINS": "https://gatehouse.bank.example",
     "SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto,https",
+    # The audit log's Ed25519 key (base64 of a 32-byte seed; a file via AUDIT_SIGNING_KEY_FILE).
+    "AUDIT_SIGNING_KEY": "Z2F0ZWhvdXNlLWRlcGxveS10ZXN0LWtleS0wMTIzNDU=",
 }
 
 
