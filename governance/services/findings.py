@@ -7,7 +7,8 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
-from common.errors import Conflict, Forbidden, ValidationFailed
+from common import workflow
+from common.errors import Forbidden, ValidationFailed
 from governance import audit, notify
 from governance import permissions as perms
 from governance.choices import FINDING_TRANSITIONS, FindingStatus, Severity
@@ -82,6 +83,10 @@ def finding_open(
     return finding
 
 
+class InvalidFindingTransition(workflow.IllegalTransition):
+    code = "invalid_transition"
+
+
 def _locked(finding: Finding) -> Finding:
     return Finding.objects.select_for_update().select_related("model").get(pk=finding.pk)
 
@@ -118,30 +123,31 @@ def finding_transition(
         raise ValidationFailed(f"Unknown status {to_status!r}.",
                                errors={"status": [f"Choose one of: {', '.join(FindingStatus.values)}."]})
     _require(perms.explain_cannot_move_finding(actor, finding.model, finding.owner_id, to_status))
-    if to_status not in FINDING_TRANSITIONS[finding.status]:
-        raise Conflict(f"A finding that is {finding.status} cannot become {to_status}.",
-                       code="invalid_transition")
     justification = (justification or "").strip()
     if to_status == FindingStatus.ACCEPTED and not justification:
         msg = "Accepting a finding's risk needs a written justification."
         raise ValidationFailed(msg, errors={"justification": [msg]})
-    before = finding.status
-    finding.status = to_status
+    changes = {"resolved_at": timezone.now() if to_status in (
+        FindingStatus.ACCEPTED, FindingStatus.CLOSED) else None}
     if to_status == FindingStatus.ACCEPTED:
-        finding.justification = justification
-    finding.resolved_at = (timezone.now() if to_status in (FindingStatus.ACCEPTED, FindingStatus.CLOSED)
-                           else None)
-    finding.save()
-    FindingResponse.objects.create(
-        finding=finding, author=actor, status_from=before, status_to=to_status,
-        body=justification or note or f"Status changed from {before} to {to_status}.",
-    )
-    evidence_changed(finding.model.name)  # live promotions re-judge after commit
-    audit.record(
-        action="governance.finding.transitioned", actor=actor, target=finding,
-        model_name=finding.model.name,
-        payload={"before": {"status": before}, "after": {"status": to_status},
-                 "justification": justification, "note": note},
+        changes["justification"] = justification
+
+    def record(before: str) -> None:
+        FindingResponse.objects.create(
+            finding=finding, author=actor, status_from=before, status_to=to_status,
+            body=justification or note or f"Status changed from {before} to {to_status}.",
+        )
+        evidence_changed(finding.model.name)  # live promotions re-judge after commit
+        audit.record(
+            action="governance.finding.transitioned", actor=actor, target=finding,
+            model_name=finding.model.name,
+            payload={"before": {"status": before}, "after": {"status": to_status},
+                     "justification": justification, "note": note},
+        )
+
+    before = workflow.transition(
+        finding, to_status, table=FINDING_TRANSITIONS, record=record, changes=changes,
+        locked=True, name=f"Finding #{finding.pk}", error=InvalidFindingTransition,
     )
     notify([finding.owner_id, finding.opened_by_id],
            f"Finding {to_status}: {finding.title}",

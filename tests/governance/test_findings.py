@@ -98,7 +98,7 @@ def test_database_refuses_accepted_without_justification(personas, model):
 def test_transitions_follow_the_table(personas, model):
     finding = _open(personas, model)
     services.finding_transition(actor=personas["validator"], finding=finding, to_status="closed")
-    with pytest.raises(Conflict, match="closed cannot become remediated"):
+    with pytest.raises(Conflict, match="is closed; it cannot become remediated"):
         services.finding_transition(actor=personas["engineer"], finding=finding,
                                     to_status="remediated")
     reopened = services.finding_transition(actor=personas["validator"], finding=finding,
