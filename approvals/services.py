@@ -242,7 +242,7 @@ def promotion_decide(
     if decision == DecisionKind.APPROVE:
         filled = {d.role for d in approvals} | {role}
         if set(req.required_roles) <= filled:
-            _execute_or_hold(req, actor=actor, now=now, report=report)
+            _execute_or_hold(req, actor=actor, now=now, report=report, on_final_approval=True)
     return req
 
 
@@ -262,8 +262,14 @@ def _parse_conditions(raw: list, now) -> list[tuple[str, dt.date]]:
     return out
 
 
-def _execute_or_hold(req: PromotionRequest, *, actor, now, report: gates.GateReport) -> PromotionRequest:
-    """Quorum reached: execute now if every gate passes at this moment, else hold as approved."""
+def _execute_or_hold(
+    req: PromotionRequest, *, actor, now, report: gates.GateReport, on_final_approval: bool = False,
+) -> PromotionRequest:
+    """Quorum reached: execute now if every gate passes at this moment, else hold as approved.
+
+    Executed on the final approval, the move is the system's (actor None, shown as "system"),
+    with the approvals that triggered it named in the events: the last approver decided, they
+    did not execute. Executed by a person (`promotion_execute`), it is theirs."""
     if not report.passed:
         missing = "; ".join(f"{i['label']}: {i['detail']}" for i in report.items if not i["met"])
         if req.state == State.OPEN:
@@ -273,7 +279,15 @@ def _execute_or_hold(req: PromotionRequest, *, actor, now, report: gates.GateRep
     # Lock the model row: concurrent executions for versions of one model queue here.
     model = RegisteredModel.objects.select_for_update().get(pk=req.model_id)
     version = req.version
-    cause = {"promotion_request": req.pk, "policy": f"tier {req.policy.tier} v{req.policy.version}"}
+    cause: dict[str, Any] = {
+        "promotion_request": req.pk, "policy": f"tier {req.policy.tier} v{req.policy.version}",
+    }
+    if on_final_approval:
+        actor = None
+        cause["executed_by"] = "system"
+        cause["triggered_by"] = _triggering_decisions(req)
+    else:
+        cause["executed_by"] = getattr(actor, "username", "system") if actor else "system"
     allow_many = bool(req.policy.rules.get("allow_multiple_production", False))
     archived = []
     if req.target_stage == Stage.PRODUCTION and not allow_many:
@@ -288,11 +302,24 @@ def _execute_or_hold(req: PromotionRequest, *, actor, now, report: gates.GateRep
     )
     if req.target_stage == Stage.PRODUCTION:
         gov_services.review_schedule_after_approval(model=model, policy=req.policy, approved_at=now)
-    _transition(req, State.EXECUTED, actor=actor, now=now,
-                reason="Every required role approved and every gate passed.",
-                payload={"archived": archived})
+    reason = "Every required role approved and every gate passed."
+    if on_final_approval:
+        names = ", ".join(f"#{d['decision_id']} {d['approver']} ({d['role']})"
+                          for d in cause["triggered_by"])
+        reason += f" Executed by the system on the final approval; approvals {names}."
+    _transition(req, State.EXECUTED, actor=actor, now=now, reason=reason,
+                payload={"archived": archived, **cause})
     attestations.attestation_write(request=req, now=now)  # signed record of why it moved
     return req
+
+
+def _triggering_decisions(req: PromotionRequest) -> list[dict[str, Any]]:
+    """The approvals that together reached quorum, oldest first: id, approver, role."""
+    return [
+        {"decision_id": d.pk, "approver": d.approver.username, "role": d.role}
+        for d in req.decisions.filter(decision=DecisionKind.APPROVE)
+        .select_related("approver").order_by("created_at", "pk")
+    ]
 
 
 @transaction.atomic(durable=True)

@@ -86,6 +86,37 @@ def test_quorum_without_passing_gates_holds_as_approved_then_executes(personas, 
         services.promotion_execute(actor=personas["engineer"], request_id=req.pk)
 
 
+def test_execution_on_the_final_approval_is_the_systems_naming_the_approvals(personas, make_ready):
+    v1 = make_ready(tier=1)
+    req1 = open_request(personas, v1)
+    for who, role in [("validator", "validator"), ("compliance", "compliance"), ("business", "business_approver")]:
+        approve(personas, req1, who, role)
+    v2 = make_ready(tier=1)
+    req2 = open_request(personas, v2)
+    for who, role in [("validator2", "validator"), ("compliance", "compliance"), ("business", "business_approver")]:
+        req2 = approve(personas, req2, who, role)
+    assert req2.state == "executed"
+    triggered = [{"decision_id": d.pk, "approver": d.approver.username, "role": d.role}
+                 for d in req2.decisions.order_by("created_at", "pk")]
+    assert [(t["approver"], t["role"]) for t in triggered] == [
+        ("validator2", "validator"), ("compliance", "compliance"), ("business", "business_approver")]
+    executed = AuditEvent.objects.filter(action="approvals.promotion.executed", object_id=str(req2.pk)).get()
+    assert (executed.actor_id, executed.actor_name) == (None, "system")
+    assert executed.payload["executed_by"] == "system" and executed.payload["triggered_by"] == triggered
+    assert "business (business_approver)" in executed.payload["reason"]
+    # The version's move, and the archiving of the one it replaced, are the system's too.
+    moves = AuditEvent.objects.filter(action="registry.version.stage_changed",
+                                      payload__promotion_request=req2.pk).order_by("seq")
+    assert [(e.object_repr, e.payload["after"]["stage"]) for e in moves] == [
+        (v1.ref, "archived"), (v2.ref, "production")]
+    assert {(e.actor_id, e.actor_name) for e in moves} == {(None, "system")}
+    assert all(e.payload["triggered_by"] == triggered for e in moves)
+    # The final approver's own event is their decision, nothing more.
+    decided = AuditEvent.objects.filter(action="approvals.promotion.decided", object_id=str(req2.pk),
+                                        actor_name="business").get()
+    assert decided.payload["decision"] == "approve"
+
+
 @pytest.mark.parametrize("who,role,rule", [
     ("engineer", "validator", "do not hold the role"),
     ("auditor", "validator", "Auditors never decide"),
