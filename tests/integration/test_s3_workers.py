@@ -149,6 +149,10 @@ def test_a_job_retries_while_the_storage_is_down_then_fails_with_the_storage_err
 def redis_broker(monkeypatch, tmp_path):
     """A Redis broker and result backend: the configured one when it is Redis (CI), else a
     private redis-server on a free loopback port for this test."""
+    from config.celery import app
+
+    # Read before the environment changes: Celery's conf.broker_url prefers CELERY_BROKER_URL.
+    saved = (app.conf.broker_url, dict(app.conf.broker_transport_options or {}))
     url = os.environ.get("CELERY_BROKER_URL", "")
     proc = None
     if not url.startswith("redis://"):
@@ -166,9 +170,6 @@ def redis_broker(monkeypatch, tmp_path):
         wait_for(lambda: _pings(redis, port), timeout=30, what="redis-server")
         monkeypatch.setenv("CELERY_BROKER_URL", url)
         monkeypatch.setenv("CELERY_RESULT_BACKEND", url.rsplit("/", 1)[0] + "/1")
-    from config.celery import app
-
-    saved = (app.conf.broker_url, dict(app.conf.broker_transport_options or {}))
     app.conf.broker_url = url
     app.conf.broker_transport_options = {"visibility_timeout": 3600}
     app._pool = None
