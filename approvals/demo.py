@@ -10,9 +10,9 @@ from explainability import runtime
 from explainability import services as jobs
 from explainability.choices import JobKind, JobStatus
 from explainability.models import Job
-from governance import selectors as gov
-from governance.models import Document
-from governance.services import documents as docs
+from oversight import selectors as ov_selectors
+from oversight.models import Document
+from oversight.services import documents as docs
 from registry.models import DatasetVersion, ModelVersion
 
 SECTION_TEXT = (
@@ -26,7 +26,7 @@ def _complete_and_sign(version, author, owner) -> None:
     """Fill every required section the pre-fill left empty, then the owner signs off."""
     for document in Document.objects.filter(version=version).select_related("template"):
         texts = {s.key: s.text for s in document.sections.all()}
-        for key in gov.document_required_sections(document):
+        for key in ov_selectors.document_required_sections(document):
             if not (texts.get(key) or "").strip():
                 title = (document.template.section(key) or {}).get("title", key)
                 docs.document_section_save(actor=author, document=document, section_key=key,

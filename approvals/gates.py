@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from explainability import selectors as evidence
 from governance import selectors as gov
+from oversight import selectors as ov_selectors
 from registry import selectors as registry_selectors
 from registry.choices import EdgeKind, VersionKind
 
@@ -93,7 +94,7 @@ def evaluate(version, target_stage: str, *, now=None, policy=None) -> GateReport
     will be asked)."""
     now = now or timezone.now()
     model = version.model
-    assessment = gov.risk_assessment_current(model)
+    assessment = ov_selectors.risk_assessment_current(model)
     tier = assessment.effective_tier if assessment else model.risk_tier
     policy = policy or gov.policy_for_tier(tier or 1)
     stage_rules = policy.stage_rules(target_stage) or {"required_roles": [], "evidence": []}
@@ -115,7 +116,7 @@ def evaluate(version, target_stage: str, *, now=None, policy=None) -> GateReport
         required = [k for k in required if k != "shap"]
         required += [k for k in vendor_items if k not in required]
     # Risk assessment, documentation and findings are governance's to judge.
-    for item in gov.governance_gate_items(
+    for item in ov_selectors.governance_gate_items(
         model=model, version=version, target_stage=target_stage, policy=policy, now=now,
         assessment=assessment,
     ):
@@ -223,7 +224,7 @@ def _replacing(replaces_shap: bool) -> str:
 def _vendor_report_gate(report: GateReport, version, *, replaces_shap: bool) -> None:
     """Met when a file is attached to the vendor validation report section of the version's
     documentation; the attachments are part of the evidence the approvals are bound to."""
-    reports = gov.vendor_validation_reports(version)
+    reports = ov_selectors.vendor_validation_reports(version)
     report.evidence["vendor_validation_report"] = sorted(r["sha256"] for r in reports)
     prefix = _replacing(replaces_shap)
     if not reports:

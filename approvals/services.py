@@ -28,8 +28,8 @@ from common import workflow
 from common.errors import Conflict, Forbidden, ValidationFailed
 from governance import audit
 from governance import permissions as perms
-from governance import selectors as gov
-from governance import services as gov_services
+from oversight import selectors as ov_selectors
+from oversight import services as ov_services
 from registry import services as registry_services
 from registry.choices import Stage
 from registry.models import ModelVersion, RegisteredModel
@@ -113,11 +113,11 @@ def promotion_request_open(
     if not (justification or "").strip():
         msg = "A justification is required: say why this version should move."
         raise ValidationFailed(msg, errors={"justification": [msg]})
-    assessment = gov.risk_assessment_current(model)
+    assessment = ov_selectors.risk_assessment_current(model)
     if assessment is None:
         msg = f"Model {model.name!r} has no risk assessment; assess its risk before requesting a promotion."
         raise ValidationFailed(msg, code="no_risk_assessment")
-    if gov.is_prohibited(model, assessment):
+    if ov_selectors.is_prohibited(model, assessment):
         msg = (f"Model {model.name!r} is classed 'prohibited' under the EU AI Act (Art. 5); "
                "it cannot be promoted.")
         raise ValidationFailed(msg, code="prohibited")
@@ -301,7 +301,7 @@ def _execute_or_hold(
         exclusive_production=not allow_many,
     )
     if req.target_stage == Stage.PRODUCTION:
-        gov_services.review_schedule_after_approval(model=model, policy=req.policy, approved_at=now)
+        ov_services.review_schedule_after_approval(model=model, policy=req.policy, approved_at=now)
     reason = "Every required role approved and every gate passed."
     if on_final_approval:
         names = ", ".join(f"#{d['decision_id']} {d['approver']} ({d['role']})"

@@ -30,8 +30,10 @@ from explainability import selectors as job_selectors
 from explainability.choices import JobStatus
 from governance import permissions as perms
 from governance import selectors as gov_selectors
-from governance.choices import BLOCKING_SEVERITIES, UNRESOLVED_FINDING_STATUSES, Role
+from governance.choices import Role
 from governance.models import AuditEvent
+from oversight import selectors as ov_selectors
+from oversight.choices import BLOCKING_SEVERITIES, UNRESOLVED_FINDING_STATUSES
 from registry import selectors as registry_selectors
 from registry import views as registry_views
 from registry.choices import Stage
@@ -79,7 +81,7 @@ def _tier_stage_matrix(user) -> dict:
 @portal_view
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = request.user
-    high_findings = gov_selectors.finding_list_for_user(user).filter(
+    high_findings = ov_selectors.finding_list_for_user(user).filter(
         status__in=UNRESOLVED_FINDING_STATUSES, severity__in=BLOCKING_SEVERITIES
     )
     matrix = _tier_stage_matrix(user)
@@ -87,11 +89,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "matrix": matrix,
         "model_count": sum(row["total"] for row in matrix["rows"]),
         "awaiting": selectors.inbox_for_user(user).count(),
-        "overdue_reviews": gov_selectors.overdue_reviews(user).count(),
+        "overdue_reviews": ov_selectors.overdue_reviews(user).count(),
         "failed_jobs": job_selectors.job_list_for_user(user).filter(status=JobStatus.FAILED).count(),
         "failed_jobs_url": reverse("explainability:job-list") + "?status=failed",
         "open_high_findings": high_findings.count(),
-        "findings_url": reverse("governance:finding-list") + "?open_high=1",
+        "findings_url": reverse("oversight:finding-list") + "?open_high=1",
         "recent_events": gov_selectors.audit_events_for_user(user).order_by("-seq")[:12],
     })
 

@@ -36,7 +36,8 @@ from django.test.utils import (  # noqa: E402
 
 def seed(n: int, versions: int) -> None:
     from governance import services as gov
-    from governance.models import Finding, Team, User
+    from governance.models import Team, User
+    from oversight.models import Finding
     from registry.models import ModelVersion, RegisteredModel
 
     gov.user_create(username="bench-validator", roles=["validator"], teams=["risk"])

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "governance",
     "registry",
     "explainability",
+    "oversight",
     "approvals",
     "mlflow_api",
     "openlineage_api",
@@ -435,10 +436,10 @@ if DRIFT_SCHEDULE_ENABLED:
         "schedule": _crontab(DRIFT_SCHEDULE_CRON),
     }
 
-# Governance: flag models whose periodic review is overdue and notify their owners (daily).
+# Oversight: flag models whose periodic review is overdue and notify their owners (daily).
 REVIEW_OVERDUE_CRON = os.environ.get("REVIEW_OVERDUE_CRON", "30 6 * * *")  # m h dom mon dow
-CELERY_BEAT_SCHEDULE["governance-mark-overdue-reviews"] = {
-    "task": "governance.tasks.mark_overdue_reviews",
+CELERY_BEAT_SCHEDULE["oversight-mark-overdue-reviews"] = {
+    "task": "oversight.tasks.mark_overdue_reviews",
     "schedule": _crontab(REVIEW_OVERDUE_CRON),
 }
 

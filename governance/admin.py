@@ -36,27 +36,19 @@ class AuditEventAdmin(AppendOnlyAdmin):
     search_fields = ("object_repr", "actor_name", "model_name")
 
 
-# --- governance records -------------------------------------------------------------------
-# Policies are edited here, through the service, as a new version. Every other record changes
-# only through its service (with its audit event), so the admin shows them read-only.
+# --- the rules: policies and templates -------------------------------------------------------------------
+# Policies are edited here, through the service, as a new version. Templates change only by
+# migration (a new version), so the admin shows them read-only.
 
 from django import forms  # noqa: E402
 from django.core.exceptions import ValidationError  # noqa: E402
 
 from common.errors import DomainError  # noqa: E402
-from governance.models import (  # noqa: E402
-    Document,
-    DocumentRevision,
-    DocumentTemplate,
-    Finding,
-    ReviewOverdue,
-    RiskAssessment,
-    TierPolicy,
-)
+from governance.models import DocumentTemplate, TierPolicy  # noqa: E402
 
 
 class ReadOnlyAdmin(AppendOnlyAdmin):
-    """Viewable by admins and auditors; changed only through services."""
+    """Viewable by admins and auditors; changed only through services (or migrations)."""
 
 
 class TierPolicyForm(forms.ModelForm):
@@ -106,50 +98,9 @@ class TierPolicyAdmin(GatehouseAdmin):
         super().message_user(request, message + " (published as a new policy version)", *args, **kwargs)
 
 
-@admin.register(RiskAssessment)
-class RiskAssessmentAdmin(ReadOnlyAdmin):
-    list_display = ("model", "computed_tier", "override_tier", "eu_ai_act_class", "score",
-                    "assessed_by", "created_at", "expires_at")
-    list_select_related = ("model", "assessed_by")
-    list_filter = ("computed_tier", "eu_ai_act_class")
-
-
 @admin.register(DocumentTemplate)
 class DocumentTemplateAdmin(ReadOnlyAdmin):
     list_display = ("slug", "version", "title", "is_active")
-
-
-class DocumentRevisionInline(admin.TabularInline):
-    model = DocumentRevision
-    extra = 0
-    fields = ("number", "section_key", "author", "created_at", "note")
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(Document)
-class DocumentAdmin(ReadOnlyAdmin):
-    list_display = ("version", "template_slug", "revision", "signed_off_by", "signed_off_revision")
-    list_select_related = ("version__model", "signed_off_by")
-    inlines = [DocumentRevisionInline]
-
-
-@admin.register(Finding)
-class FindingAdmin(ReadOnlyAdmin):
-    list_display = ("title", "model", "severity", "status", "owner", "due_date")
-    list_select_related = ("model", "owner")
-    list_filter = ("severity", "status")
-
-
-@admin.register(ReviewOverdue)
-class ReviewOverdueAdmin(ReadOnlyAdmin):
-    list_display = ("model", "review_date", "detected_at")
 
 
 @admin.register(ExternalIdentity)

@@ -184,7 +184,11 @@ def record(
     if not conn.in_atomic_block:
         raise RuntimeError("audit.record() must be called inside the transaction of the change.")
     if target is not None:
-        object_type = object_type or f"{target._meta.app_label}.{target._meta.model_name}"
+        # A model that moved between apps keeps the object_type its events were recorded under
+        # (`audit_object_type`): readers and saved filters match old and new events alike.
+        object_type = object_type or getattr(target, "audit_object_type", "") or (
+            f"{target._meta.app_label}.{target._meta.model_name}"
+        )
         object_id = object_id or target.pk
         object_repr = object_repr or str(target)
     roles = sorted(getattr(actor, "role_names", ())) if actor is not None else []

@@ -1,6 +1,5 @@
-"""Portal pages of governance: the audit log (filters, chain verification, export links) and the
-findings list. Pages about one model (risk, documents) live in registry.views, which may import
-both the registry and governance."""
+"""Portal pages of governance: the audit log (filters, chain verification, export links). The
+records about models (risk, documents, findings) have their pages in `oversight`."""
 
 from __future__ import annotations
 
@@ -15,12 +14,6 @@ from django.utils import timezone
 from common.portal import paginate, portal_view
 from governance import audit, selectors
 from governance.auditlog import proofs as auditlog_proofs
-from governance.choices import (
-    BLOCKING_SEVERITIES,
-    UNRESOLVED_FINDING_STATUSES,
-    FindingStatus,
-    Severity,
-)
 
 
 class AuditFilterForm(forms.Form):
@@ -107,22 +100,3 @@ def audit_verify(request: HttpRequest) -> HttpResponse:
     result = audit.verify_chain()
     template = "governance/_chain_status.html" if request.htmx else "governance/chain_status.html"
     return render(request, template, {"result": result, "checked_at": timezone.now()})
-
-
-@portal_view
-def finding_list(request: HttpRequest) -> HttpResponse:
-    """Validation findings on models the user may see; ?open_high=1 lists the blocking ones."""
-    qs = selectors.finding_list_for_user(request.user)
-    status = request.GET.get("status", "")
-    severity = request.GET.get("severity", "")
-    open_high = request.GET.get("open_high") == "1"
-    if open_high:
-        qs = qs.filter(status__in=UNRESOLVED_FINDING_STATUSES, severity__in=BLOCKING_SEVERITIES)
-    if status in FindingStatus.values:
-        qs = qs.filter(status=status)
-    if severity in Severity.values:
-        qs = qs.filter(severity=severity)
-    return render(request, "governance/finding_list.html", {
-        "page": paginate(request, qs), "status": status, "severity": severity,
-        "open_high": open_high, "statuses": FindingStatus.choices, "severities": Severity.choices,
-    })

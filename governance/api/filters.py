@@ -1,7 +1,6 @@
 import django_filters
 
-from governance.choices import FindingStatus, Severity
-from governance.models import AuditEvent, Finding
+from governance.models import AuditEvent
 
 
 class AuditEventFilter(django_filters.FilterSet):
@@ -21,20 +20,3 @@ class AuditEventFilter(django_filters.FilterSet):
         if value.endswith("."):
             return qs.filter(action__startswith=value)
         return qs.filter(action=value)
-
-
-class FindingFilter(django_filters.FilterSet):
-    model = django_filters.CharFilter(field_name="model__name")
-    version = django_filters.NumberFilter(field_name="version__version")
-    status = django_filters.ChoiceFilter(choices=FindingStatus.choices)
-    severity = django_filters.ChoiceFilter(choices=Severity.choices)
-    owner = django_filters.CharFilter(field_name="owner__username")
-    blocking = django_filters.BooleanFilter(method="filter_blocking")
-
-    class Meta:
-        model = Finding
-        fields = ["model", "version", "status", "severity", "owner"]
-
-    def filter_blocking(self, qs, name, value):
-        q = dict(status__in=["open", "remediated"], severity__in=["high", "critical"])
-        return qs.filter(**q) if value else qs.exclude(**q)

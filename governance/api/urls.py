@@ -2,53 +2,14 @@ from django.urls import path
 
 from governance.api import views_audit as audit
 from governance.api import views_auditlog as auditlog
-from governance.api import views_documents as docs
-from governance.api import views_findings as findings
-from governance.api import views_risk as risk
-
-V = "models/<slug:name>/versions/<int:version>/"
+from governance.api import views_policies as policies
 
 urlpatterns = [
-    path("me/", risk.MeView.as_view(), name="me"),
-    path("risk-questionnaire/", risk.QuestionnaireView.as_view(), name="risk-questionnaire"),
-    path("models/<slug:name>/risk-assessments/", risk.RiskAssessmentListView.as_view(),
-         name="riskassessment-list"),
-    path("models/<slug:name>/risk-assessments/<int:pk>/", risk.RiskAssessmentDetailView.as_view(),
-         name="riskassessment-detail"),
-    path("models/<slug:name>/risk-assessments/<int:pk>/override/", risk.RiskOverrideView.as_view(),
-         name="riskassessment-override"),
-    path("policies/", risk.PolicyListView.as_view(), name="policy-list"),
-    path("policies/<int:tier>/", risk.PolicyDetailView.as_view(), name="policy-detail"),
-    path("policies/<int:tier>/versions/<int:version>/", risk.PolicyDetailView.as_view(),
+    path("me/", policies.MeView.as_view(), name="me"),
+    path("policies/", policies.PolicyListView.as_view(), name="policy-list"),
+    path("policies/<int:tier>/", policies.PolicyDetailView.as_view(), name="policy-detail"),
+    path("policies/<int:tier>/versions/<int:version>/", policies.PolicyDetailView.as_view(),
          name="policy-version"),
-    path("document-templates/", docs.TemplateListView.as_view(), name="documenttemplate-list"),
-    path(V + "documents/", docs.VersionDocumentsView.as_view(), name="version-documents"),
-    path(V + "documentation-status/", docs.DocumentationStatusView.as_view(),
-         name="version-documentation-status"),
-    path(V + "coverage/", docs.CoverageView.as_view(), name="version-coverage"),
-    path(V + "documentation-pack/", docs.VersionPackExportView.as_view(), name="version-pack"),
-    path(V + "governance-gates/", docs.GovernanceGatesView.as_view(), name="version-governance-gates"),
-    path("documents/<int:pk>/", docs.DocumentDetailView.as_view(), name="document-detail"),
-    path("documents/<int:pk>/sections/<slug:key>/", docs.DocumentSectionView.as_view(),
-         name="document-section"),
-    path("documents/<int:pk>/fields/", docs.DocumentFieldsView.as_view(), name="document-fields"),
-    path("documents/<int:pk>/revisions/", docs.DocumentRevisionsView.as_view(),
-         name="document-revisions"),
-    path("documents/<int:pk>/revisions/<int:number>/", docs.DocumentRevisionDiffView.as_view(),
-         name="document-revision"),
-    path("documents/<int:pk>/sign-off/", docs.DocumentSignOffView.as_view(), name="document-signoff"),
-    path("documents/<int:pk>/attachments/", docs.DocumentAttachmentsView.as_view(),
-         name="document-attachments"),
-    path("documents/<int:pk>/attachments/<int:attachment_id>/",
-         docs.DocumentAttachmentDownloadView.as_view(), name="document-attachment"),
-    path("documents/<int:pk>/export/", docs.DocumentExportView.as_view(), name="document-export"),
-    path("findings/", findings.FindingListView.as_view(), name="finding-list"),
-    path("findings/<int:pk>/", findings.FindingDetailView.as_view(), name="finding-detail"),
-    path("findings/<int:pk>/responses/", findings.FindingRespondView.as_view(),
-         name="finding-responses"),
-    path("findings/<int:pk>/transition/", findings.FindingTransitionView.as_view(),
-         name="finding-transition"),
-    path("reviews/overdue/", findings.OverdueReviewsView.as_view(), name="reviews-overdue"),
     path("audit-events/", audit.AuditEventListView.as_view(), name="auditevent-list"),
     path("audit-events/verify/", audit.AuditVerifyView.as_view(), name="auditevent-verify"),
     path("audit-events/export/", audit.AuditExportView.as_view(), name="auditevent-export"),
@@ -59,6 +20,4 @@ urlpatterns = [
     path("audit/consistency/", auditlog.ConsistencyProofView.as_view(),
          name="audit-consistency"),
     path("audit/public-key/", auditlog.PublicKeyView.as_view(), name="audit-public-key"),
-    path("models/<slug:name>/stage-history/", audit.StageHistoryView.as_view(),
-         name="model-stage-history"),
 ]

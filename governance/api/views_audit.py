@@ -1,14 +1,13 @@
-"""The audit record: list, verify, export (CSV / JSON Lines), stage history of a model."""
+"""The audit record: list, verify, export (CSV / JSON Lines). The stage history of one model,
+replayed from it, is served by registry.api.views_history."""
 
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import json
 
 from django.http import StreamingHttpResponse
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.generics import GenericAPIView
@@ -19,7 +18,6 @@ from governance import api_permissions, audit, selectors
 from governance.api import serializers as s
 from governance.api.base import ExportView, GovernanceView
 from governance.api.filters import AuditEventFilter
-from governance.api.lookups import model_for_user
 
 EXPORT_COLUMNS = [
     "seq", "timestamp", "actor_name", "actor_roles", "action", "object_type", "object_id",
@@ -102,21 +100,3 @@ class AuditExportView(ExportView):
             response = StreamingHttpResponse(_jsonl(qs), content_type="application/x-ndjson")
         response["Content-Disposition"] = f'attachment; filename="audit-events.{fmt}"'
         return response
-
-
-class StageHistoryView(GovernanceView):
-    """Stage changes of a model's versions from the audit record; ?at=<ISO datetime> adds which
-    versions were in each stage (notably production) at that moment."""
-
-    @extend_schema(parameters=[OpenApiParameter("at", str)], responses={200: dict})
-    def get(self, request, name: str):
-        model = model_for_user(request.user, name)
-        at = None
-        raw = request.query_params.get("at")
-        if raw:
-            at = parse_datetime(raw.replace(" ", "+"))
-            if at is None:
-                raise ValidationFailed("at must be an ISO 8601 date-time.", errors={"at": ["Invalid."]})
-            if at.tzinfo is None:
-                at = at.replace(tzinfo=dt.UTC)
-        return Response(selectors.stage_history(model, at=at))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from registry.api import views
+from registry.api import views, views_history
 
 models = views.ModelViewSet.as_view({"get": "list", "post": "create"})
 model = views.ModelViewSet.as_view({"get": "retrieve", "patch": "partial_update"})
@@ -36,4 +36,6 @@ urlpatterns = [
         name="datasetversion-file",
     ),
     path("lineage/", views.LineageView.as_view(), name="lineage"),
+    path("models/<slug:name>/stage-history/", views_history.StageHistoryView.as_view(),
+         name="model-stage-history"),
 ]

@@ -8,8 +8,9 @@ from django.utils import timezone
 
 from explainability.models import Job
 from governance import selectors as gov_selectors
-from governance.services import documents as doc_services
-from governance.services import risk as risk_services
+from oversight import selectors as ov_selectors
+from oversight.services import documents as doc_services
+from oversight.services import risk as risk_services
 from tests import factories
 from tests.governance.helpers import CREDIT_ANSWERS, LOW_ANSWERS
 
@@ -39,7 +40,7 @@ def complete_documentation(version, owner, engineer) -> None:
     policy = gov_selectors.policy_for_tier(version.model.risk_tier)
     for slug in policy.rules["required_document_sections"]:
         doc = doc_services.document_create(actor=engineer, version=version, template_slug=slug)
-        for key in gov_selectors.document_required_sections(doc):
+        for key in ov_selectors.document_required_sections(doc):
             doc_services.document_section_save(
                 actor=engineer, document=doc, section_key=key, text=f"Written account of {key}."
             )

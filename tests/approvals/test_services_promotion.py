@@ -8,8 +8,8 @@ from approvals import services
 from approvals.models import Notification, PromotionRequest
 from common.errors import Conflict, Forbidden, ValidationFailed
 from governance.models import AuditEvent
-from governance.services import findings as finding_services
-from governance.services import risk as risk_services
+from oversight.services import findings as finding_services
+from oversight.services import risk as risk_services
 from registry.models import ModelVersion
 from tests import factories
 from tests.approvals.conftest import succeeded_job
@@ -223,10 +223,10 @@ def test_gates_judge_the_risk_assessment_expiry_at_the_moment_asked(personas, ma
     import datetime as dt
 
     from approvals import gates
-    from governance import selectors as gov_selectors
+    from oversight import selectors as ov_selectors
 
     version = make_ready(tier=1)
-    expires = gov_selectors.risk_assessment_current(version.model).expires_at
+    expires = ov_selectors.risk_assessment_current(version.model).expires_at
     today = gates.evaluate(version, "production")
     later = gates.evaluate(version, "production", now=expires + dt.timedelta(days=1))
     item = {i["key"]: i for i in today.as_dict()["items"]}["risk_assessment"]
@@ -288,13 +288,13 @@ def test_evidence_changed_many_times_in_one_transaction_is_rechecked_once(
 def test_document_edit_and_finding_revoke_approvals(
     personas, make_ready, django_capture_on_commit_callbacks, rechecks
 ):
-    from governance.services import documents as doc_services
+    from oversight.services import documents as doc_services
 
     version = make_ready(tier=1)
     req = open_request(personas, version)
     approve(personas, req, "validator", "validator")
     doc = version.model.__class__  # noqa
-    from governance.models import Document
+    from oversight.models import Document
 
     document = Document.objects.filter(version=version).first()
     with django_capture_on_commit_callbacks(execute=True):

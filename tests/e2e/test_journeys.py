@@ -19,8 +19,9 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from approvals import services as approvals
-from governance import risk
 from governance import services as gov
+from oversight import risk
+from oversight import services as ov_services
 from registry.models import ModelVersion
 from tests import factories
 from tests.e2e.conftest import publish_policy
@@ -37,8 +38,8 @@ def _answers() -> dict:
 
 
 def _assess_tier_1(personas, model) -> None:
-    assessment = gov.risk_assessment_create(actor=personas["owner"], model=model, answers=_answers())
-    gov.risk_assessment_override(
+    assessment = ov_services.risk_assessment_create(actor=personas["owner"], model=model, answers=_answers())
+    ov_services.risk_assessment_override(
         actor=personas["validator2"], assessment=assessment, tier=1,
         justification="Automated decisions on retail credit: tier 1.",
     )

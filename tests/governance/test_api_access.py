@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from governance import prefill, services
+from oversight import prefill, services
 from tests import contract, factories
 from tests.governance.helpers import CREDIT_ANSWERS
 

@@ -9,7 +9,7 @@ from mlflow.exceptions import MlflowException
 from approvals import services as approvals_services
 from approvals.models import PromotionRequest
 from governance.models import AuditEvent
-from governance.services import risk as risk_services
+from oversight.services import risk as risk_services
 from registry.models import ModelVersion, RegisteredModel
 from tests import factories
 from tests.approvals.conftest import complete_documentation, succeeded_job

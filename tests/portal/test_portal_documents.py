@@ -9,8 +9,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from governance import prefill, selectors, services
-from governance.models import AuditEvent, Document, DocumentAttachment, DocumentRevision
+from governance.models import AuditEvent
+from oversight import prefill, selectors, services
+from oversight.models import Document, DocumentAttachment, DocumentRevision
 from tests.portal.conftest import write_forms
 
 pytestmark = pytest.mark.django_db

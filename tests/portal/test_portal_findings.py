@@ -10,8 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from governance import services as gov
-from governance.models import AuditEvent, Finding, FindingResponse
+from governance.models import AuditEvent
+from oversight import services as ov_services
+from oversight.models import Finding, FindingResponse
 from tests.portal.conftest import write_forms
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def finding(registry, personas):
-    return gov.finding_open(actor=personas["validator"], model=registry["base"], version=registry["v1"],
+    return ov_services.finding_open(actor=personas["validator"], model=registry["base"], version=registry["v1"],
                             title="No back-test on thin files", severity="high",
                             description="Segment the outcomes analysis.")
 
@@ -124,11 +125,11 @@ def test_other_team_cannot_see_the_finding(web_for, finding):
 
 def test_finding_page_query_count_does_not_grow_with_the_thread(web_for, personas, finding):
     web = web_for("validator")
-    gov.finding_respond(actor=personas["engineer"], finding=finding, body="first")
+    ov_services.finding_respond(actor=personas["engineer"], finding=finding, body="first")
     with CaptureQueriesContext(connection) as few:
         web.get(f"/findings/{finding.pk}/")
     for i in range(10):
-        gov.finding_respond(actor=personas["engineer2" if i % 2 else "owner"], finding=finding, body=f"r{i}")
+        ov_services.finding_respond(actor=personas["engineer2" if i % 2 else "owner"], finding=finding, body=f"r{i}")
     with CaptureQueriesContext(connection) as many:
         web.get(f"/findings/{finding.pk}/")
     assert len(many) == len(few)
@@ -140,9 +141,9 @@ def test_findings_list_links_each_finding_to_its_page(web_for, finding):
 
 
 def test_validator_opens_a_finding_on_a_document_section(web_for, registry, personas):
-    from governance import prefill
+    from oversight import prefill
 
-    document = gov.document_create(actor=personas["engineer"], version=registry["v1"],
+    document = ov_services.document_create(actor=personas["engineer"], version=registry["v1"],
                                    template_slug="sr11-7",
                                    prefill=prefill.facts_for_version(registry["v1"]))
     web = web_for("validator")

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from django.utils.html import escape
 
-from governance import risk
-from governance import services as gov
-from governance.models import RiskAssessment
+from oversight import risk
+from oversight import services as ov_services
+from oversight.models import RiskAssessment
 from registry.models import RegisteredModel
 from tests.portal.conftest import write_forms
 
@@ -41,7 +41,7 @@ def test_an_unanswered_question_is_flagged_next_to_it(web_for, registry):
 
 
 def test_validator_overrides_only_with_a_justification(web_for, registry, personas):
-    gov.risk_assessment_create(actor=personas["owner"], model=registry["base"], answers=_answers())
+    ov_services.risk_assessment_create(actor=personas["owner"], model=registry["base"], answers=_answers())
     web = web_for("validator")
     assert 'data-testid="override-form"' in web.get("/models/credit-default/risk/").content.decode()
     response = web.post("/models/credit-default/risk/override/", {"tier": "1", "justification": ""})
@@ -54,7 +54,7 @@ def test_validator_overrides_only_with_a_justification(web_for, registry, person
 
 
 def test_engineer_gets_no_override_form_and_auditor_no_form_at_all(web_for, registry, personas):
-    gov.risk_assessment_create(actor=personas["owner"], model=registry["base"], answers=_answers())
+    ov_services.risk_assessment_create(actor=personas["owner"], model=registry["base"], answers=_answers())
     engineer = web_for("engineer").get("/models/credit-default/risk/").content.decode()
     assert 'data-testid="override-form"' not in engineer and 'data-testid="risk-form"' in engineer
     auditor = web_for("auditor").get("/models/credit-default/risk/")
@@ -65,7 +65,7 @@ def test_engineer_gets_no_override_form_and_auditor_no_form_at_all(web_for, regi
 
 
 def test_inventory_filters_models_with_open_findings(web_for, registry, personas):
-    gov.finding_open(actor=personas["validator"], model=registry["challenger"],
+    ov_services.finding_open(actor=personas["validator"], model=registry["challenger"],
                      title="Unstable on thin files", severity="high")
     web = web_for("validator")
     html = web.get("/models/?has_open_findings=true").content.decode()

@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from approvals import services as approvals
 from approvals.models import ApprovalCondition, Decision, Notification
-from governance import risk
-from governance import services as gov
 from governance.models import AuditEvent
+from oversight import risk
+from oversight import services as ov_services
 from registry.models import ModelVersion
 from tests.approvals.conftest import make_ready  # noqa: F401 (a fixture)
 from tests.portal.conftest import write_forms
@@ -29,9 +29,9 @@ def _answers() -> dict:
 def request_(registry, personas):
     """credit-default@1 → production, tier 2 (validator + compliance), opened by its owner; its
     SHAP and fairness evidence is missing, so full approval holds it as approved."""
-    assessment = gov.risk_assessment_create(actor=personas["owner"], model=registry["base"],
+    assessment = ov_services.risk_assessment_create(actor=personas["owner"], model=registry["base"],
                                             answers=_answers())
-    gov.risk_assessment_override(actor=personas["validator2"], assessment=assessment, tier=2,
+    ov_services.risk_assessment_override(actor=personas["validator2"], assessment=assessment, tier=2,
                                  justification="Drives retail credit decisions.")
     return approvals.promotion_request_open(
         actor=personas["owner"], version=registry["v1"], target_stage="production",

@@ -7,8 +7,8 @@ import pytest
 
 from approvals import services as approvals
 from approvals.models import Decision
-from governance import risk
-from governance import services as gov
+from oversight import risk
+from oversight import services as ov_services
 from tests.portal.conftest import write_forms
 
 pytestmark = pytest.mark.django_db
@@ -22,8 +22,8 @@ def _answers() -> dict:
 def request_(registry, personas):
     """credit-default@1 → production, tier 2 (validator + compliance), opened by its owner."""
     model = registry["base"]
-    assessment = gov.risk_assessment_create(actor=personas["owner"], model=model, answers=_answers())
-    gov.risk_assessment_override(
+    assessment = ov_services.risk_assessment_create(actor=personas["owner"], model=model, answers=_answers())
+    ov_services.risk_assessment_override(
         actor=personas["validator2"], assessment=assessment, tier=2,
         justification="Drives retail credit decisions.",
     )
@@ -114,7 +114,7 @@ def test_version_page_shows_readiness_per_target_stage(web_for, request_, regist
 
 
 def test_owner_opens_a_request_from_the_version_page(web_for, registry, personas):
-    gov.risk_assessment_create(actor=personas["owner"], model=registry["base"], answers=_answers())
+    ov_services.risk_assessment_create(actor=personas["owner"], model=registry["base"], answers=_answers())
     response = web_for("owner").post(
         "/models/credit-default/v1/promote/", {"target_stage": "staging", "justification": "Ready."}
     )
@@ -123,7 +123,7 @@ def test_owner_opens_a_request_from_the_version_page(web_for, registry, personas
 
 
 def test_opening_a_request_without_justification_explains_it(web_for, registry, personas):
-    gov.risk_assessment_create(actor=personas["owner"], model=registry["base"], answers=_answers())
+    ov_services.risk_assessment_create(actor=personas["owner"], model=registry["base"], answers=_answers())
     response = web_for("owner").post("/models/credit-default/v1/promote/", {"target_stage": "staging"})
     assert response.status_code == 400
     assert "A justification is required" in response.content.decode()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from explainability import runtime
-from governance.models import Document, DocumentTemplate
+from governance.models import DocumentTemplate
+from oversight.models import Document
 from tests import factories
 from tests.vendor import compas
 from tests.vendor.helpers import params, start_via_api, upload

@@ -148,6 +148,6 @@ class Command(BaseCommand):
 def _later_steps() -> list:
     from approvals.demo import load_approvals_demo
     from explainability.demo import load_explainability_demo
-    from governance.demo import load_governance_demo
+    from oversight.demo import load_governance_demo
 
     return [load_governance_demo, load_explainability_demo, load_approvals_demo]

@@ -1,0 +1,26 @@
+from django.apps import AppConfig
+
+
+class OversightConfig(AppConfig):
+    name = "oversight"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from governance import audit
+
+        # The names kept their `governance.` prefix when the code moved: they are a recorded
+        # vocabulary (events already in the chain use them, and readers filter by them).
+        audit.register_actions(
+            "governance.risk_assessment.created",
+            "governance.risk_assessment.overridden",
+            "governance.document.created",
+            "governance.document.section_saved",
+            "governance.document.fields_updated",
+            "governance.document.attachment_added",
+            "governance.document.signed_off",
+            "governance.finding.opened",
+            "governance.finding.responded",
+            "governance.finding.transitioned",
+            "governance.review.scheduled",
+            "governance.review.overdue",
+        )

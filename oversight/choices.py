@@ -1,0 +1,33 @@
+"""Choices of oversight's records: finding severity and the finding workflow."""
+
+from django.db import models
+
+
+class Severity(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+
+#: Findings of these severities block promotion while unresolved.
+BLOCKING_SEVERITIES = frozenset({Severity.HIGH, Severity.CRITICAL})
+
+
+class FindingStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    REMEDIATED = "remediated", "Remediated (awaiting validator)"
+    ACCEPTED = "accepted", "Risk accepted with justification"
+    CLOSED = "closed", "Closed"
+
+
+#: Unresolved findings: the validator has not yet closed or accepted them.
+UNRESOLVED_FINDING_STATUSES = frozenset({FindingStatus.OPEN, FindingStatus.REMEDIATED})
+
+#: The one transition table of a finding's workflow.
+FINDING_TRANSITIONS: dict[str, frozenset[str]] = {
+    FindingStatus.OPEN: frozenset({FindingStatus.REMEDIATED, FindingStatus.ACCEPTED, FindingStatus.CLOSED}),
+    FindingStatus.REMEDIATED: frozenset({FindingStatus.OPEN, FindingStatus.ACCEPTED, FindingStatus.CLOSED}),
+    FindingStatus.ACCEPTED: frozenset({FindingStatus.OPEN, FindingStatus.CLOSED}),
+    FindingStatus.CLOSED: frozenset({FindingStatus.OPEN}),
+}

@@ -1,0 +1,118 @@
+"""Exports of a version's documentation: an HTML pack, the same as PDF (WeasyPrint, offline: only
+data: URIs may be fetched, never the network or local files) and a machine-readable model card."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from typing import Any
+
+import markdown as md
+import nh3
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from oversight import selectors
+from oversight.models import Document
+
+_ALLOWED_TAGS = {
+    "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "em", "b", "i", "code", "pre",
+    "blockquote", "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td", "a", "img", "sup",
+    "sub", "del",
+}
+
+
+def markdown_to_html(text: str) -> str:
+    """Markdown rendered and sanitised: no scripts, no event handlers, no styles."""
+    html = md.markdown(text or "", extensions=["tables", "fenced_code", "sane_lists"])
+    return nh3.clean(html, tags=_ALLOWED_TAGS, url_schemes={"http", "https", "mailto", "data"})
+
+
+def _document_context(document: Document) -> dict[str, Any]:
+    texts = {s.key: s for s in document.sections.all()}
+    attachments: dict[str, list] = {}
+    for a in document.attachments.all():
+        attachments.setdefault(a.section_key, []).append(a)
+    required = set(selectors.document_required_sections(document))
+    sections = []
+    for spec in document.template.sections:
+        current = texts.get(spec["key"])
+        sections.append({
+            "key": spec["key"], "title": spec["title"], "sources": spec.get("sources", []),
+            "required": spec["key"] in required,
+            "html": markdown_to_html(current.text) if current else "",
+            "empty": not (current and current.text.strip()),
+            "revision": current.revision_number if current else None,
+            "attachments": attachments.get(spec["key"], []),
+        })
+    return {"document": document, "template": document.template, "sections": sections,
+            "fields": document.fields}
+
+
+def render_pack_html(version, documents: list[Document], *, generated_by: str = "") -> str:
+    """One self-contained HTML page with every document of the version."""
+    current = selectors.risk_assessment_current(version.model)
+    return render_to_string("oversight/export/pack.html", {
+        "version": version, "model": version.model, "risk": current,
+        "documents": [_document_context(d) for d in documents],
+        "generated_at": timezone.now(), "generated_by": generated_by,
+    })
+
+
+def render_pdf(html: str) -> bytes:
+    """PDF from HTML, offline: WeasyPrint may read data: URIs only (no http, https or file)."""
+    import weasyprint
+    from weasyprint.urls import URLFetcher
+
+    fetcher = URLFetcher(allowed_protocols={"data"}, timeout=1)
+    with tempfile.TemporaryDirectory() as base:
+        return weasyprint.HTML(string=html, base_url=base, url_fetcher=fetcher).write_pdf()
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value
+
+
+def model_card(version, documents: list[Document]) -> dict[str, Any]:
+    """A machine-readable model card (JSON) from the registry, the risk record and the documents."""
+    model = version.model
+    current = selectors.risk_assessment_current(model)
+    fields: dict[str, Any] = {}
+    facts: dict[str, Any] = {}
+    for d in documents:
+        fields.update({k: v for k, v in (d.fields or {}).items() if v not in ("", None)})
+        facts.update(d.facts or {})
+    return {
+        "schema": "gatehouse.model-card/1",
+        "model": {"name": model.name, "title": model.title, "team": model.team.name,
+                  "owner": getattr(model.owner, "username", None),
+                  "intended_use": model.intended_use, "limitations": model.limitations,
+                  "business_use_case": model.business_use_case},
+        "version": {"version": version.version, "ref": version.ref, "stage": version.stage,
+                    "kind": version.kind, "artifact_sha256": version.artifact_sha256,
+                    "artifact_format": version.artifact_format, "framework": version.framework,
+                    "framework_version": version.framework_version,
+                    "code_commit": version.code_commit, "metrics": version.metrics,
+                    "signature": version.signature, "created_at": _iso(version.created_at)},
+        "lineage": facts.get("lineage", {}),
+        "risk": None if current is None else {
+            "tier": current.effective_tier, "computed_tier": current.computed_tier,
+            "override_tier": current.override_tier,
+            "override_justification": current.override_justification,
+            "eu_ai_act_class": current.eu_ai_act_class, "score": current.score,
+            "assessed_at": _iso(current.created_at), "expires_at": _iso(current.expires_at),
+            "reasons": current.reasons,
+        },
+        "considerations": fields,
+        "explanations": {"shap_top_features": facts.get("shap_top_features", [])},
+        "fairness": facts.get("fairness", []),
+        "documents": [
+            {"template": d.template_slug, "template_version": d.template.version,
+             "revision": d.revision, "signed_off": d.is_signed_off,
+             "signed_off_by": getattr(d.signed_off_by, "username", None),
+             "signed_off_at": _iso(d.signed_off_at),
+             "sections": {s.key: s.text for s in d.sections.all()}}
+            for d in documents
+        ],
+        "generated_at": _iso(timezone.now()),
+    }

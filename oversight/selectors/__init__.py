@@ -1,0 +1,36 @@
+"""Oversight reads, one module per entity; import from `oversight.selectors` (everything is
+re-exported here). Registry rows are imported (oversight sits above the registry); tier policies
+and templates are read through `governance.selectors`."""
+
+from oversight.selectors.documents import (
+    coverage_matrix,
+    document_completeness,
+    document_get,
+    document_get_for_user,
+    document_required_sections,
+    document_revisions,
+    documents_for_version,
+    revision_diff,
+    vendor_validation_reports,
+)
+from oversight.selectors.findings import (
+    finding_get_for_user,
+    finding_list_for_user,
+    finding_thread,
+    open_blocking_findings,
+)
+from oversight.selectors.gates import governance_gate_items, is_prohibited
+from oversight.selectors.reviews import overdue_reviews
+from oversight.selectors.risk import (
+    risk_assessment_current,
+    risk_assessment_get,
+    risk_assessment_list,
+)
+
+__all__ = [
+    "coverage_matrix", "document_completeness", "document_get", "document_get_for_user",
+    "document_required_sections", "document_revisions", "documents_for_version", "revision_diff",
+    "vendor_validation_reports", "finding_get_for_user", "finding_list_for_user", "finding_thread",
+    "open_blocking_findings", "governance_gate_items", "is_prohibited", "overdue_reviews",
+    "risk_assessment_current", "risk_assessment_get", "risk_assessment_list",
+]

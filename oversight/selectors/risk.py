@@ -1,0 +1,26 @@
+"""Risk assessments of a model: the history and the current one."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from common.errors import NotFound
+from oversight.models import RiskAssessment
+
+
+def risk_assessment_list(model) -> QuerySet[RiskAssessment]:
+    return (RiskAssessment.objects.filter(model=model)
+            .select_related("assessed_by", "overridden_by", "model")
+            .order_by("-created_at", "-id"))
+
+
+def risk_assessment_current(model) -> RiskAssessment | None:
+    """The newest assessment of the model (expired or not; check `expires_at`)."""
+    return risk_assessment_list(model).first()
+
+
+def risk_assessment_get(model, pk: int | str) -> RiskAssessment:
+    found = risk_assessment_list(model).filter(pk=pk).first() if str(pk).isdigit() else None
+    if found is None:
+        raise NotFound(f"Model {model.name!r} has no risk assessment {pk}.")
+    return found

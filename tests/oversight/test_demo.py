@@ -1,0 +1,22 @@
+"""The governance demo step: assessments, pre-filled documents, one finding; idempotent."""
+
+import io
+
+from oversight.demo import load_governance_demo
+from oversight.models import Document, Finding, RiskAssessment
+from tests import factories
+
+
+def test_demo_step_assesses_documents_and_opens_a_finding_once(personas):
+    eng = personas["engineer"]
+    model = factories.model(eng, name="credit-default-gbm", owner="owner")
+    factories.version(eng, model)
+    users = {"omar": personas["owner"], "eve": eng, "hana": eng, "val": personas["validator"]}
+    load_governance_demo(users, io.StringIO())
+    load_governance_demo(users, io.StringIO())
+    model.refresh_from_db()
+    assert (model.risk_tier, model.eu_ai_act_class) == (1, "high")
+    assert RiskAssessment.objects.count() == 1
+    assert sorted(Document.objects.values_list("template_slug", flat=True)) == [
+        "eu-ai-act-annex-iv", "sr11-7"]
+    assert Finding.objects.get().severity == "medium"
