@@ -355,7 +355,7 @@ SPECTACULAR_SETTINGS = {
         "VersionKindEnum": "registry.choices.VersionKind",
         "EdgeKindEnum": "registry.choices.EdgeKind",
         "JobStatusEnum": "explainability.choices.JobStatus",
-        "FindingStatusEnum": "governance.choices.FindingStatus",
+        "FindingStatusEnum": "oversight.choices.FindingStatus",
     },
     # Swagger UI / ReDoc from the drf-spectacular-sidecar package (static files), never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -1,9 +1,6 @@
-"""OpenAPI description of Gatehouse's token authentication and of the governance views the
-generator cannot read by itself (drf-spectacular extensions)."""
+"""OpenAPI description of Gatehouse's token authentication (a drf-spectacular extension)."""
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiViewExtension
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
 class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -20,16 +17,3 @@ class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
             ),
         }
 
-
-class AttachmentDownloadSchema(OpenApiViewExtension):
-    """The attachment download answers the file itself (any content type)."""
-
-    target_class = "governance.api.views_documents.DocumentAttachmentDownloadView"
-
-    def view_replacement(self):
-        class Fixed(self.target_class):
-            @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
-            def get(self, request, pk: int, attachment_id: int):
-                return super().get(request, pk, attachment_id)
-
-        return Fixed

@@ -172,6 +172,9 @@ class DocumentAttachmentsView(GovernanceView):
 
 
 class DocumentAttachmentDownloadView(ExportView):
+    """The attachment download answers the file itself (any content type)."""
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request, pk: int, attachment_id: int):
         document = selectors.document_get_for_user(request.user, pk)
         attachment = DocumentAttachment.objects.filter(document=document, pk=attachment_id).first()

@@ -140,7 +140,7 @@ def test_job_wait_on_a_failed_job_is_exit_code_1_with_its_error(gatehouse, perso
 
 
 def test_promote_request_and_status_name_what_is_missing(gatehouse, personas):
-    from governance.services import risk as risk_services
+    from oversight.services import risk as risk_services
     from tests.governance.helpers import LOW_ANSWERS
 
     owner = personas["owner"]
