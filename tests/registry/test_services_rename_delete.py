@@ -6,8 +6,8 @@ import pytest
 
 from common.errors import Conflict, Forbidden
 from governance.models import AuditEvent
-from governance.services import risk as risk_services
 from mlflow_api.models import ModelTag
+from oversight.services import risk as risk_services
 from registry import services
 from registry.models import RegisteredModel
 from tests import factories
