@@ -1,17 +1,16 @@
 """Governance reads: tier policies, documentation templates, the audit record. Registry rows
-are taken as arguments or looked up lazily by app label (`apps.get_model`), never imported."""
+are taken as arguments, never imported or looked up by label."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from django.apps import apps
 from django.db.models import Q, QuerySet
 
 from common.errors import Conflict, NotFound
 from governance import permissions as perms
-from governance.models import AuditEvent, DocumentTemplate, TierPolicy
+from governance.models import AuditEvent, DocumentTemplate, Team, TierPolicy
 
 STAGE_CHANGED = "registry.version.stage_changed"
 
@@ -66,8 +65,9 @@ def audit_events_for_user(user) -> QuerySet[AuditEvent]:
     qs = AuditEvent.objects.order_by("seq")
     if perms.can_read_everything(user):
         return qs
-    RegisteredModel = apps.get_model("registry", "RegisteredModel")
-    names = RegisteredModel.objects.filter(team_id__in=user.team_ids).values("name")
+    # The names of their teams' models, through the registry's foreign key to Team (`Team.models`):
+    # a relation the registry declares, so governance needs no lookup of the registry's models.
+    names = Team.objects.filter(pk__in=user.team_ids, models__isnull=False).values("models__name")
     return qs.filter(Q(model_name__in=names) | Q(actor_id=user.pk))
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from common.errors import Conflict, Forbidden, ValidationFailed
 from governance import audit
 from governance import permissions as perms
+from governance.choices import EuAiActClass
 from registry import refs, storage, uris
 from registry.choices import ArtifactFormat, DataFormat, EdgeKind, Stage, VersionKind
 from registry.models import (
@@ -441,6 +442,44 @@ def set_stage(
         payload={"before": {"stage": before}, "after": {"stage": stage}, "reason": reason, **(cause or {})},
     )
     return version
+
+
+# --- fields other layers decide -----------------------------------------------------------
+# The registry writes these columns, but the decision is another layer's: the caller records the
+# change in its own audit event (a risk assessment, a scheduled review), with the values these
+# return as `before`. One change, one event.
+
+
+def model_risk_classify(
+    *, model: RegisteredModel, risk_tier: int, eu_ai_act_class: str
+) -> dict[str, Any]:
+    """Set the model's risk tier and EU AI Act class (oversight calls this when a risk
+    assessment is made or overridden). Runs inside the caller's transaction, which has locked the
+    model row; writes only these columns (and updated_at). Returns the values before."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("model_risk_classify must run inside the caller's transaction.")
+    if risk_tier not in (1, 2, 3):
+        raise ValidationFailed("tier must be 1, 2 or 3.", errors={"risk_tier": ["Must be 1, 2 or 3."]})
+    if eu_ai_act_class not in EuAiActClass.values:
+        msg = f"Unknown EU AI Act class {eu_ai_act_class!r}."
+        raise ValidationFailed(msg, errors={"eu_ai_act_class": [msg]})
+    before = {"risk_tier": model.risk_tier, "eu_ai_act_class": model.eu_ai_act_class}
+    model.risk_tier, model.eu_ai_act_class = risk_tier, eu_ai_act_class
+    model.save(update_fields=["risk_tier", "eu_ai_act_class", "updated_at"])
+    return before
+
+
+def model_review_schedule(*, model: RegisteredModel, next_review_date: dt.date) -> dt.date | None:
+    """Set the date of the model's next periodic review (oversight calls this when a promotion to
+    production executes). Runs inside the caller's transaction; writes only that column (and
+    updated_at), and nothing when the date is unchanged. Returns the date before."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("model_review_schedule must run inside the caller's transaction.")
+    before = model.next_review_date
+    if before != next_review_date:
+        model.next_review_date = next_review_date
+        model.save(update_fields=["next_review_date", "updated_at"])
+    return before
 
 
 # --- datasets -----------------------------------------------------------------------------

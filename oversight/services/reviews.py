@@ -12,6 +12,7 @@ from django.utils import timezone
 from governance import audit, notify
 from governance.models import TierPolicy
 from oversight.models import ReviewOverdue
+from registry import services as registry_services
 from registry.models import RegisteredModel
 
 log = logging.getLogger(__name__)
@@ -26,11 +27,9 @@ def review_schedule_after_approval(
         raise RuntimeError("review_schedule_after_approval must run inside the caller's transaction.")
     days = int(policy.rules.get("approval_validity_days") or 365)
     due = (approved_at + dt.timedelta(days=days)).date()
-    before = model.next_review_date
+    before = registry_services.model_review_schedule(model=model, next_review_date=due)
     if before == due:
         return due
-    model.next_review_date = due
-    model.save(update_fields=["next_review_date", "updated_at"])
     audit.record(
         action="governance.review.scheduled", actor=actor, target=model, model_name=model.name,
         payload={"before": {"next_review_date": before.isoformat() if before else None},

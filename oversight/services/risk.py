@@ -15,6 +15,7 @@ from governance.events import evidence_changed
 from governance.models import TierPolicy
 from oversight import risk
 from oversight.models import RiskAssessment
+from registry import services as registry_services
 from registry.models import RegisteredModel
 
 DEFAULT_VALIDITY_DAYS = 365
@@ -25,15 +26,6 @@ def _validity_days(tier: int) -> int:
     if policy is None:
         return DEFAULT_VALIDITY_DAYS
     return int(policy.rules.get("risk_assessment_validity_days") or DEFAULT_VALIDITY_DAYS)
-
-
-def _set_model_tier(model, *, tier: int, eu_class: str) -> dict[str, Any]:
-    """Update the registry model passed in (governance never imports registry) and return before."""
-    before = {"risk_tier": model.risk_tier, "eu_ai_act_class": model.eu_ai_act_class}
-    model.risk_tier = tier
-    model.eu_ai_act_class = eu_class
-    model.save(update_fields=["risk_tier", "eu_ai_act_class", "updated_at"])
-    return before
 
 
 @transaction.atomic(durable=True)
@@ -54,7 +46,9 @@ def risk_assessment_create(*, actor, model, answers: dict[str, Any]) -> RiskAsse
         reasons=result.reasons, assessed_by=actor,
         expires_at=now + dt.timedelta(days=_validity_days(result.risk_tier)),
     )
-    before = _set_model_tier(model, tier=result.risk_tier, eu_class=result.eu_ai_act_class)
+    before = registry_services.model_risk_classify(
+        model=model, risk_tier=result.risk_tier, eu_ai_act_class=result.eu_ai_act_class
+    )
     evidence_changed(model.name)  # live promotions re-judge after commit
     audit.record(
         action="governance.risk_assessment.created", actor=actor, target=assessment,
@@ -102,7 +96,9 @@ def risk_assessment_override(
     assessment.overridden_at = timezone.now()
     assessment.save(update_fields=["override_tier", "override_justification", "overridden_by",
                                    "overridden_at"])
-    model_before = _set_model_tier(model, tier=tier, eu_class=assessment.eu_ai_act_class)
+    model_before = registry_services.model_risk_classify(
+        model=model, risk_tier=tier, eu_ai_act_class=assessment.eu_ai_act_class
+    )
     evidence_changed(model.name)  # live promotions re-judge after commit
     audit.record(
         action="governance.risk_assessment.overridden", actor=actor, target=assessment,
