@@ -53,10 +53,6 @@ def paginate(request: HttpRequest, queryset, per_page: int = PAGE_SIZE) -> Page:
     return Paginator(queryset, size).get_page(request.GET.get("page"))
 
 
-def is_htmx(request: HttpRequest) -> bool:
-    return bool(getattr(request, "htmx", False))
-
-
 def form_errors_from(form, exc: DomainError) -> None:
     """Put a service's refusal on the form: field errors next to their fields, errors of
     fields the form does not have at the top, and the sentence there when no field is named."""

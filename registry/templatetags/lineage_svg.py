@@ -1,4 +1,5 @@
-"""The lineage graph drawn as server-side SVG: a layered DAG layout, every node a link.
+"""The lineage graph drawn as server-side SVG: a layered DAG layout, every node a link to the
+registry page of its version or dataset (this tag is the registry's: it knows its URLs).
 
 Input is the dict of `registry.selectors.lineage_graph` (or two of them merged): nodes with
 id/type/name/version/stage, and edges source -> target. Data flows left to right.
