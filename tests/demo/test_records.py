@@ -2,7 +2,7 @@
 
 import io
 
-from oversight.demo import load_governance_demo
+from demo.records import load_governance_demo
 from oversight.models import Document, Finding, RiskAssessment
 from tests import factories
 

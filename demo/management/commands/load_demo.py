@@ -1,4 +1,5 @@
-"""Load the demo: users of every role, datasets, real trained models and their lineage.
+"""Load the demo: users of every role, datasets, real trained models and their lineage, then the
+records (demo.records), the jobs (explainability.demo) and the promotions (demo.promotions).
 
 Idempotent: a second run finds the demo in place and changes nothing.
 """
@@ -146,8 +147,8 @@ class Command(BaseCommand):
 
 
 def _later_steps() -> list:
-    from approvals.demo import load_approvals_demo
+    from demo.promotions import load_approvals_demo
+    from demo.records import load_governance_demo
     from explainability.demo import load_explainability_demo
-    from oversight.demo import load_governance_demo
 
     return [load_governance_demo, load_explainability_demo, load_approvals_demo]
