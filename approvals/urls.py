@@ -1,4 +1,4 @@
-"""Portal pages of approvals (namespace `approvals`): the dashboard at "/", the inbox, requests,
+"""Portal pages of approvals (namespace `approvals`): the inbox, requests,
 notifications and the emergency rollback."""
 
 from django.urls import path
@@ -8,7 +8,6 @@ from approvals import views
 P = "promotions/<int:request_id>/"
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
     path("inbox/", views.inbox, name="inbox"),
     path(P, views.request_detail, name="request-detail"),
     # The name approvals.notifications reverses for the links it sends.

@@ -1,4 +1,4 @@
-"""Portal pages that span every app: the dashboard, the approval inbox, promotion requests, and
+"""Portal pages of approvals: the approval inbox, promotion requests, and
 the readiness panel and promotion history on the registry's pages.
 
 approvals sits at the top of the import chain, so this is where evidence from the registry,
@@ -9,12 +9,11 @@ decide, which gates apply) is asked of approvals' selectors/gates and governance
 from __future__ import annotations
 
 import functools
-from collections import defaultdict
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import Count, Exists, OuterRef, prefetch_related_objects
+from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -26,76 +25,14 @@ from approvals import attestations, gates, selectors, services
 from approvals.choices import LIVE_STATES, ConditionStatus, DecisionKind, TargetStage
 from common.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from common.portal import form_errors_from, paginate, portal_view
-from explainability import selectors as job_selectors
-from explainability.choices import JobStatus
 from governance import permissions as perms
-from governance import selectors as gov_selectors
 from governance.choices import Role
 from governance.models import AuditEvent
-from oversight import selectors as ov_selectors
-from oversight.choices import BLOCKING_SEVERITIES, UNRESOLVED_FINDING_STATUSES
 from registry import selectors as registry_selectors
 from registry import views as registry_views
 from registry.choices import Stage
-from registry.models import ModelVersion
 
-TIERS = [(1, "Tier 1"), (2, "Tier 2"), (3, "Tier 3"), (None, "Not assessed")]
 ROLE_LABELS = dict(Role.choices)
-
-
-# --- dashboard ------------------------------------------------------------------------------
-
-
-def _tier_stage_matrix(user) -> dict:
-    """Models the user can see, by risk tier and by the stages their versions are in."""
-    stages = [s for s in Stage.choices if s[0] != Stage.ARCHIVED]
-    # One pass over the models: per model and stage an EXISTS probe on the (stage, model) index,
-    # so the cost follows the number of models, not of versions.
-    in_stage = {
-        stage: Count("pk", filter=Exists(ModelVersion.objects.filter(model=OuterRef("pk"), stage=stage)))
-        for stage, _ in stages
-    }
-    rows = (
-        registry_selectors.model_list_for_user(user).order_by().values("risk_tier")
-        .annotate(total=Count("pk"), **in_stage)
-    )
-    by_tier: dict = {}
-    cells: dict = defaultdict(int)
-    for row in rows:
-        by_tier[row["risk_tier"]] = row["total"]
-        for stage, _ in stages:
-            cells[(row["risk_tier"], stage)] = row[stage]
-    return {
-        "stages": stages,
-        "rows": [
-            {
-                "tier": tier, "label": label, "param": tier or "unassessed",
-                "total": by_tier.get(tier, 0),
-                "cells": [(stage, cells[(tier, stage)]) for stage, _ in stages],
-            }
-            for tier, label in TIERS
-        ],
-    }
-
-
-@portal_view
-def dashboard(request: HttpRequest) -> HttpResponse:
-    user = request.user
-    high_findings = ov_selectors.finding_list_for_user(user).filter(
-        status__in=UNRESOLVED_FINDING_STATUSES, severity__in=BLOCKING_SEVERITIES
-    )
-    matrix = _tier_stage_matrix(user)
-    return render(request, "approvals/dashboard.html", {
-        "matrix": matrix,
-        "model_count": sum(row["total"] for row in matrix["rows"]),
-        "awaiting": selectors.inbox_for_user(user).count(),
-        "overdue_reviews": ov_selectors.overdue_reviews(user).count(),
-        "failed_jobs": job_selectors.job_list_for_user(user).filter(status=JobStatus.FAILED).count(),
-        "failed_jobs_url": reverse("explainability:job-list") + "?status=failed",
-        "open_high_findings": high_findings.count(),
-        "findings_url": reverse("oversight:finding-list") + "?open_high=1",
-        "recent_events": gov_selectors.audit_events_for_user(user).order_by("-seq")[:12],
-    })
 
 
 # --- inbox and requests ---------------------------------------------------------------------

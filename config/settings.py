@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "oversight",
     "approvals",
     "mlflow_api",
+    "portal",
     "demo",
     "openlineage_api",
 ]

@@ -11,7 +11,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from governance.oidc import views as oidc_views
 
-APPS = ("governance", "registry", "explainability", "oversight", "approvals", "openlineage_api")
+APPS = ("governance", "registry", "explainability", "oversight", "approvals", "openlineage_api", "portal")
 
 
 def _exists(module: str) -> bool:

@@ -1,0 +1,1 @@
+"""The portal layer: pages that bring every app together (the dashboard)."""
