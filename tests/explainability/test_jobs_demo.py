@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from approvals.management.commands import load_demo
+from demo.management.commands import load_demo
 from explainability.demo import load_explainability_demo
 from explainability.models import Job
 
