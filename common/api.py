@@ -1,4 +1,9 @@
-"""Base pieces for API views."""
+"""Base pieces for API views.
+
+Every API view is a plain DRF view: authentication and permission come from REST_FRAMEWORK's
+defaults in config/settings.py (signed in; auditors read-only, governance.api_permissions), so a
+new endpoint cannot forget them. A view that needs a different rule says so in its own class.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ from collections.abc import Mapping
 from django.conf import settings
 from django.core.validators import MaxLengthValidator
 from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
+from rest_framework.views import APIView
 
 from common.errors import PayloadTooLarge
 
@@ -81,3 +88,12 @@ def _json_size_cap(field_name: str):
             )
 
     return check
+
+
+class ExportView(APIView):
+    """`?format=` names a file format here (html, pdf, csv …), not a DRF renderer: skip DRF's
+    format override and answer errors as JSON."""
+
+    def perform_content_negotiation(self, request, force=False):
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type

@@ -15,5 +15,3 @@ class ReadOnlyForAuditors(permissions.BasePermission):
             return True
         return not (request.user.is_authenticated and is_auditor_only(request.user))
 
-
-DEFAULT = [permissions.IsAuthenticated, ReadOnlyForAuditors]

@@ -16,7 +16,6 @@ from approvals.choices import State, TargetStage
 from approvals.models import Notification, PromotionRequest
 from common.errors import NotFound, ValidationFailed
 from common.idempotency import idempotent
-from governance import api_permissions
 from registry import selectors as registry_selectors
 
 
@@ -43,7 +42,6 @@ def _detail(request, pk) -> dict:
 class PromotionViewSet(viewsets.GenericViewSet):
     queryset = PromotionRequest.objects.none()
     lookup_value_regex = r"[0-9]+"
-    permission_classes = api_permissions.DEFAULT
     filterset_class = PromotionFilter
     serializer_class = s.PromotionOutput
 
@@ -115,7 +113,6 @@ class PromotionViewSet(viewsets.GenericViewSet):
 class ReadinessView(APIView):
     """Dry run of the gates for a target stage: what is met and what is missing, item by item."""
 
-    permission_classes = api_permissions.DEFAULT
 
     @extend_schema(parameters=[OpenApiParameter("target_stage", str, enum=["staging", "production"])],
                    responses={200: dict})
@@ -134,7 +131,6 @@ class ReadinessView(APIView):
 
 
 class RollbackView(APIView):
-    permission_classes = api_permissions.DEFAULT
 
     @extend_schema(request=s.RollbackInput, responses={200: dict})
     def post(self, request, model_name: str, version: int):
@@ -149,7 +145,6 @@ class RollbackView(APIView):
 class NotificationViewSet(viewsets.GenericViewSet):
     queryset = Notification.objects.none()
     lookup_value_regex = r"[0-9]+"
-    permission_classes = api_permissions.DEFAULT
     serializer_class = s.NotificationOutput
 
     def get_queryset(self):
@@ -180,7 +175,6 @@ class AttestationListView(APIView):
     newest first, each with the audit checkpoint that sealed its promotion event once sealed.
     Check one offline: tools/gatehouse_verify.py attestation."""
 
-    permission_classes = api_permissions.DEFAULT
 
     @extend_schema(operation_id="version_attestations_list",
                    responses={200: s.AttestationOutput(many=True)})

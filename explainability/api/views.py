@@ -15,7 +15,6 @@ from common.idempotency import idempotent
 from explainability import selectors, services
 from explainability.api import serializers as s
 from explainability.choices import JobKind, JobStatus
-from governance import api_permissions
 from registry import selectors as registry_selectors
 
 _FILTERS = [
@@ -36,7 +35,6 @@ def _filtered(request, qs):
 
 
 class _Paginated(APIView):
-    permission_classes = api_permissions.DEFAULT
 
     def _page(self, request, qs):
         from common.pagination import StandardPagination
@@ -91,7 +89,6 @@ class JobListView(_Paginated):
 
 
 class JobDetailView(APIView):
-    permission_classes = api_permissions.DEFAULT
 
     @extend_schema(operation_id="jobs_retrieve", responses={200: dict})
     def get(self, request, pk: int):
@@ -102,7 +99,6 @@ class JobDetailView(APIView):
 class JobCancelView(APIView):
     """Cancel a queued or running job (a running attempt's result is discarded)."""
 
-    permission_classes = api_permissions.DEFAULT
 
     @extend_schema(request=None, responses={200: dict})
     def post(self, request, pk: int):
@@ -115,7 +111,6 @@ class JobCancelView(APIView):
 class JobRetryView(APIView):
     """Retry a failed or cancelled job as a new job (202); the old one keeps its error."""
 
-    permission_classes = api_permissions.DEFAULT
 
     @extend_schema(request=None, responses={202: dict})
     @idempotent
@@ -131,7 +126,6 @@ class JobRetryView(APIView):
 class JobFileView(APIView):
     """A file a succeeded job lists in its result (SHAP values .npz, SVG plots)."""
 
-    permission_classes = api_permissions.DEFAULT
 
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
     def get(self, request, pk: int, name: str):

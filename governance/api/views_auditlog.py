@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from common.errors import NotFound, ValidationFailed
 from governance import selectors
 from governance.api import serializers_auditlog as s
-from governance.api.base import GovernanceView
 from governance.auditlog import proofs, signing
 
 _ERRORS = {400: OpenApiResponse(description="Bad parameter (the sentence names it)."),
@@ -33,7 +33,7 @@ def _positive_int(raw: str | None, name: str, *, required: bool = True) -> int |
     return value
 
 
-class LatestCheckpointView(GovernanceView):
+class LatestCheckpointView(APIView):
     """The latest signed tree head: size, root, time, Ed25519 signature over `signed_note`."""
 
     @extend_schema(operation_id="audit_checkpoint_latest",
@@ -46,7 +46,7 @@ class LatestCheckpointView(GovernanceView):
         return Response(proofs.checkpoint_dict(cp))
 
 
-class InclusionProofView(GovernanceView):
+class InclusionProofView(APIView):
     """The audit path of one event to the root of a tree size (default: latest checkpoint)."""
 
     @extend_schema(
@@ -62,7 +62,7 @@ class InclusionProofView(GovernanceView):
             position=pos, tree_size=size, visible=selectors.audit_events_for_user(request.user)))
 
 
-class ConsistencyProofView(GovernanceView):
+class ConsistencyProofView(APIView):
     """Proof that the tree of `second` events extends the tree of `first` (nothing rewritten)."""
 
     @extend_schema(
@@ -76,7 +76,7 @@ class ConsistencyProofView(GovernanceView):
         return Response(proofs.consistency(first=first, second=second))
 
 
-class PublicKeyView(GovernanceView):
+class PublicKeyView(APIView):
     """The Ed25519 public key that signs checkpoints and release attestations."""
 
     @extend_schema(operation_id="audit_public_key", responses={200: s.PublicKeyOutput})

@@ -6,15 +6,15 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from common.errors import Forbidden, ValidationFailed
-from governance import api_permissions, selectors, services
 from governance import permissions as perms
+from governance import selectors, services
 from governance.api import serializers as s
-from governance.api.base import GovernanceView
 
 
-class MeView(GovernanceView):
+class MeView(APIView):
     """Who am I, which roles and teams I hold, and what I may do."""
 
     @extend_schema(responses={200: dict})
@@ -34,7 +34,6 @@ class MeView(GovernanceView):
 class PolicyListView(GenericAPIView):
     """GET: active policies (?tier=N&history=1 for every version). POST (admins): publish."""
 
-    permission_classes = api_permissions.DEFAULT
     serializer_class = s.PolicyOutput
 
     def get(self, request):
@@ -57,7 +56,7 @@ class PolicyListView(GenericAPIView):
         return Response(s.PolicyOutput(policy).data, status=status.HTTP_201_CREATED)
 
 
-class PolicyDetailView(GovernanceView):
+class PolicyDetailView(APIView):
     @extend_schema(responses={200: s.PolicyOutput})
     def get(self, request, tier: int, version: int | None = None):
         policy = selectors.policy_for_tier(tier) if version is None else selectors.policy_get(tier, version)

@@ -11,13 +11,13 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from common import artifact_store
-from common.api import check_content_length
+from common.api import ExportView, check_content_length
 from common.errors import NotFound, ValidationFailed
 from common.idempotency import idempotent
 from governance import selectors as gov_selectors
-from governance.api.base import ExportView, GovernanceView
 from oversight import export, prefill, selectors, services
 from oversight.api import serializers as s
 from oversight.api.lookups import version_for_user
@@ -34,13 +34,13 @@ def _doc_out(document, *, reload: bool = True) -> dict:
     ).data
 
 
-class TemplateListView(GovernanceView):
+class TemplateListView(APIView):
     @extend_schema(responses={200: s.TemplateOutput(many=True)})
     def get(self, request):
         return Response(s.TemplateOutput(gov_selectors.template_list(), many=True).data)
 
 
-class VersionDocumentsView(GovernanceView):
+class VersionDocumentsView(APIView):
     """GET: the version's documents. POST {template}: start one, pre-filled from the registry."""
 
     @extend_schema(responses={200: s.DocumentOutput(many=True)})
@@ -61,7 +61,7 @@ class VersionDocumentsView(GovernanceView):
         return Response(_doc_out(document), status=status.HTTP_201_CREATED)
 
 
-class DocumentationStatusView(GovernanceView):
+class DocumentationStatusView(APIView):
     """Completeness under the model's tier policy, and the regulatory coverage matrix."""
 
     @extend_schema(responses={200: dict})
@@ -78,7 +78,7 @@ class DocumentationStatusView(GovernanceView):
         return Response(body)
 
 
-class GovernanceGatesView(GovernanceView):
+class GovernanceGatesView(APIView):
     """The governance items of a promotion's readiness (a dry run): ?target_stage=staging|production."""
 
     @extend_schema(parameters=[OpenApiParameter("target_stage", str, enum=["staging", "production"])],
@@ -101,13 +101,13 @@ class GovernanceGatesView(GovernanceView):
                          "items": items})
 
 
-class DocumentDetailView(GovernanceView):
+class DocumentDetailView(APIView):
     @extend_schema(responses={200: s.DocumentOutput})
     def get(self, request, pk: int):
         return Response(_doc_out(selectors.document_get_for_user(request.user, pk), reload=False))
 
 
-class DocumentSectionView(GovernanceView):
+class DocumentSectionView(APIView):
     """PUT {text, note}: save the section as a new revision (clears a sign-off)."""
 
     @extend_schema(request=s.SectionInput, responses={200: s.DocumentOutput})
@@ -121,7 +121,7 @@ class DocumentSectionView(GovernanceView):
         return Response(_doc_out(document))
 
 
-class DocumentFieldsView(GovernanceView):
+class DocumentFieldsView(APIView):
     @extend_schema(request=s.FieldsInput, responses={200: s.DocumentOutput})
     def patch(self, request, pk: int):
         document = selectors.document_get_for_user(request.user, pk)
@@ -132,21 +132,21 @@ class DocumentFieldsView(GovernanceView):
         return Response(_doc_out(document))
 
 
-class DocumentRevisionsView(GovernanceView):
+class DocumentRevisionsView(APIView):
     @extend_schema(responses={200: s.RevisionOutput(many=True)})
     def get(self, request, pk: int):
         document = selectors.document_get_for_user(request.user, pk)
         return Response(s.RevisionOutput(selectors.document_revisions(document), many=True).data)
 
 
-class DocumentRevisionDiffView(GovernanceView):
+class DocumentRevisionDiffView(APIView):
     @extend_schema(responses={200: dict})
     def get(self, request, pk: int, number: int):
         document = selectors.document_get_for_user(request.user, pk)
         return Response(selectors.revision_diff(document, number))
 
 
-class DocumentSignOffView(GovernanceView):
+class DocumentSignOffView(APIView):
     @extend_schema(request=None, responses={200: s.DocumentOutput})
     def post(self, request, pk: int):
         document = selectors.document_get_for_user(request.user, pk)
@@ -154,7 +154,7 @@ class DocumentSignOffView(GovernanceView):
         return Response(_doc_out(document))
 
 
-class DocumentAttachmentsView(GovernanceView):
+class DocumentAttachmentsView(APIView):
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     @extend_schema(request=s.AttachmentInput, responses={201: s.DocumentOutput})
@@ -243,7 +243,7 @@ _COVERAGE_ROW = inline_serializer("CoverageRow", many=True, fields={
 })
 
 
-class CoverageView(GovernanceView):
+class CoverageView(APIView):
     """One row per regulatory source (a list): the sections answering it and their state."""
 
     @extend_schema(responses={200: _COVERAGE_ROW})

@@ -13,7 +13,6 @@ from common import artifact_store
 from common.api import check_content_length
 from common.errors import NotFound, ValidationFailed
 from common.idempotency import idempotent
-from governance import api_permissions
 from governance.models import Team
 from registry import filters, selectors, services
 from registry.api import serializers as s
@@ -44,7 +43,6 @@ class ModelViewSet(viewsets.GenericViewSet):
 
     lookup_field = "name"
     lookup_value_regex = r"[-a-zA-Z0-9_]+"
-    permission_classes = api_permissions.DEFAULT
     filterset_class = filters.ModelFilter
     serializer_class = s.ModelOutput
 
@@ -92,7 +90,6 @@ class VersionViewSet(viewsets.GenericViewSet):
 
     lookup_field = "version"
     lookup_value_regex = r"[0-9]+"
-    permission_classes = api_permissions.DEFAULT
     parser_classes = [JSONParser, MultiPartParser, FormParser]
     filterset_class = filters.VersionFilter
     serializer_class = s.VersionOutput
@@ -148,7 +145,6 @@ class DatasetViewSet(viewsets.GenericViewSet):
     queryset = Dataset.objects.none()  # for the schema; get_queryset() applies visibility
     lookup_field = "name"
     lookup_value_regex = r"[-a-zA-Z0-9_]+"
-    permission_classes = api_permissions.DEFAULT
     filterset_class = filters.DatasetFilter
     serializer_class = s.DatasetOutput
 
@@ -177,7 +173,6 @@ class DatasetVersionViewSet(viewsets.GenericViewSet):
     queryset = DatasetVersion.objects.none()  # for the schema; get_queryset() applies visibility
     lookup_field = "version"
     lookup_value_regex = r"[0-9]+"
-    permission_classes = api_permissions.DEFAULT
     parser_classes = [JSONParser, MultiPartParser, FormParser]
     serializer_class = s.DatasetVersionOutput
 
@@ -219,7 +214,6 @@ def _stored_file_response(stored, *, what: str, filename: str):
 class VersionArtifactView(APIView):
     """Download a version's uploaded artifact (streamed from the artifact storage)."""
 
-    permission_classes = api_permissions.DEFAULT
 
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
     def get(self, request, model_name: str, version: str):
@@ -236,7 +230,6 @@ class VersionArtifactView(APIView):
 class DatasetVersionFileView(APIView):
     """Download a dataset version's uploaded file (streamed from the artifact storage)."""
 
-    permission_classes = api_permissions.DEFAULT
 
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
     def get(self, request, dataset_name: str, version: str):
@@ -252,7 +245,6 @@ class DatasetVersionFileView(APIView):
 class LineageView(APIView):
     """Lineage from a node: ?node=model:NAME@V|dataset:NAME@V&direction=upstream|downstream|both&depth=N"""
 
-    permission_classes = api_permissions.DEFAULT
 
     @extend_schema(
         parameters=[

@@ -8,14 +8,14 @@ import datetime as dt
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from common.errors import ValidationFailed
 from governance import selectors as gov_selectors
-from governance.api.base import GovernanceView
 from registry import selectors as registry_selectors
 
 
-class StageHistoryView(GovernanceView):
+class StageHistoryView(APIView):
     """Stage changes of a model's versions from the audit record; ?at=<ISO datetime> adds which
     versions were in each stage (notably production) at that moment."""
 
