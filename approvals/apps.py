@@ -21,6 +21,13 @@ class ApprovalsConfig(AppConfig):
             "approvals.condition.breached",
             "approvals.webhook.created",
             "approvals.webhook.updated",
+            "approvals.exception.requested",
+            "approvals.exception.decided",
+            "approvals.exception.approved",
+            "approvals.exception.rejected",
+            "approvals.exception.withdrawn",
+            "approvals.exception.expired",
+            "approvals.exception.expiry_notified",
         )
         # Webhooks announce audit events to outside systems (the audit log is what they watch).
         from approvals import webhooks

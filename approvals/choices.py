@@ -49,3 +49,28 @@ class DeliveryStatus(models.TextChoices):
     DELIVERED = "delivered", "Delivered"
     RETRYING = "retrying", "Retrying"
     FAILED = "failed", "Failed"
+
+
+class ExceptionStatus(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    APPROVED = "approved", "Approved (waiving the gate)"
+    REJECTED = "rejected", "Rejected"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    EXPIRED = "expired", "Expired"
+
+
+#: A policy exception still alive (one per version and gate).
+LIVE_EXCEPTION_STATES = (ExceptionStatus.REQUESTED, ExceptionStatus.APPROVED)
+
+#: The transition table of a policy exception.
+EXCEPTION_TRANSITIONS: dict[str, set[str]] = {
+    ExceptionStatus.REQUESTED: {ExceptionStatus.APPROVED, ExceptionStatus.REJECTED,
+                                ExceptionStatus.WITHDRAWN, ExceptionStatus.EXPIRED},
+    ExceptionStatus.APPROVED: {ExceptionStatus.WITHDRAWN, ExceptionStatus.EXPIRED},
+    ExceptionStatus.REJECTED: set(),
+    ExceptionStatus.WITHDRAWN: set(),
+    ExceptionStatus.EXPIRED: set(),
+}
+
+#: An approved exception is "expiring" this many days before its expiry (its owner is told once).
+EXCEPTION_NOTICE_DAYS = 7

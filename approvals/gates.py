@@ -15,6 +15,8 @@ from typing import Any
 
 from django.utils import timezone
 
+from approvals.choices import ExceptionStatus
+from approvals.models import PolicyException
 from explainability import selectors as evidence
 from governance import selectors as gov
 from oversight import selectors as ov_selectors
@@ -143,7 +145,32 @@ def evaluate(version, target_stage: str, *, now=None, policy=None) -> GateReport
             report.add(key, False, f"The policy names evidence '{key}' that Gatehouse cannot judge.")
         elif kind.judge is not None:
             kind.judge(report, version, replaces_shap=bool(replaced))
+    _apply_exceptions(report, version, now)
     return report
+
+
+def _apply_exceptions(report: GateReport, version, now) -> None:
+    """A gate not met is met while an approved policy exception waives it at `now` (approved
+    and not yet past its expiry, whatever beat has recorded): "waived by exception #N until D".
+    The waivers in force are part of the evidence the approvals are bound to."""
+    failing = {item["key"] for item in report.items if not item["met"]}
+    if not failing:
+        return
+    waivers = {
+        e.gate: e for e in PolicyException.objects.filter(
+            version=version, gate__in=failing, status=ExceptionStatus.APPROVED,
+            expires_at__gt=now, approved_at__lte=now)
+    }
+    for item in report.items:
+        exc = waivers.get(item["key"])
+        if item["met"] or exc is None:
+            continue
+        item.update(met=True, waived_by=exc.pk, waived_until=exc.expires_at.isoformat(),
+                    detail=f"Waived by exception #{exc.pk} until {exc.expires_at:%Y-%m-%d}: "
+                           f"{item['detail']}")
+    if waivers:
+        report.evidence["exceptions"] = sorted(
+            [e.pk, e.gate, e.expires_at.isoformat()] for e in waivers.values())
 
 
 def _shap_gate(report: GateReport, version, *, replaces_shap: bool) -> None:

@@ -7,10 +7,12 @@ from django.db import models
 from django.db.models import Q
 
 from approvals.choices import (
+    LIVE_EXCEPTION_STATES,
     LIVE_STATES,
     ConditionStatus,
     DecisionKind,
     DeliveryStatus,
+    ExceptionStatus,
     State,
     TargetStage,
 )
@@ -204,3 +206,86 @@ class ReleaseAttestation(models.Model):
 
     def delete(self, *args, **kwargs):
         raise RuntimeError("Release attestations are append-only and cannot be deleted.")
+
+
+class PolicyException(models.Model):
+    """A request to waive one gate (a key of `approvals.gates.EVIDENCE`) for one model version,
+    with why, the compensating controls and an expiry no later than the tier policy allows
+    (`exception_max_days`). Approved by every role the policy names
+    (`exception_approver_roles`, snapshotted here), never by its requester (the service refuses;
+    `ExceptionApproval`'s constraints back one approval per role and per person). While approved
+    and before `expires_at`, the gate is met "waived by exception #N until D"; at `expires_at`
+    it closes again, whatever the status says, and beat marks it expired.
+    """
+
+    version = models.ForeignKey(
+        "registry.ModelVersion", on_delete=models.PROTECT, related_name="policy_exceptions"
+    )
+    model = models.ForeignKey(
+        "registry.RegisteredModel", on_delete=models.PROTECT, related_name="policy_exceptions"
+    )
+    gate = models.CharField(max_length=64)
+    reason = models.TextField()
+    compensating_controls = models.TextField()
+    expires_at = models.DateTimeField(db_index=True)
+    status = models.CharField(max_length=12, choices=ExceptionStatus.choices,
+                              default=ExceptionStatus.REQUESTED, db_index=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="policy_exceptions"
+    )
+    policy = models.ForeignKey("governance.TierPolicy", on_delete=models.PROTECT, related_name="+")
+    approver_roles = models.JSONField(default=list)
+    status_reason = models.TextField(blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    expiry_notified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "gate"], condition=Q(status__in=LIVE_EXCEPTION_STATES),
+                name="policy_exception_one_live_per_version_gate",
+            ),
+            models.CheckConstraint(condition=Q(status__in=ExceptionStatus.values),
+                                   name="policy_exception_status_valid"),
+            models.CheckConstraint(
+                condition=~Q(reason="") & ~Q(compensating_controls=""),
+                name="policy_exception_reason_and_controls_required",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=ExceptionStatus.APPROVED) | Q(approved_at__isnull=False),
+                name="policy_exception_approved_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"exception #{self.pk}: {self.gate} on {self.version} ({self.status})"
+
+
+class ExceptionApproval(models.Model):
+    """One approver's decision in one role on a policy exception. The database backs segregation
+    of duties: one approval per role, one approving role per person."""
+
+    exception = models.ForeignKey(PolicyException, on_delete=models.PROTECT, related_name="decisions")
+    approver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=32)
+    decision = models.CharField(max_length=20, choices=DecisionKind.choices)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["exception", "role"],
+                                    condition=Q(decision=DecisionKind.APPROVE),
+                                    name="exception_one_approval_per_role"),
+            models.UniqueConstraint(fields=["exception", "approver"],
+                                    condition=Q(decision=DecisionKind.APPROVE),
+                                    name="exception_one_approval_per_person"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.approver} {self.decision} as {self.role} on exception #{self.exception_id}"

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+import datetime as dt
 
-from approvals.choices import LIVE_STATES, DecisionKind, State
-from approvals.models import Decision, Notification, PromotionRequest
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from approvals.choices import (
+    EXCEPTION_NOTICE_DAYS,
+    LIVE_STATES,
+    DecisionKind,
+    ExceptionStatus,
+    State,
+)
+from approvals.models import (
+    Decision,
+    ExceptionApproval,
+    Notification,
+    PolicyException,
+    PromotionRequest,
+)
 from common.errors import NotFound
 from governance import permissions as perms
 from governance.choices import Role
@@ -81,3 +96,94 @@ def allowed_actions(user, req: PromotionRequest) -> dict:
 
 def notifications_for_user(user) -> QuerySet[Notification]:
     return Notification.objects.filter(user=user)
+
+
+# --- policy exceptions ----------------------------------------------------------------------
+
+#: The exceptions register's filters: in force now, in force but expiring within the notice
+#: period, expired (recorded expired, or approved and past expiry before beat recorded it).
+EXCEPTION_FILTERS = ("active", "expiring", "expired", "requested", "all")
+
+
+def exception_list_for_user(user) -> QuerySet[PolicyException]:
+    """Exceptions on models the user can see, with what a list row shows (no per-row queries)."""
+    qs = PolicyException.objects.select_related(
+        "version__model", "model__owner", "requested_by", "policy",
+    ).prefetch_related(
+        Prefetch("decisions", queryset=ExceptionApproval.objects.select_related("approver")),
+    )
+    if not perms.can_read_everything(user):
+        qs = qs.filter(model__team_id__in=user.team_ids)
+    return qs
+
+
+def exception_get_for_user(user, exception_id) -> PolicyException:
+    found = exception_list_for_user(user).filter(pk=exception_id).first()
+    if found is None:
+        raise NotFound(f"No policy exception #{exception_id} that you can see.")
+    return found
+
+
+def exceptions_filtered(qs: QuerySet[PolicyException], state: str, *, now) -> QuerySet[PolicyException]:
+    """One of EXCEPTION_FILTERS applied at `now`."""
+    approved = Q(status=ExceptionStatus.APPROVED)
+    if state == "active":
+        return qs.filter(approved, expires_at__gt=now).order_by("expires_at", "pk")
+    if state == "expiring":
+        horizon = now + dt.timedelta(days=EXCEPTION_NOTICE_DAYS)
+        return qs.filter(approved, expires_at__gt=now, expires_at__lte=horizon).order_by("expires_at", "pk")
+    if state == "expired":
+        return qs.filter(Q(status=ExceptionStatus.EXPIRED) | (approved & Q(expires_at__lte=now))
+                         ).order_by("-expires_at", "-pk")
+    if state == "requested":
+        return qs.filter(status=ExceptionStatus.REQUESTED, expires_at__gt=now)
+    return qs
+
+
+def exception_display_state(exc: PolicyException, *, now) -> str:
+    """What a person should read: approved-but-past-expiry is expired already (the gate closed)."""
+    if exc.status == ExceptionStatus.APPROVED:
+        if exc.expires_at <= now:
+            return "expired"
+        if exc.expires_at <= now + dt.timedelta(days=EXCEPTION_NOTICE_DAYS):
+            return "expiring"
+        return "active"
+    return exc.status
+
+
+def exceptions_for_version(version, *, now=None) -> list[PolicyException]:
+    """Every exception of a version, newest first, with `display_state` at `now`."""
+    now = now or timezone.now()
+    rows = list(PolicyException.objects.filter(version=version).select_related("requested_by")
+                .prefetch_related(Prefetch("decisions", queryset=ExceptionApproval.objects
+                                           .select_related("approver"))))
+    for exc in rows:
+        exc.display_state = exception_display_state(exc, now=now)
+    return rows
+
+
+def exceptions_register(version, *, now=None) -> dict:
+    """The register's state for one version (the crosswalk's "register:exceptions"): every
+    exception to policy on it is recorded with its waiver, its approvers and its expiry; met
+    unless a gate is waived past its expiry (an exception in force, or recorded expired, is
+    evidence of governance; one lapsed without being recorded is not)."""
+    now = now or timezone.now()
+    rows = exceptions_for_version(version, now=now)
+
+    def row(e):
+        return {"id": e.pk, "gate": e.gate, "status": e.status, "state": e.display_state,
+                "expires_at": e.expires_at.isoformat(),
+                "approved_by": [f"{d.approver.username} ({d.role})" for d in e.decisions.all()
+                                if d.decision == DecisionKind.APPROVE]}
+
+    active = [row(e) for e in rows if e.display_state in ("active", "expiring")]
+    lapsed = [row(e) for e in rows if e.status == ExceptionStatus.APPROVED
+              and e.display_state == "expired"]
+    return {
+        "met": not lapsed,
+        "active": active, "expired": [row(e) for e in rows if e.status == ExceptionStatus.EXPIRED],
+        "requested": [row(e) for e in rows if e.status == ExceptionStatus.REQUESTED],
+        "detail": (f"{len(lapsed)} exception(s) past expiry not yet recorded expired" if lapsed
+                   else f"{len(active)} exception(s) in force, each approved and with an expiry"
+                   if active else "No exception to policy on this version."),
+    }

@@ -46,6 +46,14 @@ def enforce_conditions() -> list[int]:
     return services.conditions_enforce()
 
 
+@shared_task
+def sweep_exceptions() -> dict[str, list[int]]:
+    """Policy exceptions: the 7-day notice (once), then expiry (the gate closes again)."""
+    from approvals import exceptions
+
+    return exceptions.exceptions_sweep()
+
+
 @shared_task(acks_late=True, name="approvals.tasks.recheck_promotions")
 def recheck_promotions(model_name: str) -> list[int]:
     """After evidence about `model_name` changed (governance.evidence_changed): its live

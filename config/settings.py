@@ -489,3 +489,8 @@ CELERY_BEAT_SCHEDULE["approvals-enforce-conditions"] = {
     "task": "approvals.tasks.enforce_conditions",
     "schedule": PROMOTION_HOUSEKEEPING_MINUTES * 60.0,
 }
+# Policy exceptions: notify owners 7 days before expiry (once) and mark expired ones.
+CELERY_BEAT_SCHEDULE["approvals-sweep-exceptions"] = {
+    "task": "approvals.tasks.sweep_exceptions",
+    "schedule": PROMOTION_HOUSEKEEPING_MINUTES * 60.0,
+}

@@ -227,6 +227,57 @@ def explain_cannot_move_finding(user, model, finding_owner_id: int | None, to_st
     return None
 
 
+def explain_cannot_edit_use_restrictions(user, model) -> str | None:
+    """Use restrictions are recorded (and withdrawn) by the owning team, validators and
+    compliance: the first line knows the uses, the second line may restrict them."""
+    refusal = explain_cannot_write(user)
+    if refusal:
+        return refusal
+    if is_admin(user) or user.role_names & SECOND_LINE or _is_first_line(user, model):
+        return None
+    return "Only the owning team, validators, compliance or admins may record a model's use restrictions."
+
+
+# --- policy exceptions: who may ask, who may approve -------------------------------------
+
+
+def explain_cannot_request_exception(user, model, developer_ids: frozenset[int]) -> str | None:
+    """A waiver of a gate is asked for by those who would ask for the promotion: the model's
+    owner and developers."""
+    refusal = explain_cannot_write(user)
+    if refusal:
+        return refusal
+    if not is_model_owner_or_developer(user, model, developer_ids):
+        return "Only the model's owner and its developers may request a policy exception."
+    return None
+
+
+def explain_cannot_decide_exception(
+    user, *, role: str, approver_roles: list[str], filled_roles: set[str], requester_id: int,
+    developer_ids: frozenset[int], approver_ids: set[int],
+) -> str | None:
+    """A policy exception is approved by the roles the tier policy names, never by the person
+    who asked for it (nor the model's developers), one role per person."""
+    if not user.is_authenticated:
+        return "Sign in first."
+    if is_auditor_only(user):
+        return "Auditors have read-only access: they can read everything and change nothing."
+    if user.pk == requester_id:
+        return "Segregation of duties: nobody decides on a policy exception they requested."
+    if not user.has_role(role):
+        return f"You do not hold the role '{role}', so you cannot decide in that role."
+    if role not in approver_roles:
+        return (f"The role '{role}' does not approve policy exceptions under this policy "
+                f"(approvers: {', '.join(approver_roles)}).")
+    if user.pk in developer_ids:
+        return "Segregation of duties: developers of a model do not decide on its exceptions."
+    if user.pk in approver_ids:
+        return "Segregation of duties: one person fills at most one role on an exception."
+    if role in filled_roles:
+        return f"The role '{role}' has already approved this exception."
+    return None
+
+
 def capabilities(user) -> list[str]:
     """What the user may do, for the API (`/api/v1/me/`) and the portal to show."""
     if not user.is_authenticated:

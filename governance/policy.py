@@ -33,6 +33,20 @@ _DAY_FIELDS = (
     "risk_assessment_validity_days",
 )
 
+#: Policy exceptions (a waiver of one gate for one version): the longest a waiver may run and
+#: the roles that must approve it, when a stored policy predates these rules.
+DEFAULT_EXCEPTION_MAX_DAYS = 90
+DEFAULT_EXCEPTION_APPROVER_ROLES = ["validator"]
+
+
+def exception_rules(rules: dict[str, Any]) -> tuple[int, list[str]]:
+    """(exception_max_days, exception_approver_roles) of a policy's rules, with the defaults
+    for a policy published before exceptions existed."""
+    max_days = rules.get("exception_max_days", DEFAULT_EXCEPTION_MAX_DAYS)
+    roles = rules.get("exception_approver_roles") or DEFAULT_EXCEPTION_APPROVER_ROLES
+    return int(max_days), list(roles)
+
+
 SR117_REQUIRED = [
     "purpose_and_use", "restrictions_on_use", "theory_and_design", "data_and_inputs",
     "methodology", "assumptions_and_limitations", "performance_testing", "implementation",
@@ -47,8 +61,11 @@ ANNEX_IV_REQUIRED = [
 
 
 def _base(
-    production_roles: list[str], validity: int, *, annex_iv: bool, sr117: list[str]
+    production_roles: list[str], validity: int, *, annex_iv: bool, sr117: list[str],
+    exception_max_days: int = DEFAULT_EXCEPTION_MAX_DAYS,
+    exception_roles: list[str] | None = None,
 ) -> dict[str, Any]:
+    exception_roles = list(exception_roles or DEFAULT_EXCEPTION_APPROVER_ROLES)
     sections: dict[str, list[str]] = {"sr11-7": sr117}
     if annex_iv:
         sections["eu-ai-act-annex-iv"] = list(ANNEX_IV_REQUIRED)
@@ -73,6 +90,8 @@ def _base(
         "allow_multiple_production": False,
         "risk_assessment_validity_days": 365,
         "vendor_evidence": ["vendor_validation_report", "outcome_analysis"],
+        "exception_max_days": exception_max_days,
+        "exception_approver_roles": exception_roles,
     }
 
 
@@ -80,13 +99,15 @@ def default_rules(tier: int) -> dict[str, Any]:
     """Sensible defaults: the stricter the tier, the more approvers and the shorter the validity."""
     if tier == 1:
         return _base(["validator", "compliance", "business_approver"], 365, annex_iv=True,
-                     sr117=list(SR117_REQUIRED))
+                     sr117=list(SR117_REQUIRED), exception_max_days=90,
+                     exception_roles=["validator", "compliance"])
     if tier == 2:
-        return _base(["validator", "compliance"], 540, annex_iv=False, sr117=list(SR117_REQUIRED))
+        return _base(["validator", "compliance"], 540, annex_iv=False, sr117=list(SR117_REQUIRED),
+                     exception_max_days=180)
     if tier == 3:
         rules = _base(["validator"], 730, annex_iv=False,
                       sr117=["purpose_and_use", "restrictions_on_use", "data_and_inputs",
-                             "performance_testing", "ongoing_monitoring"])
+                             "performance_testing", "ongoing_monitoring"], exception_max_days=365)
         rules["stages"]["staging"]["evidence"] = ["documentation", "no_open_high_findings",
                                                   "risk_assessment"]
         rules["stages"]["production"]["evidence"] = ["shap", "documentation",
@@ -166,6 +187,18 @@ def rules_errors(rules: Any) -> dict[str, list[str]]:
     if not isinstance(attributes, list) or not all(isinstance(a, str) and a for a in attributes):
         add("fairness_attributes", "Must be a list of sensitive attribute (column) names that "
             "every fairness job must cover, besides those the dataset declares.")
+    if "exception_max_days" in rules:
+        value = rules["exception_max_days"]
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 3650:
+            add("exception_max_days", "Must be a whole number of days between 1 and 3650: the "
+                "longest a policy exception may waive a gate.")
+    if "exception_approver_roles" in rules:
+        roles = rules["exception_approver_roles"]
+        if not isinstance(roles, list) or not roles or any(r not in DECIDING_ROLES for r in roles):
+            add("exception_approver_roles", "Must be a non-empty list of roles that decide "
+                f"(from {', '.join(sorted(DECIDING_ROLES))}).")
+        elif len(set(roles)) != len(roles):
+            add("exception_approver_roles", "A role is listed twice.")
     vendor = rules.get("vendor_evidence", [])
     if not isinstance(vendor, list) or any(v not in kinds for v in vendor):
         add("vendor_evidence", f"Must be a list drawn from {', '.join(kinds)}.")

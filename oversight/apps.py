@@ -23,4 +23,6 @@ class OversightConfig(AppConfig):
             "governance.finding.transitioned",
             "governance.review.scheduled",
             "governance.review.overdue",
+            "oversight.use_restriction.recorded",
+            "oversight.use_restriction.withdrawn",
         )

@@ -31,3 +31,13 @@ FINDING_TRANSITIONS: dict[str, frozenset[str]] = {
     FindingStatus.ACCEPTED: frozenset({FindingStatus.OPEN, FindingStatus.CLOSED}),
     FindingStatus.CLOSED: frozenset({FindingStatus.OPEN}),
 }
+
+
+class RestrictionKind(models.TextChoices):
+    """What a use restriction says about a model: a use it is approved for, a use it must never
+    be put to, a population it may be applied to, a geography it may be used in."""
+
+    ALLOWED_USE = "allowed_use", "Allowed use"
+    PROHIBITED_USE = "prohibited_use", "Prohibited use"
+    POPULATION = "population", "Population"
+    GEOGRAPHY = "geography", "Geography"

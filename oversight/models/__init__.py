@@ -10,10 +10,11 @@ from oversight.models.documents import (
     DocumentSection,
 )
 from oversight.models.findings import Finding, FindingResponse
+from oversight.models.restrictions import UseRestriction
 from oversight.models.reviews import ReviewOverdue
 from oversight.models.risk import RiskAssessment
 
 __all__ = [
     "Document", "DocumentAttachment", "DocumentRevision", "DocumentSection",
-    "Finding", "FindingResponse", "ReviewOverdue", "RiskAssessment",
+    "Finding", "FindingResponse", "ReviewOverdue", "RiskAssessment", "UseRestriction",
 ]

@@ -20,6 +20,7 @@ from oversight.selectors.findings import (
     open_blocking_findings,
 )
 from oversight.selectors.gates import governance_gate_items, is_prohibited
+from oversight.selectors.restrictions import use_restrictions_for, use_restrictions_register
 from oversight.selectors.reviews import overdue_reviews
 from oversight.selectors.risk import (
     risk_assessment_current,
@@ -33,4 +34,5 @@ __all__ = [
     "vendor_validation_reports", "finding_get_for_user", "finding_list_for_user", "finding_thread",
     "open_blocking_findings", "governance_gate_items", "is_prohibited", "overdue_reviews",
     "risk_assessment_current", "risk_assessment_get", "risk_assessment_list",
+    "use_restrictions_for", "use_restrictions_register",
 ]

@@ -12,6 +12,7 @@ from oversight.services.documents import (
     document_sign_off,
 )
 from oversight.services.findings import finding_open, finding_respond, finding_transition
+from oversight.services.restrictions import use_restriction_add, use_restriction_withdraw
 from oversight.services.reviews import review_mark_overdue, review_schedule_after_approval
 from oversight.services.risk import risk_assessment_create, risk_assessment_override
 
@@ -19,5 +20,6 @@ __all__ = [
     "STRUCTURED_FIELDS", "document_attachment_add", "document_create", "document_fields_update",
     "document_section_save", "document_sign_off", "finding_open", "finding_respond",
     "finding_transition", "review_mark_overdue", "review_schedule_after_approval",
-    "risk_assessment_create", "risk_assessment_override",
+    "risk_assessment_create", "risk_assessment_override", "use_restriction_add",
+    "use_restriction_withdraw",
 ]

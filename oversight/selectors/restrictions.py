@@ -1,0 +1,49 @@
+"""Reads of use restrictions: what applies to a model now, and the register's state."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from oversight.models import UseRestriction
+
+
+def use_restrictions_for(model, *, today: dt.date | None = None,
+                         include_withdrawn: bool = False) -> list[UseRestriction]:
+    """The model's restrictions (one query), each with `expired` set for `today`: in force
+    first, then expired; withdrawn ones only when asked."""
+    today = today or timezone.localdate()
+    qs: QuerySet[UseRestriction] = UseRestriction.objects.filter(model=model).select_related(
+        "created_by", "withdrawn_by")
+    if not include_withdrawn:
+        qs = qs.filter(withdrawn_at__isnull=True)
+    rows = list(qs)
+    for r in rows:
+        r.expired = r.is_expired(today)
+        r.withdrawn = r.withdrawn_at is not None
+    return sorted(rows, key=lambda r: (r.withdrawn, r.expired, r.kind, r.created_at, r.pk))
+
+
+def use_restrictions_register(model, *, today: dt.date | None = None) -> dict[str, Any]:
+    """The register's state for a model (the crosswalk's "register:use_restrictions"): met when
+    at least one restriction is in force; the rows in force and the expired ones."""
+    rows = use_restrictions_for(model, today=today)
+    in_force = [r for r in rows if not r.expired]
+    expired = [r for r in rows if r.expired]
+    return {
+        "met": bool(in_force),
+        "in_force": [_row(r) for r in in_force],
+        "expired": [_row(r) for r in expired],
+        "detail": (f"{len(in_force)} use restriction(s) in force" if in_force else
+                   "No use restriction in force: record the model's allowed and prohibited "
+                   "uses, populations and geographies."),
+    }
+
+
+def _row(r: UseRestriction) -> dict[str, Any]:
+    return {"id": r.pk, "kind": r.kind, "text": r.text,
+            "expires_on": r.expires_on.isoformat() if r.expires_on else None,
+            "expired": r.expired}
