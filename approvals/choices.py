@@ -74,3 +74,6 @@ EXCEPTION_TRANSITIONS: dict[str, set[str]] = {
 
 #: An approved exception is "expiring" this many days before its expiry (its owner is told once).
 EXCEPTION_NOTICE_DAYS = 7
+
+#: The decisions on a policy exception (no "request changes": ask again instead).
+EXCEPTION_DECISIONS = [(DecisionKind.APPROVE.value, "Approve"), (DecisionKind.REJECT.value, "Reject")]

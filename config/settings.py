@@ -363,6 +363,8 @@ SPECTACULAR_SETTINGS = {
         "EdgeKindEnum": "registry.choices.EdgeKind",
         "JobStatusEnum": "explainability.choices.JobStatus",
         "FindingStatusEnum": "oversight.choices.FindingStatus",
+        "ExceptionDecisionEnum": "approvals.choices.EXCEPTION_DECISIONS",
+        "DecisionKindEnum": "approvals.choices.DecisionKind",
     },
     # Swagger UI / ReDoc from the drf-spectacular-sidecar package (static files), never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

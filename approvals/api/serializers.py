@@ -1,7 +1,15 @@
+from django.utils import timezone
 from rest_framework import serializers
 
-from approvals.choices import DecisionKind, TargetStage
-from approvals.models import ApprovalCondition, Decision, Notification, PromotionRequest
+from approvals.choices import EXCEPTION_DECISIONS, DecisionKind, TargetStage
+from approvals.models import (
+    ApprovalCondition,
+    Decision,
+    ExceptionApproval,
+    Notification,
+    PolicyException,
+    PromotionRequest,
+)
 from common.api import InputSerializer
 
 
@@ -99,3 +107,59 @@ class AttestationOutput(serializers.Serializer):
     envelope = serializers.DictField(help_text="DSSE envelope: payloadType, payload, signatures.")
     statement = serializers.DictField(help_text="The envelope's in-toto Statement, decoded.")
     audit = AttestationAuditOutput()
+
+
+class ExceptionCreateInput(InputSerializer):
+    model = serializers.SlugField()
+    version = serializers.IntegerField(min_value=1)
+    gate = serializers.CharField(help_text="The gate to waive: a key of the evidence registry "
+                                           "(shap, fairness, documentation, ...).")
+    reason = serializers.CharField(allow_blank=True)
+    compensating_controls = serializers.CharField(allow_blank=True)
+    expires_at = serializers.DateTimeField(
+        help_text="When the waiver ends; at most the tier policy's exception_max_days ahead.")
+
+
+class ExceptionDecisionInput(InputSerializer):
+    decision = serializers.ChoiceField(choices=EXCEPTION_DECISIONS)
+    role = serializers.CharField()
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ExceptionApprovalOutput(serializers.ModelSerializer):
+    approver = serializers.CharField(source="approver.username")
+
+    class Meta:
+        model = ExceptionApproval
+        fields = ["id", "approver", "role", "decision", "comment", "created_at"]
+
+
+class ExceptionOutput(serializers.ModelSerializer):
+    model = serializers.CharField(source="model.name")
+    version = serializers.IntegerField(source="version.version")
+    gate_label = serializers.SerializerMethodField()
+    requested_by = serializers.CharField(source="requested_by.username")
+    policy = serializers.SerializerMethodField()
+    state = serializers.SerializerMethodField()
+    decisions = ExceptionApprovalOutput(many=True, read_only=True)
+
+    class Meta:
+        model = PolicyException
+        fields = ["id", "model", "version", "gate", "gate_label", "reason",
+                  "compensating_controls", "expires_at", "status", "state", "status_reason",
+                  "requested_by", "policy", "approver_roles", "decisions", "approved_at",
+                  "closed_at", "expiry_notified_at", "created_at"]
+
+    def get_gate_label(self, obj) -> str:
+        from approvals.gates import label
+
+        return label(obj.gate)
+
+    def get_policy(self, obj) -> str:
+        return f"tier {obj.policy.tier} v{obj.policy.version}"
+
+    def get_state(self, obj) -> str:
+        """active | expiring | expired | requested | rejected | withdrawn, judged now."""
+        from approvals.selectors import exception_display_state
+
+        return exception_display_state(obj, now=self.context.get("now") or timezone.now())

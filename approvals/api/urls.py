@@ -5,6 +5,7 @@ from approvals.api import views
 
 router = SimpleRouter()
 router.register("promotions", views.PromotionViewSet, basename="promotion")
+router.register("exceptions", views.ExceptionViewSet, basename="policyexception")
 router.register("notifications", views.NotificationViewSet, basename="notification")
 
 urlpatterns = [

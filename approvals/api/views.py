@@ -10,10 +10,10 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from approvals import attestations, gates, selectors, services
+from approvals import attestations, exceptions, gates, selectors, services
 from approvals.api import serializers as s
 from approvals.choices import State, TargetStage
-from approvals.models import Notification, PromotionRequest
+from approvals.models import Notification, PolicyException, PromotionRequest
 from common.errors import NotFound, ValidationFailed
 from common.idempotency import idempotent
 from registry import selectors as registry_selectors
@@ -108,6 +108,78 @@ class PromotionViewSet(viewsets.GenericViewSet):
         cond = services.condition_resolve(actor=request.user, request_id=req.pk,
                                           condition_id=int(condition_id), note=data.validated_data["note"])
         return Response(s.ConditionOutput(cond).data)
+
+
+class ExceptionFilter(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(
+        choices=[(k, k) for k in selectors.EXCEPTION_FILTERS], method="filter_state",
+        help_text="active (waiving now), expiring (within 7 days), expired, requested, all")
+    model = django_filters.CharFilter(field_name="model__name")
+    gate = django_filters.CharFilter()
+
+    class Meta:
+        model = PolicyException
+        fields = ["state", "model", "gate"]
+
+    def filter_state(self, qs, name, value):
+        return selectors.exceptions_filtered(qs, value, now=timezone.now())
+
+
+class ExceptionViewSet(viewsets.GenericViewSet):
+    """Policy exceptions: a waiver of one gate for one version, until an expiry."""
+
+    queryset = PolicyException.objects.none()
+    lookup_value_regex = r"[0-9]+"
+    filterset_class = ExceptionFilter
+    serializer_class = s.ExceptionOutput
+
+    def get_queryset(self):
+        return selectors.exception_list_for_user(self.request.user).order_by("-created_at", "-pk")
+
+    def _out(self, request, pk) -> dict:
+        return s.ExceptionOutput(selectors.exception_get_for_user(request.user, pk)).data
+
+    def list(self, request):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(s.ExceptionOutput(page, many=True).data)
+
+    @extend_schema(request=s.ExceptionCreateInput, responses={201: s.ExceptionOutput})
+    @idempotent
+    def create(self, request):
+        data = s.ExceptionCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        model = registry_selectors.model_get_for_user(request.user, v["model"])
+        version = registry_selectors.version_get(model, v["version"])
+        exc = exceptions.exception_request(
+            actor=request.user, version=version, gate=v["gate"], reason=v["reason"],
+            compensating_controls=v["compensating_controls"], expires_at=v["expires_at"],
+        )
+        return Response(self._out(request, exc.pk), status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request, pk=None):
+        return Response(self._out(request, pk))
+
+    @extend_schema(request=s.ExceptionDecisionInput, responses={201: s.ExceptionOutput})
+    @action(detail=True, methods=["post"])
+    def decisions(self, request, pk=None):
+        exc = selectors.exception_get_for_user(request.user, pk)
+        data = s.ExceptionDecisionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        exceptions.exception_decide(actor=request.user, exception_id=exc.pk,
+                                    decision=v["decision"], role=v["role"], comment=v["comment"])
+        return Response(self._out(request, exc.pk), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.ReasonInput, responses={200: s.ExceptionOutput})
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        exc = selectors.exception_get_for_user(request.user, pk)
+        data = s.ReasonInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        exceptions.exception_withdraw(actor=request.user, exception_id=exc.pk,
+                                      reason=data.validated_data["reason"])
+        return Response(self._out(request, exc.pk))
 
 
 class ReadinessView(APIView):

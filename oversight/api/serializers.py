@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from common.api import InputSerializer
 from governance.models import DocumentTemplate
 from oversight.choices import FindingStatus, Severity
-from oversight.models import Document, DocumentRevision, Finding, FindingResponse, RiskAssessment
+from oversight.models import (
+    Document,
+    DocumentRevision,
+    Finding,
+    FindingResponse,
+    RiskAssessment,
+    UseRestriction,
+)
 
 
 def _username(user) -> str | None:
@@ -186,3 +194,34 @@ class FindingOutput(serializers.ModelSerializer):
 
     def get_blocking(self, obj) -> bool:
         return obj.severity in ("high", "critical") and obj.status in ("open", "remediated")
+
+
+class UseRestrictionInput(InputSerializer):
+    kind = serializers.CharField(help_text="allowed_use | prohibited_use | population | geography")
+    text = serializers.CharField(allow_blank=True)
+    expires_on = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class UseRestrictionWithdrawInput(InputSerializer):
+    reason = serializers.CharField(allow_blank=True)
+
+
+class UseRestrictionOutput(serializers.ModelSerializer):
+    model = serializers.CharField(source="model.name")
+    created_by = serializers.SerializerMethodField()
+    withdrawn_by = serializers.SerializerMethodField()
+    expired = serializers.SerializerMethodField()
+
+    class Meta:
+        model = UseRestriction
+        fields = ["id", "model", "kind", "text", "expires_on", "expired", "created_by",
+                  "created_at", "withdrawn_by", "withdrawn_at", "withdrawn_reason"]
+
+    def get_created_by(self, obj) -> str | None:
+        return _username(obj.created_by)
+
+    def get_withdrawn_by(self, obj) -> str | None:
+        return _username(obj.withdrawn_by)
+
+    def get_expired(self, obj) -> bool:
+        return bool(getattr(obj, "expired", obj.is_expired(timezone.localdate())))

@@ -2,6 +2,7 @@ from django.urls import path
 
 from oversight.api import views_documents as docs
 from oversight.api import views_findings as findings
+from oversight.api import views_restrictions as restrictions
 from oversight.api import views_risk as risk
 
 V = "models/<slug:name>/versions/<int:version>/"
@@ -14,6 +15,10 @@ urlpatterns = [
          name="riskassessment-detail"),
     path("models/<slug:name>/risk-assessments/<int:pk>/override/", risk.RiskOverrideView.as_view(),
          name="riskassessment-override"),
+    path("models/<slug:name>/use-restrictions/", restrictions.UseRestrictionListView.as_view(),
+         name="userestriction-list"),
+    path("models/<slug:name>/use-restrictions/<int:pk>/withdraw/",
+         restrictions.UseRestrictionWithdrawView.as_view(), name="userestriction-withdraw"),
     path("document-templates/", docs.TemplateListView.as_view(), name="documenttemplate-list"),
     path(V + "documents/", docs.VersionDocumentsView.as_view(), name="version-documents"),
     path(V + "documentation-status/", docs.DocumentationStatusView.as_view(),
