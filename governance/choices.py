@@ -11,6 +11,13 @@ class Role(models.TextChoices):
     ADMIN = "admin", "Administrator"
 
 
+def role_label(role: str | None) -> str:
+    """A role as people name it ("Business approver"), the slug itself for an unknown one."""
+    if not role:
+        return ""
+    return dict(Role.choices).get(role, str(role).replace("_", " ").capitalize())
+
+
 #: Roles that may decide on promotion requests (auditors never decide).
 DECIDING_ROLES = frozenset(
     {Role.VALIDATOR, Role.COMPLIANCE, Role.BUSINESS_APPROVER, Role.MODEL_OWNER}

@@ -7,4 +7,5 @@ from governance import views
 urlpatterns = [
     path("audit/", views.audit_log, name="audit-log"),
     path("audit/verify/", views.audit_verify, name="audit-verify"),
+    path("audit/<int:seq>/", views.audit_event, name="audit-event"),
 ]

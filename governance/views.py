@@ -12,7 +12,9 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from common.portal import paginate, portal_view
+from common.errors import NotFound
 from governance import audit, selectors
+from governance.action_labels import action_label
 from governance.auditlog import proofs as auditlog_proofs
 
 
@@ -27,7 +29,7 @@ class AuditFilterForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         actions = sorted(audit.registered_actions())
-        self.fields["action"].choices = [("", "Any action"), *[(a, a) for a in actions]]
+        self.fields["action"].choices = [("", "Any action"), *[(a, action_label(a)) for a in sorted(actions, key=action_label)]]
 
     def clean(self):
         data = super().clean()
@@ -92,6 +94,16 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         "form": form, "page": paginate(request, qs), "export_query": query + "&" if query else "",
         "object_filter_not_exported": bool(form.is_bound and form.is_valid() and form.cleaned_data.get("object")),
     })
+
+
+@portal_view
+def audit_event(request: HttpRequest, seq: int) -> HttpResponse:
+    """One event: who did what to which object, its before/after field by field and the full
+    record. Only events the user may read (others are 404)."""
+    event = selectors.audit_events_for_user(request.user).filter(seq=seq).first()
+    if event is None:
+        raise NotFound(f"No audit event {seq} that you can see.")
+    return render(request, "governance/audit_event.html", {"event": event, "events": [event]})
 
 
 @portal_view

@@ -9,7 +9,11 @@ from django import template
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
+from governance import audit_display
+from governance.action_labels import action_label as _action_label
 from governance.choices import Role
+from governance.choices import role_label as _role_label
+from governance.fairness import threshold_text as _threshold_text
 from governance.permissions import explain_cannot_write, is_admin
 
 register = template.Library()
@@ -50,6 +54,42 @@ def status_badge(status: str | None, label: str | None = None) -> str:
 def role_labels(user) -> list[str]:
     labels = dict(Role.choices)
     return [labels.get(r, r) for r in sorted(getattr(user, "role_names", ()))]
+
+
+@register.filter
+def role_label(role: str | None) -> str:
+    """A role slug as people say it: business_approver -> "Business approver"."""
+    return _role_label(role)
+
+
+@register.filter
+def role_list(roles) -> str:
+    """Role slugs as labels, comma-separated."""
+    return ", ".join(audit_display.role_labels(roles))
+
+
+@register.filter
+def action_label(action: str) -> str:
+    """An audit action as people say it: approvals.promotion.requested -> "Promotion requested"."""
+    return _action_label(action)
+
+
+@register.filter
+def threshold(bounds) -> str:
+    """A threshold as people read it: {"max": 0.1} -> "at most 0.10"."""
+    return _threshold_text(bounds)
+
+
+@register.filter
+def audit_changes(payload) -> list[dict]:
+    """An audit payload's before/after, field by field (governance.audit_display)."""
+    return audit_display.payload_changes(payload)
+
+
+@register.filter
+def audit_details(payload) -> list[tuple[str, str]]:
+    """An audit payload's other facts (reason, comment …) as (label, text)."""
+    return audit_display.payload_details(payload)
 
 
 @register.filter
