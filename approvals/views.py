@@ -153,7 +153,7 @@ def request_decide(request: HttpRequest, request_id: int) -> HttpResponse:
             verb = dict(DecisionKind.choices)[form.cleaned_data["decision"]].lower()
             count = len(_conditions(formset)) if approve else 0
             extra = f" with {count} condition(s)" if count else ""
-            messages.success(request, f"Recorded: {verb} as {form.cleaned_data['role']}{extra}. "
+            messages.success(request, f"Recorded: {verb} as {ROLE_LABELS.get(form.cleaned_data['role'], form.cleaned_data['role'])}{extra}. "
                                       f"The request is now {req.state}.")
             return redirect("approvals:request-detail", request_id=req.pk)
     req = selectors.promotion_get_for_user(request.user, request_id)

@@ -11,8 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from common.portal import paginate, portal_view
 from common.errors import NotFound
+from common.portal import paginate, portal_view
 from governance import audit, selectors
 from governance.action_labels import action_label
 from governance.auditlog import proofs as auditlog_proofs

@@ -11,6 +11,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from governance.fairness import threshold_text
+
 _PROVIDERS: list[Callable[[Any], dict[str, Any]]] = []
 
 
@@ -204,7 +206,7 @@ def _performance(facts: dict) -> str:
     if fairness:
         out.append("**Fairness across groups**\n\n" + _table(
             ["attribute", "metric", "value", "threshold", "passed"],
-            [[r.get("attribute"), r.get("metric"), r.get("value"), r.get("threshold"),
+            [[r.get("attribute"), r.get("metric"), r.get("value"), threshold_text(r.get("threshold")),
               "yes" if r.get("passed") else "no"] for r in fairness]))
     return "\n\n".join(out)
 
