@@ -45,6 +45,13 @@ class ApprovalsConfig(AppConfig):
         from governance.notifications import add_channel
 
         add_channel(in_app_channel)
+        # The documentation pack (built in oversight) records the approval decisions.
+        from approvals.pack import decisions_pack_section
+        from oversight.export import PACK_SECTIONS, PackSection
+
+        PACK_SECTIONS.append(
+            PackSection(40, "approvals/_pack_decisions.html", decisions_pack_section)
+        )
 
 
 def _recheck_in_a_worker(model_name: str) -> None:

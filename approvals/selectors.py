@@ -39,6 +39,20 @@ def promotion_list_for_user(user) -> QuerySet[PromotionRequest]:
     return qs
 
 
+def promotions_for_version(version) -> QuerySet[PromotionRequest]:
+    """Every promotion request of one version, oldest first, with its decisions (and their
+    approvers) and conditions: the decisions the documentation pack records."""
+    return (
+        PromotionRequest.objects.filter(version=version)
+        .select_related("requested_by", "policy")
+        .prefetch_related(
+            Prefetch("decisions", queryset=Decision.objects.select_related("approver")),
+            "conditions",
+        )
+        .order_by("created_at", "id")
+    )
+
+
 def promotion_get_for_user(user, request_id) -> PromotionRequest:
     req = promotion_list_for_user(user).filter(pk=request_id).first()
     if req is None:

@@ -1,10 +1,20 @@
 """Exports of a version's documentation: an HTML pack, the same as PDF (WeasyPrint, offline: only
-data: URIs may be fetched, never the network or local files) and a machine-readable model card."""
+data: URIs may be fetched, never the network or local files) and a machine-readable model card.
+
+The pack is a controlled copy: every PDF page carries the model and version, the artifact's
+sha256, the revision of the document on that page, when it was generated and "page x of y". After
+the documents come the evidence sections, one per entry of `PACK_SECTIONS` (ordered): oversight
+adds the explainability evidence (SHAP, fairness, drift, outcomes) and the findings here; layers
+above oversight (approvals: the decisions) append their own in their AppConfig.ready(), so the
+pack shows their records without oversight importing them.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import markdown as md
@@ -12,8 +22,25 @@ import nh3
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from explainability import selectors as explain_selectors
+from explainability.choices import JobKind
+from governance.fairness import threshold_text
 from oversight import selectors
 from oversight.models import Document
+
+
+@dataclass(frozen=True)
+class PackSection:
+    """One evidence section of the pack: `build(version)` returns the template's context (`s`),
+    or None to leave the section out."""
+
+    order: int
+    template: str
+    build: Callable[[Any], dict[str, Any] | None]
+
+
+#: The pack's evidence sections, in `order`; apps above oversight append theirs.
+PACK_SECTIONS: list[PackSection] = []
 
 _ALLOWED_TAGS = {
     "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "em", "b", "i", "code", "pre",
@@ -49,24 +76,102 @@ def _document_context(document: Document) -> dict[str, Any]:
             "fields": document.fields}
 
 
-def render_pack_html(version, documents: list[Document], *, generated_by: str = "") -> str:
-    """One self-contained HTML page with every document of the version."""
+def _revision_label(document: Document) -> str:
+    return f"{document.template.title} revision {document.revision}"
+
+
+def _sections_html(version, generated_at) -> list[str]:
+    blocks = []
+    for section in sorted(PACK_SECTIONS, key=lambda s: s.order):
+        context = section.build(version)
+        if context is not None:
+            blocks.append(render_to_string(section.template, {
+                "s": context, "version": version, "generated_at": generated_at,
+            }))
+    return blocks
+
+
+def render_pack_html(
+    version, documents: list[Document], *, generated_by: str = "", evidence: bool = True
+) -> str:
+    """One self-contained HTML page with the documents, then (`evidence`) the evidence sections
+    (`PACK_SECTIONS`); the PDF's running header and footer make it a controlled copy."""
     current = selectors.risk_assessment_current(version.model)
+    generated_at = timezone.now()
     return render_to_string("oversight/export/pack.html", {
         "version": version, "model": version.model, "risk": current,
         "documents": [_document_context(d) for d in documents],
-        "generated_at": timezone.now(), "generated_by": generated_by,
+        "revisions": "; ".join(_revision_label(d) for d in documents) or "no documents",
+        "generated_at": generated_at, "generated_by": generated_by,
+        "evidence_sections": _sections_html(version, generated_at) if evidence else [],
     })
 
 
-def render_pdf(html: str) -> bytes:
-    """PDF from HTML, offline: WeasyPrint may read data: URIs only (no http, https or file)."""
+# --- the evidence sections oversight adds ---------------------------------------------------
+
+
+def _fairness_context(job) -> dict[str, Any]:
+    result = job.result or {}
+    attributes = []
+    for name, block in (result.get("attributes") or {}).items():
+        attributes.append(_attribute_rows(name, block))
+    for name, block in (result.get("intersections") or {}).items():
+        attributes.append({**_attribute_rows(name, block), "intersection": True})
+    return {"job": job, "result": result, "passed": bool(result.get("passed")),
+            "attributes": attributes, "outcomes": result.get("outcomes")}
+
+
+def _attribute_rows(name: str, block: dict) -> dict[str, Any]:
+    metrics = [
+        {"metric": metric.replace("_", " "), "value": m.get("value"),
+         "threshold": threshold_text(m.get("threshold")), "passed": m.get("passed")}
+        for metric, m in (block.get("metrics") or {}).items()
+    ]
+    return {"name": name, "metrics": metrics, "groups": block.get("groups") or [],
+            "passed": all(m["passed"] is not False for m in metrics), "intersection": False}
+
+
+def evidence_pack_section(version) -> dict[str, Any]:
+    """SHAP (top features), fairness (per attribute and group, against the thresholds), drift
+    and the outcome analysis: the newest succeeded job of each on this version."""
+    shap = explain_selectors.latest_job(version, JobKind.SHAP)
+    fairness = [
+        _fairness_context(job) for job in (
+            explain_selectors.latest_fairness_job(version, decisions=False),
+            explain_selectors.latest_fairness_job(version, decisions=True),
+        ) if job is not None
+    ]
+    drift = explain_selectors.latest_job(version, JobKind.DRIFT)
+    return {
+        "shap": shap, "shap_features": ((shap.result or {}).get("feature_importance") or [])[:15]
+        if shap else [],
+        "fairness": fairness, "drift": drift, "metrics": version.metrics or {},
+    }
+
+
+def findings_pack_section(version) -> dict[str, Any]:
+    """Every finding on the model as a whole or on this version, open and closed."""
+    return {"findings": list(selectors.findings_for_version(version))}
+
+
+PACK_SECTIONS.append(PackSection(10, "oversight/export/_evidence.html", evidence_pack_section))
+PACK_SECTIONS.append(PackSection(30, "oversight/export/_findings.html", findings_pack_section))
+
+
+def render_pdf_document(html: str):
+    """The laid-out pages (a WeasyPrint Document), offline: WeasyPrint may read data: URIs only
+    (no http, https or file)."""
     import weasyprint
     from weasyprint.urls import URLFetcher
 
     fetcher = URLFetcher(allowed_protocols={"data"}, timeout=1)
     with tempfile.TemporaryDirectory() as base:
-        return weasyprint.HTML(string=html, base_url=base, url_fetcher=fetcher).write_pdf()
+        return weasyprint.HTML(string=html, base_url=base, url_fetcher=fetcher).render()
+
+
+def render_pdf(html: str) -> bytes:
+    """PDF from HTML, offline (see render_pdf_document)."""
+    return render_pdf_document(html).write_pdf()
 
 
 def _iso(value: Any) -> Any:

@@ -195,7 +195,7 @@ _EXPORT_RESPONSES = {
 }
 
 
-def _export(request, version, documents, stem: str):
+def _export(request, version, documents, stem: str, *, evidence: bool = True):
     fmt = request.query_params.get("format", "html")
     if fmt not in _FORMATS:
         raise ValidationFailed("format must be html, pdf or json.", errors={"format": list(_FORMATS)})
@@ -204,7 +204,8 @@ def _export(request, version, documents, stem: str):
         response = HttpResponse(json.dumps(card, indent=2, default=str), content_type="application/json")
         response["Content-Disposition"] = f'attachment; filename="{stem}-model-card.json"'
         return response
-    html = export.render_pack_html(version, documents, generated_by=request.user.username)
+    html = export.render_pack_html(version, documents, generated_by=request.user.username,
+                                   evidence=evidence)
     if fmt == "html":
         return HttpResponse(html, content_type="text/html; charset=utf-8")
     response = HttpResponse(export.render_pdf(html), content_type="application/pdf")
@@ -219,7 +220,8 @@ class DocumentExportView(ExportView):
     def get(self, request, pk: int):
         document = selectors.document_get_for_user(request.user, pk)
         version = document.version
-        return _export(request, version, [document], f"{version.model.name}-v{version.version}")
+        return _export(request, version, [document], f"{version.model.name}-v{version.version}",
+                       evidence=False)
 
 
 class VersionPackExportView(ExportView):

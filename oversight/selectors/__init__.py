@@ -17,6 +17,7 @@ from oversight.selectors.findings import (
     finding_get_for_user,
     finding_list_for_user,
     finding_thread,
+    findings_for_version,
     open_blocking_findings,
 )
 from oversight.selectors.gates import governance_gate_items, is_prohibited
@@ -31,7 +32,7 @@ from oversight.selectors.risk import (
 __all__ = [
     "coverage_matrix", "document_completeness", "document_get", "document_get_for_user",
     "document_required_sections", "document_revisions", "documents_for_version", "revision_diff",
-    "vendor_validation_reports", "finding_get_for_user", "finding_list_for_user", "finding_thread",
+    "vendor_validation_reports", "finding_get_for_user", "finding_list_for_user", "finding_thread", "findings_for_version",
     "open_blocking_findings", "governance_gate_items", "is_prohibited", "overdue_reviews",
     "risk_assessment_current", "risk_assessment_get", "risk_assessment_list",
     "use_restrictions_for", "use_restrictions_register",

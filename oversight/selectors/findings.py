@@ -21,6 +21,16 @@ def open_blocking_findings(model, version=None) -> QuerySet[Finding]:
     return qs
 
 
+def findings_for_version(version) -> QuerySet[Finding]:
+    """Every finding on `version`'s model as a whole or on `version` itself, open and closed,
+    newest first (the documentation pack lists them)."""
+    return (
+        Finding.objects.filter(Q(version__isnull=True) | Q(version=version), model=version.model_id)
+        .select_related("owner", "opened_by", "version")
+        .order_by("-created_at", "-id")
+    )
+
+
 def finding_list_for_user(user) -> QuerySet[Finding]:
     qs = Finding.objects.select_related(
         "model", "version__model", "owner", "opened_by", "document"
