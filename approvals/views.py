@@ -28,6 +28,7 @@ from common.portal import form_errors_from, paginate, portal_view
 from governance import permissions as perms
 from governance.choices import Role
 from governance.models import AuditEvent
+from oversight import selectors as ov_selectors
 from registry import selectors as registry_selectors
 from registry import views as registry_views
 from registry.choices import Stage
@@ -116,6 +117,8 @@ def _request_context(request: HttpRequest, req, form: DecisionForm | None = None
         "bound_resolve_form": resolve_form, "resolve_for": resolve_for,
         "today": timezone.localdate(),
         "live_report": live, "snapshot": req.gate_report or {},
+        "document_revisions": list(ov_selectors.revisions_by_id(
+            (req.evidence or {}).get("document_revisions") or []).values()),
         "roles": [{"role": r, "label": ROLE_LABELS.get(r, r), "approved": r in filled}
                   for r in req.required_roles],
         "read_only": perms.explain_cannot_write(request.user),

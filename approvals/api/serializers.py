@@ -1,4 +1,5 @@
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from approvals.choices import EXCEPTION_DECISIONS, DecisionKind, TargetStage
@@ -11,6 +12,7 @@ from approvals.models import (
     PromotionRequest,
 )
 from common.api import InputSerializer
+from oversight import selectors as ov_selectors
 
 
 class PromotionCreateInput(InputSerializer):
@@ -58,6 +60,20 @@ class ConditionOutput(serializers.ModelSerializer):
         fields = ["id", "text", "due_date", "status", "resolved_at", "resolution_note"]
 
 
+class RevisionRefOutput(serializers.Serializer):
+    document_id = serializers.IntegerField()
+    template = serializers.CharField()
+    title = serializers.CharField()
+    number = serializers.IntegerField()
+    label = serializers.CharField()
+
+
+def revisions_context(requests) -> dict:
+    """The serializer context for many requests: their evidence's revisions, read at once."""
+    ids = [i for r in requests for i in (r.evidence or {}).get("document_revisions") or []]
+    return {"revisions": ov_selectors.revisions_by_id(ids)}
+
+
 class PromotionOutput(serializers.ModelSerializer):
     model = serializers.CharField(source="model.name")
     version = serializers.IntegerField(source="version.version")
@@ -66,18 +82,30 @@ class PromotionOutput(serializers.ModelSerializer):
     decisions = DecisionOutput(many=True, read_only=True)
     conditions = ConditionOutput(many=True, read_only=True)
     approvals_missing = serializers.SerializerMethodField()
+    document_revisions = serializers.SerializerMethodField(
+        help_text="The document revisions the evidence names, by the document's own revision "
+                  "number (evidence.document_revisions holds their ids)."
+    )
 
     class Meta:
         model = PromotionRequest
         fields = [
             "id", "model", "version", "target_stage", "state", "state_reason", "requested_by",
             "justification", "policy", "required_roles", "approvals_missing", "gate_report",
-            "evidence", "evidence_fingerprint", "decisions", "conditions", "deadline_at",
+            "evidence", "document_revisions", "evidence_fingerprint", "decisions", "conditions", "deadline_at",
             "approved_at", "execute_by", "executed_at", "closed_at", "created_at",
         ]
 
     def get_policy(self, obj) -> dict:
         return {"id": obj.policy_id, "tier": obj.policy.tier, "version": obj.policy.version}
+
+    @extend_schema_field(RevisionRefOutput(many=True))
+    def get_document_revisions(self, obj) -> list[dict]:
+        ids = (obj.evidence or {}).get("document_revisions") or []
+        known = self.context.get("revisions")
+        if known is None:  # one request: read its revisions (a list passes them in, one query)
+            known = ov_selectors.revisions_by_id(ids)
+        return [{k: v for k, v in known[i].items() if k != "id"} for i in ids if i in known]
 
     def get_approvals_missing(self, obj) -> list[str]:
         approved = {d.role for d in obj.decisions.all() if d.decision == DecisionKind.APPROVE}

@@ -50,7 +50,9 @@ class PromotionViewSet(viewsets.GenericViewSet):
 
     def list(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(s.PromotionOutput(page, many=True).data)
+        return self.get_paginated_response(
+            s.PromotionOutput(page, many=True, context=s.revisions_context(page)).data
+        )
 
     @extend_schema(request=s.PromotionCreateInput, responses={201: s.PromotionOutput})
     @idempotent

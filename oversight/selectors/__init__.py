@@ -11,6 +11,7 @@ from oversight.selectors.documents import (
     document_revisions,
     documents_for_version,
     revision_diff,
+    revisions_by_id,
     vendor_validation_reports,
 )
 from oversight.selectors.findings import (
@@ -31,7 +32,7 @@ from oversight.selectors.risk import (
 
 __all__ = [
     "coverage_matrix", "document_completeness", "document_get", "document_get_for_user",
-    "document_required_sections", "document_revisions", "documents_for_version", "revision_diff",
+    "document_required_sections", "document_revisions", "documents_for_version", "revision_diff", "revisions_by_id",
     "vendor_validation_reports", "finding_get_for_user", "finding_list_for_user", "finding_thread", "findings_for_version",
     "open_blocking_findings", "governance_gate_items", "is_prohibited", "overdue_reviews",
     "risk_assessment_current", "risk_assessment_get", "risk_assessment_list",

@@ -108,6 +108,22 @@ def document_completeness(version, policy: TierPolicy) -> dict[str, Any]:
     }
 
 
+def revisions_by_id(ids) -> dict[int, dict[str, Any]]:
+    """Document revisions named by database id (a promotion's evidence binds approvals to them),
+    as people name them: {id: {"id", "document_id", "template", "title", "number", "label"}},
+    "label" reading "SR 11-7 model documentation revision 3". One query whatever the count."""
+    ids = [int(i) for i in ids or [] if str(i).isdigit()]
+    if not ids:
+        return {}
+    rows = DocumentRevision.objects.filter(pk__in=ids).select_related("document__template")
+    out: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        title = r.document.template.title if r.document.template_id else r.document.template_slug
+        out[r.pk] = {"id": r.pk, "document_id": r.document_id, "template": r.document.template_slug,
+                     "title": title, "number": r.number, "label": f"{title} revision {r.number}"}
+    return out
+
+
 def coverage_matrix(version) -> list[dict[str, Any]]:
     """Per regulatory source: which template sections answer it, and whether they are filled
     and signed off for this version (the portal's coverage matrix)."""
