@@ -10,6 +10,13 @@ from __future__ import annotations
 ACTION_LABELS: dict[str, str] = {
     # approvals
     "approvals.condition.breached": "Approval condition breached",
+    "approvals.exception.approved": "Policy exception approved",
+    "approvals.exception.decided": "Policy exception decision recorded",
+    "approvals.exception.expired": "Policy exception expired",
+    "approvals.exception.expiry_notified": "Policy exception expiry notice sent",
+    "approvals.exception.rejected": "Policy exception rejected",
+    "approvals.exception.requested": "Policy exception requested",
+    "approvals.exception.withdrawn": "Policy exception withdrawn",
     "approvals.condition.met": "Approval condition met",
     "approvals.promotion.approved": "Promotion approved",
     "approvals.promotion.decided": "Promotion decision recorded",
@@ -61,6 +68,9 @@ ACTION_LABELS: dict[str, str] = {
     "mlflow_api.model.untagged": "MLflow model tag removed",
     "mlflow_api.version.tagged": "MLflow version tagged",
     "mlflow_api.version.untagged": "MLflow version tag removed",
+    # oversight
+    "oversight.use_restriction.recorded": "Use restriction recorded",
+    "oversight.use_restriction.withdrawn": "Use restriction withdrawn",
     # openlineage_api
     "openlineage_api.runevent.received": "OpenLineage run event received",
     # registry
