@@ -34,6 +34,8 @@ class Evidence:
     label: str
     judge: Callable[..., None] | None = None
     policy_may_require: bool = True
+    #: Judged for every promotion whatever the policy names (a policy cannot waive it).
+    always: bool = False
 
 
 def _register(*items: Evidence) -> dict[str, Evidence]:
@@ -131,6 +133,9 @@ def evaluate(version, target_stage: str, *, now=None, policy=None) -> GateReport
             report.evidence["document_revisions"] = sorted(item.get("revision_ids", []))
         elif key == "no_open_high_findings":
             report.evidence["open_findings"] = sorted(item.get("finding_ids", []))
+    for kind in EVIDENCE.values():
+        if kind.always and kind.judge is not None:
+            kind.judge(report, version, replaces_shap=False)
     if shap_dropped:
         names = " and ".join(label(k).lower() for k in replaced)
         report.add("shap", bool(replaced),
@@ -290,6 +295,25 @@ def _outcome_gate(report: GateReport, version, *, replaces_shap: bool) -> None:
     )
 
 
+def _incident_gate(report: GateReport, version, *, replaces_shap: bool) -> None:
+    """Met unless the model has an open serious incident (EU AI Act Art. 73): none of its
+    versions moves while one is reported, investigated or awaiting closure. Not part of the
+    evidence fingerprint: closing the incident lets held approvals execute, it does not revoke
+    them."""
+    incidents = list(ov_selectors.open_serious(version.model))
+    if not incidents:
+        report.add("no_open_serious_incident", True, "No open serious incident on the model.")
+        return
+    report.add(
+        "no_open_serious_incident", False,
+        f"{len(incidents)} open serious incident(s) on {version.model.name}: "
+        + "; ".join(f"#{i.pk} {i.title} ({i.seriousness.label.lower() if i.seriousness_id else 'serious'}, {i.status.replace('_', ' ')})"
+                    for i in incidents)
+        + ". Close the incident before promoting any version of the model.",
+        incident_ids=[i.pk for i in incidents],
+    )
+
+
 def _failed_fairness_metrics(result: dict) -> list[str]:
     failed = []
     for section in ("attributes", "intersections"):
@@ -313,6 +337,8 @@ EVIDENCE: dict[str, Evidence] = _register(
     Evidence("vendor_validation_report", "Vendor validation report attached", _vendor_report_gate),
     Evidence("outcome_analysis", "Outcome analysis on recorded decisions", _outcome_gate),
     Evidence("drift", "Drift check without alert", _drift_gate),
+    Evidence("no_open_serious_incident", "No open serious incident (EU AI Act Art. 73)",
+             _incident_gate, policy_may_require=False, always=True),
 )
 
 

@@ -278,6 +278,28 @@ def explain_cannot_decide_exception(
     return None
 
 
+def explain_cannot_manage_monitoring_plan(user, model) -> str | None:
+    """A model's post-market monitoring plan: its owning team, validators, compliance, admins."""
+    refusal = explain_cannot_write(user)
+    if refusal:
+        return refusal
+    if is_admin(user) or user.role_names & SECOND_LINE or _is_first_line(user, model):
+        return None
+    return ("Only the owning team, validators, compliance or admins may change a model's "
+            "monitoring plan.")
+
+
+def explain_cannot_handle_incident(user, model) -> str | None:
+    """Reporting an incident and moving it through investigation to closure: the owning team,
+    validators, compliance and admins (auditors read it)."""
+    refusal = explain_cannot_write(user)
+    if refusal:
+        return refusal
+    if is_admin(user) or user.role_names & SECOND_LINE or _is_first_line(user, model):
+        return None
+    return "Only the owning team, validators, compliance or admins may report or handle an incident."
+
+
 def capabilities(user) -> list[str]:
     """What the user may do, for the API (`/api/v1/me/`) and the portal to show."""
     if not user.is_authenticated:

@@ -25,4 +25,22 @@ class OversightConfig(AppConfig):
             "governance.review.overdue",
             "oversight.use_restriction.recorded",
             "oversight.use_restriction.withdrawn",
+            "oversight.monitoring_plan.saved",
+            "oversight.monitoring.threshold_crossed",
+            "oversight.monitoring.crossing_ended",
+            "oversight.incident.reported",
+            "oversight.incident.transitioned",
         )
+        # New job results (and every other evidence change) are judged against the model's
+        # post-market monitoring plan in a worker, after they commit. explainability sits below
+        # oversight, so oversight listens to the declared event instead of being called.
+        from common import events
+        from governance.events import EVIDENCE_CHANGED
+
+        events.on(EVIDENCE_CHANGED, _monitor_in_a_worker)
+
+
+def _monitor_in_a_worker(model_name: str) -> None:
+    from oversight.tasks import evaluate_monitoring
+
+    evaluate_monitoring.delay(model_name)

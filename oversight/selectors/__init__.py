@@ -22,6 +22,21 @@ from oversight.selectors.findings import (
     open_blocking_findings,
 )
 from oversight.selectors.gates import governance_gate_items, is_prohibited
+from oversight.selectors.incidents import (
+    incident_clocks,
+    incident_get_for_user,
+    incident_list_for_user,
+    incident_register_state,
+    incidents_for_model,
+    open_serious,
+    overdue_incidents,
+)
+from oversight.selectors.monitoring import (
+    crossings_for,
+    metric_value,
+    monitoring_register_state,
+    plan_for,
+)
 from oversight.selectors.restrictions import use_restrictions_for, use_restrictions_register
 from oversight.selectors.reviews import overdue_reviews
 from oversight.selectors.risk import (
@@ -37,4 +52,7 @@ __all__ = [
     "open_blocking_findings", "governance_gate_items", "is_prohibited", "overdue_reviews",
     "risk_assessment_current", "risk_assessment_get", "risk_assessment_list",
     "use_restrictions_for", "use_restrictions_register",
+    "incident_clocks", "incident_get_for_user", "incident_list_for_user",
+    "incident_register_state", "incidents_for_model", "open_serious", "overdue_incidents",
+    "crossings_for", "metric_value", "monitoring_register_state", "plan_for",
 ]

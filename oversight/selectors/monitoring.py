@@ -1,0 +1,91 @@
+"""Post-market monitoring reads: a model's plan, its crossings, and the figures a monitoring
+threshold reads from a job result."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+
+from explainability.choices import JobKind
+from oversight.choices import MonitoredMetric
+from oversight.models import MonitoringCrossing, MonitoringPlan, MonitoringThreshold
+
+#: The job kind each watched metric is read from.
+METRIC_JOB_KIND: dict[str, str] = {
+    MonitoredMetric.DRIFT_MAX_PSI: JobKind.DRIFT,
+    MonitoredMetric.DRIFT_DRIFTED_FEATURES: JobKind.DRIFT,
+    MonitoredMetric.OUTCOME_ACCURACY: JobKind.FAIRNESS,
+    MonitoredMetric.OUTCOME_AUC: JobKind.FAIRNESS,
+    MonitoredMetric.FAIRNESS_FAILED_METRICS: JobKind.FAIRNESS,
+}
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def metric_value(metric: str, kind: str, result: dict[str, Any] | None) -> float | None:
+    """The value of `metric` in a job result of `kind`, or None when the result does not carry
+    it (e.g. a fairness job without an outcome analysis, a score-less AUC)."""
+    if METRIC_JOB_KIND.get(metric) != kind or not result:
+        return None
+    if metric == MonitoredMetric.DRIFT_MAX_PSI:
+        values = [_number(f.get("psi")) for f in result.get("features") or []]
+        values = [v for v in values if v is not None]
+        return max(values) if values else None
+    if metric == MonitoredMetric.DRIFT_DRIFTED_FEATURES:
+        summary = result.get("summary") or {}
+        return _number(summary.get("drift"))
+    if metric in (MonitoredMetric.OUTCOME_ACCURACY, MonitoredMetric.OUTCOME_AUC):
+        overall = (result.get("outcomes") or {}).get("overall") or {}
+        return _number(overall.get("accuracy" if metric == MonitoredMetric.OUTCOME_ACCURACY else "auc"))
+    if metric == MonitoredMetric.FAIRNESS_FAILED_METRICS:
+        metrics = result.get("metrics")
+        if not isinstance(metrics, dict):
+            return None
+        return float(sum(1 for m in metrics.values() if isinstance(m, dict) and m.get("passed") is False))
+    return None
+
+
+def plan_for(model) -> MonitoringPlan | None:
+    """The model's post-market monitoring plan with its live thresholds (None: no plan)."""
+    return (
+        MonitoringPlan.objects.filter(model=model)
+        .select_related("model", "responsible", "created_by")
+        .prefetch_related(Prefetch(
+            "thresholds",
+            queryset=MonitoringThreshold.objects.filter(retired_at__isnull=True)
+            .select_related("last_job").order_by("metric"),
+            to_attr="live_thresholds",
+        ))
+        .first()
+    )
+
+
+def crossings_for(model) -> QuerySet[MonitoringCrossing]:
+    """Every threshold crossing of the model's plan, newest first, with its finding."""
+    return (
+        MonitoringCrossing.objects.filter(threshold__plan__model=model)
+        .select_related("threshold", "finding", "job__model_version", "last_job", "ended_by_job")
+        .order_by("-opened_at", "-id")
+    )
+
+
+def monitoring_register_state(model) -> dict[str, Any]:
+    """What the compliance matrix reads (register:monitoring_plan): is there a plan, with how
+    many live thresholds, who is responsible, and how many crossings are open."""
+    plan = plan_for(model)
+    if plan is None:
+        return {"exists": False, "plan_id": None, "thresholds": 0, "open_crossings": 0,
+                "responsible": None, "cadence_days": None, "updated_at": None}
+    return {
+        "exists": True, "plan_id": plan.pk, "thresholds": len(plan.live_thresholds),
+        "open_crossings": MonitoringCrossing.objects.filter(
+            threshold__plan=plan, ended_at__isnull=True).count(),
+        "responsible": plan.responsible.username, "cadence_days": plan.cadence_days,
+        "updated_at": plan.updated_at,
+    }
