@@ -1,0 +1,191 @@
+"""Post-market monitoring (EU AI Act Art. 72): the plan, and job results judged against it:
+a crossed threshold opens exactly one finding, the owner is notified."""
+
+import datetime as dt
+from unittest import mock
+
+import pytest
+from django.utils import timezone
+
+from common import events
+from common.errors import Forbidden, ValidationFailed
+from explainability.models import Job
+from governance.events import EVIDENCE_CHANGED
+from governance.models import AuditEvent
+from oversight import selectors, services
+from oversight.models import Finding, MonitoringCrossing
+from registry.models import ModelVersion
+from tests import factories
+
+PLAN = [{"metric": "drift.max_psi", "direction": "above", "threshold": 0.25},
+        {"metric": "outcome.accuracy", "direction": "below", "threshold": 0.7, "severity": "medium"}]
+
+
+@pytest.fixture
+def setup(personas):
+    eng = personas["engineer"]
+    model = factories.model(eng, owner="owner")
+    ds = factories.dataset(eng)
+    ref, cur = factories.dataset_version(eng, ds), factories.dataset_version(eng, ds, csv=b"a,b\n5,6\n")
+    version = factories.version(eng, model)
+    ModelVersion.objects.filter(pk=version.pk).update(stage="production")
+    version.refresh_from_db()
+    return {"model": model, "version": version, "ref": ref, "cur": cur}
+
+
+_clock = [timezone.now() - dt.timedelta(hours=1)]
+
+
+def _job(setup, kind="drift", *, psi=None, accuracy=None, version=None):
+    _clock[0] += dt.timedelta(seconds=1)
+    result = ({"verdict": "drift" if psi >= 0.25 else "stable",
+               "features": [{"feature": "a", "psi": psi}, {"feature": "b", "psi": psi / 2}],
+               "summary": {"drift": int(psi >= 0.25)}} if kind == "drift" else
+              {"passed": True, "metrics": {}, "outcomes": {"overall": {"accuracy": accuracy}}})
+    version = version or setup["version"]
+    return Job.objects.create(
+        model_version=version, dataset=setup["cur"], reference_dataset=setup["ref"], kind=kind,
+        status="succeeded", progress=100, attempts=1, started_at=_clock[0], finished_at=_clock[0],
+        result=result, artifact_sha256=version.artifact_sha256,
+    )
+
+
+def _plan(personas, setup, who="owner", thresholds=PLAN, cadence=30):
+    return services.monitoring_plan_save(
+        actor=personas[who], model=setup["model"], responsible=personas["engineer"],
+        cadence_days=cadence, thresholds=thresholds, notes="Monthly drift and outcome review.",
+    )
+
+
+def _evaluate(setup):
+    return services.monitoring_evaluate(model_name=setup["model"].name)
+
+
+def test_plan_saved_with_audit_and_selector(personas, setup):
+    plan = _plan(personas, setup)
+    found = selectors.plan_for(setup["model"])
+    assert found == plan and found.responsible.username == "engineer" and found.cadence_days == 30
+    assert [(t.metric, t.direction, t.threshold) for t in found.live_thresholds] == [
+        ("drift.max_psi", "above", 0.25), ("outcome.accuracy", "below", 0.7)]
+    event = AuditEvent.objects.get(action="oversight.monitoring_plan.saved")
+    assert event.actor_name == "owner" and event.payload["before"] is None
+    assert event.payload["after"]["thresholds"][0]["metric"] == "drift.max_psi"
+    state = selectors.monitoring_register_state(setup["model"])
+    assert state["exists"] and state["thresholds"] == 2 and state["open_crossings"] == 0
+
+
+def test_plan_edit_retires_a_dropped_metric(personas, setup):
+    _plan(personas, setup)
+    _plan(personas, setup, thresholds=[{"metric": "drift.max_psi", "direction": "above", "threshold": 0.2}])
+    plan = selectors.plan_for(setup["model"])
+    assert [(t.metric, t.threshold) for t in plan.live_thresholds] == [("drift.max_psi", 0.2)]
+    last = AuditEvent.objects.filter(action="oversight.monitoring_plan.saved").order_by("-seq").first()
+    assert last.payload["retired"] == ["outcome.accuracy"]
+    assert last.payload["before"]["thresholds"][0]["threshold"] == 0.25
+
+
+@pytest.mark.parametrize(("thresholds", "cadence", "field"), [
+    ([], 30, "thresholds"),
+    ([{"metric": "nope", "direction": "above", "threshold": 1}], 30, "thresholds"),
+    ([{"metric": "drift.max_psi", "direction": "sideways", "threshold": 1}], 30, "thresholds"),
+    ([{"metric": "drift.max_psi", "threshold": "high"}], 30, "thresholds"),
+    (PLAN, 0, "cadence_days"),
+])
+def test_bad_plans_are_refused_naming_the_field(personas, setup, thresholds, cadence, field):
+    with pytest.raises(ValidationFailed) as exc:
+        _plan(personas, setup, thresholds=thresholds, cadence=cadence)
+    assert field in exc.value.errors
+
+
+def test_auditor_cannot_save_a_plan(personas, setup):
+    with pytest.raises(Forbidden):
+        _plan(personas, setup, who="auditor")
+
+
+def test_threshold_crossed_twice_opens_exactly_one_finding(personas, setup, mailoutbox,
+                                                           django_capture_on_commit_callbacks):
+    _plan(personas, setup)
+    _job(setup, psi=0.05)
+    assert _evaluate(setup) == []
+    first = _job(setup, psi=0.4)
+    with mock.patch("oversight.tasks.evaluate_monitoring.delay"), \
+            mock.patch("approvals.tasks.recheck_promotions.delay") as recheck, \
+            django_capture_on_commit_callbacks(execute=True):
+        opened = _evaluate(setup)
+    recheck.assert_called_once_with("credit-default")  # a blocking finding: promotions re-judge
+    assert len(opened) == 1 and opened[0].job == first and opened[0].value == 0.4
+    finding = opened[0].finding
+    assert finding.severity == "high" and finding.status == "open" and finding.owner.username == "owner"
+    assert "0.4 is above the plan's threshold 0.25" in finding.title
+    crossed = [m for m in mailoutbox if "threshold crossed" in m.subject]
+    assert len(crossed) == 1 and set(crossed[0].to) == {"owner@example.com", "engineer@example.com"}
+    # The same result re-evaluated, and a second result still beyond the threshold: same crossing.
+    assert _evaluate(setup) == []
+    second = _job(setup, psi=0.5)
+    assert _evaluate(setup) == [] and _evaluate(setup) == []
+    assert Finding.objects.count() == 1 and MonitoringCrossing.objects.count() == 1
+    crossing = MonitoringCrossing.objects.get()
+    assert crossing.last_job == second and crossing.last_value == 0.5 and crossing.ended_at is None
+    assert AuditEvent.objects.filter(action="oversight.monitoring.threshold_crossed").count() == 1
+    opened_event = AuditEvent.objects.get(action="governance.finding.opened")
+    assert opened_event.actor_name == "system" and opened_event.payload["after"]["source"] == "monitoring"
+
+
+def test_back_within_ends_the_crossing_and_a_new_crossing_opens_a_new_finding(personas, setup):
+    _plan(personas, setup)
+    _job(setup, psi=0.3)
+    _job(setup, psi=0.1)
+    _job(setup, psi=0.6)
+    # A new plan judges only the newest result; then each later one in order.
+    assert len(_evaluate(setup)) == 1
+    _job(setup, psi=0.1)
+    assert _evaluate(setup) == []
+    ended = MonitoringCrossing.objects.get()
+    assert ended.ended_at is not None and ended.last_value == 0.1
+    _job(setup, psi=0.9)
+    assert len(_evaluate(setup)) == 1
+    assert Finding.objects.count() == 2
+    assert AuditEvent.objects.filter(action="oversight.monitoring.crossing_ended").count() == 1
+
+
+def test_outcome_metric_below_threshold_opens_a_finding_of_its_severity(personas, setup):
+    _plan(personas, setup)
+    _job(setup, "fairness", accuracy=0.65)
+    [crossing] = _evaluate(setup)
+    assert crossing.threshold.metric == "outcome.accuracy"
+    assert crossing.finding.severity == "medium"
+
+
+def test_results_on_versions_not_in_production_are_not_judged(personas, setup):
+    _plan(personas, setup)
+    staging = factories.version(personas["engineer"], setup["model"])
+    _job(setup, psi=0.9, version=staging)
+    assert _evaluate(setup) == []
+
+
+def test_a_database_constraint_allows_one_open_crossing_per_threshold(personas, setup):
+    from django.db import IntegrityError, transaction
+
+    _plan(personas, setup)
+    _job(setup, psi=0.9)
+    [crossing] = _evaluate(setup)
+    other = _job(setup, psi=0.95)
+    finding = Finding.objects.create(model=setup["model"], title="dup", severity="high")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        MonitoringCrossing.objects.create(threshold=crossing.threshold, job=other, value=1,
+                                          finding=finding, last_job=other, last_value=1)
+
+
+def test_a_job_result_enqueues_the_evaluation_after_commit(personas, setup,
+                                                          django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    from governance.events import evidence_changed
+
+    with mock.patch("oversight.tasks.evaluate_monitoring.delay") as delay, \
+            mock.patch("approvals.tasks.recheck_promotions.delay"):
+        with django_capture_on_commit_callbacks(execute=True):
+            with transaction.atomic(durable=False):
+                evidence_changed(setup["model"].name)
+    delay.assert_called_once_with(setup["model"].name)
+    assert events.declared()[EVIDENCE_CHANGED.name]
