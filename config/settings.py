@@ -365,6 +365,7 @@ SPECTACULAR_SETTINGS = {
         "FindingStatusEnum": "oversight.choices.FindingStatus",
         "ExceptionDecisionEnum": "approvals.choices.EXCEPTION_DECISIONS",
         "DecisionKindEnum": "approvals.choices.DecisionKind",
+        "IncidentStatusEnum": "oversight.choices.IncidentStatus",
     },
     # Swagger UI / ReDoc from the drf-spectacular-sidecar package (static files), never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

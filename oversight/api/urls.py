@@ -2,6 +2,7 @@ from django.urls import path
 
 from oversight.api import views_documents as docs
 from oversight.api import views_findings as findings
+from oversight.api import views_monitoring as monitoring
 from oversight.api import views_restrictions as restrictions
 from oversight.api import views_risk as risk
 
@@ -47,4 +48,15 @@ urlpatterns = [
     path("findings/<int:pk>/transition/", findings.FindingTransitionView.as_view(),
          name="finding-transition"),
     path("reviews/overdue/", findings.OverdueReviewsView.as_view(), name="reviews-overdue"),
+    path("models/<slug:name>/monitoring-plan/", monitoring.MonitoringPlanView.as_view(),
+         name="monitoring-plan"),
+    path("models/<slug:name>/monitoring-crossings/", monitoring.MonitoringCrossingsView.as_view(),
+         name="monitoring-crossings"),
+    path("incident-clocks/", monitoring.IncidentClockListView.as_view(), name="incident-clocks"),
+    path("incidents/", monitoring.IncidentListView.as_view(), name="incident-list"),
+    path("incidents/<int:pk>/", monitoring.IncidentDetailView.as_view(), name="incident-detail"),
+    path("incidents/<int:pk>/transition/", monitoring.IncidentTransitionView.as_view(),
+         name="incident-transition"),
+    path("incidents/<int:pk>/export/", monitoring.IncidentExportView.as_view(),
+         name="incident-export"),
 ]

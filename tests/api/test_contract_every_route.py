@@ -98,9 +98,16 @@ def world(personas, client_for, monkeypatch):
         {"model": model.name, "version": 1, "target_stage": "staging", "justification": "j"},
         format="json",
     )
-    for response in (ra, doc, finding, promotion):
+    incident = engineer.post(
+        "/api/v1/incidents/",
+        {"model": model.name, "title": "t", "description": "d", "occurred_at": "2026-01-01T10:00:00Z",
+         "became_known_at": "2026-01-02T10:00:00Z", "serious": True, "seriousness": "death"},
+        format="json",
+    )
+    for response in (ra, doc, finding, promotion, incident):
         assert response.status_code == 201, response.content
     ids = {"jobs": job.pk, "documents": doc.json()["id"], "findings": finding.json()["id"],
+           "incidents": incident.json()["id"],
            "risk-assessments": ra.json()["id"],
            "promotions": promotion.json()["id"]}
     return {"model": model.name, "dataset": dataset.name, "ids": ids}
