@@ -71,6 +71,11 @@ ACTION_LABELS: dict[str, str] = {
     # oversight
     "oversight.use_restriction.recorded": "Use restriction recorded",
     "oversight.use_restriction.withdrawn": "Use restriction withdrawn",
+    "oversight.incident.reported": "Incident reported",
+    "oversight.incident.transitioned": "Incident status changed",
+    "oversight.monitoring.crossing_ended": "Monitoring threshold back within limits",
+    "oversight.monitoring.threshold_crossed": "Monitoring threshold crossed",
+    "oversight.monitoring_plan.saved": "Monitoring plan saved",
     # openlineage_api
     "openlineage_api.runevent.received": "OpenLineage run event received",
     # registry
