@@ -3,7 +3,7 @@ notifications and the emergency rollback."""
 
 from django.urls import path
 
-from approvals import views
+from approvals import views, views_exceptions
 
 P = "promotions/<int:request_id>/"
 
@@ -20,6 +20,13 @@ urlpatterns = [
     path("models/<slug:name>/v<int:version>/promote/", views.request_open, name="request-open"),
     path("models/<slug:name>/v<int:version>/rollback/", views.version_rollback,
          name="version-rollback"),
+    path("exceptions/", views_exceptions.exception_register, name="exception-register"),
+    path("exceptions/<int:pk>/", views_exceptions.exception_detail, name="exception-detail"),
+    path("exceptions/<int:pk>/decide/", views_exceptions.exception_decide, name="exception-decide"),
+    path("exceptions/<int:pk>/withdraw/", views_exceptions.exception_withdraw,
+         name="exception-withdraw"),
+    path("models/<slug:name>/v<int:version>/exceptions/new/", views_exceptions.exception_request,
+         name="exception-request"),
     path("notifications/", views.notification_list, name="notifications"),
     path("notifications/read-all/", views.notification_read_all, name="notifications-read-all"),
     path("notifications/<int:notification_id>/read/", views.notification_read,

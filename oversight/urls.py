@@ -3,7 +3,14 @@ before the app existed (some under the registry's `/models/...`), so bookmarks k
 
 from django.urls import path
 
-from oversight import views, views_documents, views_findings, views_inventory, views_models
+from oversight import (
+    views,
+    views_documents,
+    views_findings,
+    views_inventory,
+    views_models,
+    views_restrictions,
+)
 
 D = "documents/<int:pk>/"
 V = "models/<slug:name>/v<int:version>/"
@@ -29,4 +36,8 @@ urlpatterns = [
     path("models/<slug:name>/risk/", views_models.risk_assessment, name="risk"),
     path("models/<slug:name>/risk/override/", views_models.risk_override, name="risk-override"),
     path("models/<slug:name>/findings/new/", views_models.finding_open, name="finding-open"),
+    path("models/<slug:name>/use-restrictions/", views_restrictions.restriction_add,
+         name="use-restriction-add"),
+    path("models/<slug:name>/use-restrictions/<int:pk>/withdraw/",
+         views_restrictions.restriction_withdraw, name="use-restriction-withdraw"),
 ]

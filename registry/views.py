@@ -40,6 +40,11 @@ class Section:
 
 MODEL_SECTIONS: list[Section] = []
 VERSION_SECTIONS: list[Section] = []
+#: Blocks shown at the top of EVERY page about one model (its model and version pages, and the
+#: pages of the apps above about its documents, findings, jobs, promotions...): base.html calls
+#: `{% model_banners %}` (registry/templatetags/model_banners.py), which finds the page's model
+#: in its context. `build(request, model)` returns the context (or None to show nothing).
+MODEL_BANNERS: list[Section] = []
 
 
 def _render_sections(sections: list[Section], request: HttpRequest, obj) -> list[dict]:
