@@ -33,6 +33,12 @@ class ApprovalsConfig(AppConfig):
         from approvals import webhooks
 
         audit.subscribe(webhooks.on_audit_event)
+        from django.db.models.signals import post_delete, post_save
+
+        from approvals.models import WebhookEndpoint
+
+        post_save.connect(webhooks.forget_endpoints, sender=WebhookEndpoint)
+        post_delete.connect(webhooks.forget_endpoints, sender=WebhookEndpoint)
         from common import events
         from governance.events import EVIDENCE_CHANGED
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 import urllib.error
 import urllib.request
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from approvals.models import WebhookDelivery, WebhookEndpoint
@@ -38,15 +40,40 @@ def payload_for(event) -> dict:
     }
 
 
+# Which endpoints might want an event: read at most once per WEBHOOK_ENDPOINTS_CACHE_SECONDS per
+# process instead of once per audit event (every write in Gatehouse records one: on the
+# registration hot path the lookup was one statement in seven). A change saved in this process is
+# seen at once (post_save/post_delete in approvals.apps call `forget_endpoints`); another process
+# sees a new endpoint within the cache time. When some endpoint wants the event, the endpoints are
+# read again before deliveries are written, so one deleted or disabled meanwhile gets nothing.
+_endpoints: tuple[float, list[WebhookEndpoint]] | None = None
+
+
+def active_endpoints() -> list[WebhookEndpoint]:
+    global _endpoints
+    now = time.monotonic()
+    if _endpoints is None or _endpoints[0] <= now:
+        fresh = list(WebhookEndpoint.objects.filter(is_active=True))
+        _endpoints = (now + settings.WEBHOOK_ENDPOINTS_CACHE_SECONDS, fresh)
+    return _endpoints[1]
+
+
+def forget_endpoints(**_signal) -> None:
+    global _endpoints
+    _endpoints = None
+
+
 def on_audit_event(event) -> None:
     """Audit subscriber (after commit): queue a delivery per endpoint that wants this event."""
-    endpoints = [e for e in WebhookEndpoint.objects.filter(is_active=True) if e.wants(event.action)]
-    if not endpoints:
+    wanting = [e.pk for e in active_endpoints() if e.wants(event.action)]
+    if not wanting:
         return
     from approvals.tasks import deliver_webhook
 
     payload = payload_for(event)
-    for endpoint in endpoints:
+    for endpoint in WebhookEndpoint.objects.filter(pk__in=wanting, is_active=True):
+        if not endpoint.wants(event.action):
+            continue
         delivery = WebhookDelivery.objects.create(
             endpoint=endpoint, event_type=event.action, payload=payload
         )

@@ -425,6 +425,9 @@ JOB_RETRY_BACKOFF_SECONDS = float(os.environ.get("JOB_RETRY_BACKOFF_SECONDS", "5
 JOB_SHAP_CHUNK_ROWS = int(os.environ.get("JOB_SHAP_CHUNK_ROWS", "2000"))
 JOB_FAIRNESS_CHUNK_ROWS = int(os.environ.get("JOB_FAIRNESS_CHUNK_ROWS", "250000"))
 DRIFT_SCHEDULE_ENABLED = env_bool("DRIFT_SCHEDULE_ENABLED", True)
+# Webhook endpoints are re-read at most this often per process (approvals.webhooks): a change
+# made in another process reaches this one within that time.
+WEBHOOK_ENDPOINTS_CACHE_SECONDS = float(os.environ.get("WEBHOOK_ENDPOINTS_CACHE_SECONDS", "5"))
 DRIFT_SCHEDULE_CRON = os.environ.get("DRIFT_SCHEDULE_CRON", "0 3 * * *")  # m h dom mon dow
 
 

@@ -47,8 +47,12 @@ def model_get_for_write(user, name: str) -> RegisteredModel:
         qs = qs.filter(team_id__in=user.team_ids)
     model = qs.filter(name=name).first()
     if model is None:
-        raise NotFound(f"No model named {name!r} that you can see.")
+        raise model_not_found(name)
     return model
+
+
+def model_not_found(name: str) -> NotFound:
+    return NotFound(f"No model named {name!r} that you can see.")
 
 
 def model_get_for_user(user, name: str) -> RegisteredModel:

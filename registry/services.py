@@ -267,13 +267,48 @@ def _next_version_number(parent: RegisteredModel | Dataset) -> int:
     return parent.latest_version
 
 
+def _claim_next_version(actor, model_name: str) -> RegisteredModel:
+    """The model `actor` can see by that name, with its next version number handed out, in ONE
+    statement: the numbering UPDATE (and its row lock, see `_next_version_number`) finds the row by
+    name under the same visibility rule as `selectors.model_get_for_write` and returns it. Saves
+    the registration hot path the separate model SELECT. No row: not found (or not visible)."""
+    from registry.selectors import model_not_found
+
+    where, params = ["name = %s"], [model_name]
+    if not perms.can_read_everything(actor):
+        teams = sorted(actor.team_ids)
+        if not teams:
+            raise model_not_found(model_name)
+        where.append(f"team_id IN ({', '.join(['%s'] * len(teams))})")
+        params += teams
+    fields = [f for f in RegisteredModel._meta.concrete_fields]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {RegisteredModel._meta.db_table} SET latest_version = latest_version + 1 "
+            f"WHERE {' AND '.join(where)} RETURNING {columns}",
+            params,
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise model_not_found(model_name)
+    values = []
+    for field, value in zip(fields, row, strict=True):  # the converters a SELECT would apply
+        col = field.get_col(RegisteredModel._meta.db_table)
+        for convert in connection.ops.get_db_converters(col) + field.get_db_converters(connection):
+            value = convert(value, col, connection)
+        values.append(value)
+    return RegisteredModel.from_db(connection.alias, [f.attname for f in fields], values)
+
+
 # Not durable: an adapter may call it inside its own transaction (a savepoint then); the hot
 # MLflow path instead passes `on_registered`, so its rows join this transaction without one.
 @transaction.atomic
 def model_version_register(
     *,
     actor,
-    model: RegisteredModel,
+    model: RegisteredModel | None = None,
+    model_name: str = "",
     artifact_file: BinaryIO | None = None,
     artifact_filename: str = "",
     artifact_uri: str = "",
@@ -303,7 +338,17 @@ def model_version_register(
 
     The version number is handed out under the model's row lock (`_next_version_number`), so
     concurrent registrations get distinct numbers. Unknown references fail the whole registration; nothing is written.
+
+    Give `model`, or `model_name` for a registration without an uploaded file: the model is then
+    found and numbered by one statement at the start (`_claim_next_version`; not found -> 404).
+    An upload keeps the lock short: the model is passed in and numbered once the file is stored.
     """
+    number = None
+    if model is None:
+        if artifact_file is not None:
+            raise ValueError("an upload is registered under a model read beforehand (model=)")
+        model = _claim_next_version(actor, model_name)
+        number = model.latest_version
     _require(perms.explain_cannot_edit_model(actor, model))
     # References are checked before the artifact is stored, so a bad one keeps nothing.
     found = refs.resolve(
@@ -343,7 +388,8 @@ def model_version_register(
         msg = "Upload an artifact file, or give artifact_uri with artifact_sha256."
         raise ValidationFailed(msg, errors={"artifact": [msg]})
 
-    number = _next_version_number(model)
+    if number is None:
+        number = _next_version_number(model)
     version = ModelVersion.objects.create(
         model=model, version=number, kind=kind, artifact=artifact, artifact_uri=artifact_uri,
         artifact_sha256=declared_sha, artifact_format=fmt, vendor=vendor or {},

@@ -39,6 +39,16 @@ def _isolated_artifact_root(settings, tmp_path):
     settings.JOB_OUTPUT_ROOT = tmp_path / "job-output"
 
 
+@pytest.fixture(autouse=True)
+def _no_cached_webhook_endpoints():
+    """A test's endpoints are rolled back with it: none is remembered into the next test."""
+    from approvals import webhooks
+
+    webhooks.forget_endpoints()
+    yield
+    webhooks.forget_endpoints()
+
+
 def make_persona(name: str):
     roles, teams = PERSONAS[name]
     return gov.user_create(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -113,15 +114,17 @@ class VersionViewSet(viewsets.GenericViewSet):
     @idempotent
     def create(self, request, model_name: str):
         check_content_length(request, settings.MAX_ARTIFACT_BYTES)
-        model = self._model()
         data = s.VersionCreateInput(data=request.data)
-        data.is_valid(raise_exception=True)
+        if not data.is_valid():
+            self._model()  # an unknown or hidden model is a 404, whatever the body
+            raise ValidationError(data.errors)
         fields = dict(data.validated_data)
         upload = fields.pop("artifact", None)
-        version = services.model_version_register(
-            actor=request.user, model=model, artifact_file=upload,
-            artifact_filename=getattr(upload, "name", ""), **fields,
-        )
+        if upload is None:  # found and numbered in one statement (the hot path)
+            where = {"model_name": model_name}
+        else:  # an upload is stored before the model's row is locked for its number
+            where = {"model": self._model(), "artifact_file": upload, "artifact_filename": upload.name}
+        version = services.model_version_register(actor=request.user, **where, **fields)
         # Answered from the objects just written (the service sets their lineage refs).
         return Response(s.VersionOutput(version).data, status=status.HTTP_201_CREATED)
 

@@ -107,3 +107,63 @@ def test_unsubscribed_events_are_not_sent(db, receiver, django_capture_on_commit
                                    event_types=["approvals.promotion.executed"])
     _emit(django_capture_on_commit_callbacks)
     assert not WebhookDelivery.objects.exists() and r.received == []
+
+
+def test_endpoints_are_read_once_per_cache_period_and_a_saved_change_is_seen_at_once(
+    db, receiver, django_capture_on_commit_callbacks, django_assert_num_queries, settings
+):
+    settings.WEBHOOK_ENDPOINTS_CACHE_SECONDS = 60
+    r = receiver()
+    siem = WebhookEndpoint.objects.create(name="siem", url=r.url, secret="k",
+                                          event_types=["governance.team.created"])
+    _emit(django_capture_on_commit_callbacks)  # reads the endpoints
+    from approvals import webhooks
+
+    event = audit.AuditEvent.objects.latest("seq")
+    with django_assert_num_queries(2):  # the wanting endpoints re-read, the delivery row
+        webhooks.on_audit_event(event)
+    assert WebhookDelivery.objects.filter(endpoint=siem).count() == 2
+    siem.is_active = False
+    siem.save()  # this process forgets what it read
+    _emit_another(django_capture_on_commit_callbacks)
+    assert WebhookDelivery.objects.filter(endpoint=siem).count() == 2
+
+
+def test_an_endpoint_deleted_by_another_process_gets_nothing(
+    db, receiver, django_capture_on_commit_callbacks, settings
+):
+    import time
+
+    from approvals import webhooks
+
+    settings.WEBHOOK_ENDPOINTS_CACHE_SECONDS = 60
+    r = receiver()
+    gone = WebhookEndpoint.objects.create(name="gone", url=r.url, secret="k", event_types=["*"])
+    kept = WebhookEndpoint.objects.create(name="kept", url=r.url, secret="k", event_types=["*"])
+    WebhookEndpoint.objects.filter(pk=gone.pk).delete()
+    # As if the delete happened in another process: this one still holds both.
+    webhooks._endpoints = (time.monotonic() + 60, [gone, kept])
+    _emit(django_capture_on_commit_callbacks)
+    assert list(WebhookDelivery.objects.values_list("endpoint__name", flat=True)) == ["kept"]
+
+
+def _emit_another(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        team = Team.objects.create(name="hooks-2")
+        audit.record(action="governance.team.created", target=team)
+
+
+def test_an_event_nobody_subscribes_to_costs_no_query_once_endpoints_are_read(
+    db, receiver, django_capture_on_commit_callbacks, django_assert_num_queries, settings
+):
+    from approvals import webhooks
+
+    settings.WEBHOOK_ENDPOINTS_CACHE_SECONDS = 60
+    r = receiver()
+    WebhookEndpoint.objects.create(name="promotions", url=r.url, secret="k",
+                                   event_types=["approvals.promotion.executed"])
+    _emit(django_capture_on_commit_callbacks)
+    event = audit.AuditEvent.objects.latest("seq")
+    with django_assert_num_queries(0):
+        webhooks.on_audit_event(event)
+    assert not WebhookDelivery.objects.exists()

@@ -185,3 +185,47 @@ def test_version_list_query_count_bounded(client_for, setup, personas):
             )
 
     contract.assert_list_queries_bounded(client, URL, grow)
+
+
+def test_a_registration_by_uri_finds_and_numbers_the_model_in_one_statement(
+    client_for, setup, django_capture_on_commit_callbacks
+):
+    """Token, numbering UPDATE (which also finds the model), version INSERT, audit INSERT; the
+    webhook fan-out after commit reads nothing once the endpoints are known."""
+    client = client_for("engineer")
+    body = {"artifact_uri": "s3://models/credit/v.onnx", "artifact_sha256": "a" * 64}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(URL, body, format="json").status_code == 201  # warm: token stamp
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx, django_capture_on_commit_callbacks(execute=True):
+        response = client.post(URL, body, format="json")
+    assert response.status_code == 201, response.content
+    # (The savepoint pair is the test's own transaction; in production it is BEGIN/COMMIT.)
+    statements = [q["sql"].split()[0] for q in ctx.captured_queries
+                  if q["sql"].split()[0] not in ("SAVEPOINT", "RELEASE")]
+    assert statements == ["SELECT", "UPDATE", "INSERT", "INSERT"], statements
+    assert response.json()["version"] == 2
+    assert list(ModelVersion.objects.values_list("version", flat=True).order_by("version")) == [1, 2]
+
+
+def test_refusals_of_a_registration_by_uri_leave_the_version_number_untouched(client_for, setup):
+    model, _ = setup
+    body = {"artifact_uri": "s3://models/credit/v.onnx", "artifact_sha256": "a" * 64}
+    outsider = client_for("other_engineer")
+    # Hidden from the outsider: 404 whatever the body, and no number is used up.
+    assert outsider.post(URL, body, format="json").status_code == 404
+    assert outsider.post(URL, {"artifact_sha256": "xyz"}, format="json").status_code == 404
+    # Visible but not theirs to write (read-everything role): 403, rolled back.
+    refused = client_for("validator").post(URL, body, format="json")
+    assert refused.status_code == 403
+    # Visible and writable, bad input: 400 naming the field.
+    bad = client_for("engineer").post(URL, {"artifact_sha256": "xyz"}, format="json")
+    assert bad.status_code == 400 and "artifact_sha256" in bad.json()["errors"]
+    model.refresh_from_db()
+    assert model.latest_version == 0 and not ModelVersion.objects.exists()
+    ok = client_for("engineer").post(URL, body, format="json")
+    assert ok.status_code == 201 and ok.json()["version"] == 1
+    assert client_for("engineer").post("/api/v1/models/no-such/versions/", body,
+                                       format="json").status_code == 404
