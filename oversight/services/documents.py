@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from common import artifact_store
+from common import artifact_store, filetypes
 from common.errors import Conflict, Forbidden, ValidationFailed
 from governance import audit
 from governance import permissions as perms
@@ -207,13 +207,24 @@ def document_fields_update(*, actor, document: Document, fields: dict[str, Any])
     return document
 
 
-def _store_attachment(upload: BinaryIO, limit: int) -> tuple[str, str, int]:
-    """Stream the upload to staging while hashing, then store it under documents/ by sha256."""
+def _store_attachment(upload: BinaryIO, limit: int, name: str) -> tuple[str, str, int, str]:
+    """Stream the upload to staging while hashing, check its kind by content against
+    DOCUMENT_ATTACHMENT_TYPES (a refused file is not stored), then store it under documents/ by
+    sha256. Returns (sha256, key, size, media type of the detected kind)."""
     staged = artifact_store.stage(
         upload, max_bytes=limit, too_large=f"An attachment may be at most {limit} bytes."
     )
+    try:
+        kind = filetypes.check_allowed(staged.path, settings.DOCUMENT_ATTACHMENT_TYPES)
+    except filetypes.KindNotAllowed as exc:
+        staged.discard()
+        msg = f"{name}: {exc}"
+        raise ValidationFailed(msg, errors={"file": [msg]}, code="file_type_not_allowed") from exc
+    except BaseException:
+        staged.discard()
+        raise
     sha, size = staged.sha256, staged.size
-    return sha, artifact_store.put(staged, prefix="documents/"), size
+    return sha, artifact_store.put(staged, prefix="documents/"), size, filetypes.media_type(kind)
 
 
 @transaction.atomic(durable=True)
@@ -221,16 +232,18 @@ def document_attachment_add(
     *, actor, document: Document, section_key: str, upload: BinaryIO, filename: str,
     content_type: str = "",
 ) -> DocumentAttachment:
-    """Attach a file (evidence, a report) to a section. Stored by sha256; clears a sign-off."""
+    """Attach a file (evidence, a report) to a section. Only the kinds DOCUMENT_ATTACHMENT_TYPES
+    allows, judged by content, are kept (stored by sha256, recorded with the detected media
+    type, not the one the client claimed); clears a sign-off."""
     model = _model_of(document)
     _require(perms.explain_cannot_edit_documentation(actor, model))
     if document.template.section(section_key) is None:
         raise ValidationFailed(f"The {document.template_slug} template has no section {section_key!r}.",
                                errors={"section": ["Unknown section."]})
-    sha, rel, size = _store_attachment(upload, settings.MAX_ARTIFACT_BYTES)
+    name = os.path.basename(filename or "attachment")[:255]
+    sha, rel, size, content_type = _store_attachment(upload, settings.MAX_ARTIFACT_BYTES, name)
     document = _locked(document)
     current = DocumentSection.objects.filter(document=document, key=section_key).first()
-    name = os.path.basename(filename or "attachment")[:255]
     revision = _new_revision(document, key=section_key, text=current.text if current else "",
                              actor=actor, note=f"attached {name} ({sha[:12]})")
     attachment = DocumentAttachment.objects.create(
