@@ -292,6 +292,12 @@ ARTIFACT_S3 = {
 if ARTIFACT_STORAGE == "s3" and not ARTIFACT_S3["bucket"]:
     raise ImproperlyConfigured("ARTIFACT_STORAGE=s3 needs ARTIFACT_S3_BUCKET.")
 MAX_ARTIFACT_BYTES = int(os.environ.get("MAX_ARTIFACT_BYTES", str(500 * 1024 * 1024)))
+def _document_kinds() -> list[str]:
+    from common.filetypes import DOCUMENT_KINDS  # pure data: no Django needed to import it
+
+    return list(DOCUMENT_KINDS)
+
+
 # The kinds of file a document may have attached, judged by content (common.filetypes), never by
 # name: comma-separated names from pdf, png, jpeg, gif, webp, csv, text, docx, xlsx, pptx, doc, xls.
 DOCUMENT_ATTACHMENT_TYPES = [
@@ -299,6 +305,12 @@ DOCUMENT_ATTACHMENT_TYPES = [
         "DOCUMENT_ATTACHMENT_TYPES", "pdf,png,jpeg,gif,webp,csv,text,docx,xlsx,pptx,doc,xls"
     ).split(",") if t.strip()
 ]
+_unknown_types = sorted(set(DOCUMENT_ATTACHMENT_TYPES) - set(_document_kinds()))
+if _unknown_types:
+    raise ImproperlyConfigured(
+        f"DOCUMENT_ATTACHMENT_TYPES names unknown type(s) {', '.join(_unknown_types)}; known: "
+        f"{', '.join(_document_kinds())}."
+    )
 # A request body (other than uploaded files) larger than this is refused with a JSON 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(10 * 1024 * 1024)))
 # Caps on API input (common.api.InputSerializer): text fields declared without their own
