@@ -52,11 +52,14 @@ class ApprovalsConfig(AppConfig):
 
         add_channel(in_app_channel)
         # The documentation pack (built in oversight) records the approval decisions.
-        from approvals.pack import decisions_pack_section
+        from approvals.pack import decisions_pack_section, exceptions_pack_section
         from oversight.export import PACK_SECTIONS, PackSection
 
         PACK_SECTIONS.append(
             PackSection(40, "approvals/_pack_decisions.html", decisions_pack_section)
+        )
+        PACK_SECTIONS.append(
+            PackSection(45, "approvals/_pack_exceptions.html", exceptions_pack_section)
         )
 
 

@@ -26,3 +26,14 @@ def decisions_pack_section(version) -> dict[str, Any]:
             "required_roles": [role_label(r) for r in req.required_roles],
         })
     return {"requests": requests}
+
+
+def exceptions_pack_section(version) -> dict[str, Any]:
+    """Every policy exception on the version: the gate waived, why, the compensating controls,
+    who approved it and until when."""
+    from approvals import gates
+
+    rows = selectors.exceptions_for_version(version)
+    for exc in rows:
+        exc.gate_label = gates.label(exc.gate)
+    return {"rows": rows}

@@ -154,6 +154,14 @@ def findings_pack_section(version) -> dict[str, Any]:
     return {"findings": list(selectors.findings_for_version(version))}
 
 
+def use_restrictions_pack_section(version) -> dict[str, Any]:
+    """The model's use restrictions as they stand when the pack is made (withdrawn ones too,
+    marked so), expired ones marked expired."""
+    return {"rows": selectors.use_restrictions_for(version.model, include_withdrawn=True)}
+
+
+PACK_SECTIONS.append(PackSection(5, "oversight/export/_use_restrictions.html",
+                                 use_restrictions_pack_section))
 PACK_SECTIONS.append(PackSection(10, "oversight/export/_evidence.html", evidence_pack_section))
 PACK_SECTIONS.append(PackSection(30, "oversight/export/_findings.html", findings_pack_section))
 
@@ -208,6 +216,12 @@ def model_card(version, documents: list[Document]) -> dict[str, Any]:
             "assessed_at": _iso(current.created_at), "expires_at": _iso(current.expires_at),
             "reasons": current.reasons,
         },
+        "use_restrictions": [
+            {"id": r.pk, "kind": r.kind, "text": r.text, "expires_on": _iso(r.expires_on),
+             "expired": r.expired, "recorded_by": r.created_by.username,
+             "recorded_at": _iso(r.created_at)}
+            for r in selectors.use_restrictions_for(model)
+        ],
         "considerations": fields,
         "explanations": {"shap_top_features": facts.get("shap_top_features", [])},
         "fairness": facts.get("fairness", []),

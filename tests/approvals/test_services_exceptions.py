@@ -255,3 +255,14 @@ def test_withdrawal_by_requester_closes_the_gate_again(personas, make_ready):
     assert exc.status == "withdrawn"
     item, _ = shap_item(version, timezone.now())
     assert item["met"] is False
+
+
+def test_exceptions_are_in_the_documentation_pack(personas, make_ready):
+    from oversight import export
+
+    version = make_ready(tier=1, shap=False)
+    exc = approve_all(personas, ask(personas, version))
+    html = export.render_pack_html(version, [])
+    assert 'data-testid="pack-exceptions"' in html
+    assert "Manual feature review by the validator" in html
+    assert "validator (validator): approve" in html and f"<td class=\"num\">{exc.pk}</td>" in html

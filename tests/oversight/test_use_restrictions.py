@@ -75,3 +75,23 @@ def test_withdrawal_needs_a_reason_and_is_recorded(personas, model):
     assert row.withdrawn and row.withdrawn_reason == "Superseded"
     event = AuditEvent.objects.get(action="oversight.use_restriction.withdrawn")
     assert event.payload["reason"] == "Superseded"
+
+
+def test_restrictions_are_in_the_model_card_and_the_pack(personas, model, client_for):
+    from oversight import export
+
+    version = factories.version(personas["engineer"], model)
+    add(personas, model, kind="allowed_use", text="Retail credit decisions")
+    lapsed = add(personas, model, kind="geography", text="UK only",
+                 expires_on=timezone.localdate())
+    UseRestriction.objects.filter(pk=lapsed.pk).update(
+        expires_on=timezone.localdate() - dt.timedelta(days=1))
+    card = client_for("validator").get(
+        f"/api/v1/models/{model.name}/versions/{version.version}/documentation-pack/?format=json").json()
+    assert [(r["kind"], r["text"], r["expired"]) for r in card["use_restrictions"]] == [
+        ("allowed_use", "Retail credit decisions", False), ("geography", "UK only", True)]
+    html = export.render_pack_html(version, [])
+    assert 'data-testid="pack-use-restrictions"' in html
+    assert "Retail credit decisions" in html and "expired" in html
+    assert 'data-testid="pack-exceptions"' not in html  # none requested
+    assert "No exception to policy was requested for this version." in html
