@@ -47,6 +47,10 @@ class ApprovalsConfig(AppConfig):
         from governance.policy import register_evidence
 
         register_evidence(policy_evidence_labels())
+        from approvals.compliance.judges import SOURCES
+        from governance.crosswalk import register_sources
+
+        register_sources(SOURCES)
         from approvals.notifications import in_app_channel
         from governance.notifications import add_channel
 

@@ -39,6 +39,15 @@ def latest_job(version, kind: str, *, status: str | None = JobStatus.SUCCEEDED) 
     return qs.first()
 
 
+def succeeded_jobs_for_versions(version_ids: list[int]) -> list[Job]:
+    """Every succeeded job on any of the versions, newest first, in one query (the compliance
+    evaluator picks the latest of each kind per version)."""
+    return list(
+        Job.objects.filter(model_version_id__in=version_ids, status=JobStatus.SUCCEEDED)
+        .select_related("dataset__dataset").order_by("-finished_at", "-id")
+    )
+
+
 def job_list_for_user(user) -> QuerySet[Job]:
     """Jobs on models the user may see."""
     qs = _jobs()

@@ -71,6 +71,17 @@ def audit_events_for_user(user) -> QuerySet[AuditEvent]:
     return qs.filter(Q(model_name__in=names) | Q(actor_id=user.pk))
 
 
+def audit_last_positions(object_type: str, object_ids: list[int]) -> dict[int, int]:
+    """For each object: the position of its newest audit event (objects without one are
+    absent), in one query for the lot."""
+    from django.db.models import Max
+
+    rows = (AuditEvent.objects.filter(object_type=object_type,
+                                      object_id__in=[str(i) for i in object_ids])
+            .order_by().values("object_id").annotate(last=Max("seq")))
+    return {int(r["object_id"]): r["last"] for r in rows}
+
+
 def stage_history(model, *, at: dt.datetime | None = None) -> dict[str, Any]:
     """The stage changes of a model's versions, replayed from the audit record, and (with `at`)
     which versions were in each stage at that moment."""

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 
 from common.errors import NotFound, ValidationFailed
 from governance import permissions as perms
 from registry import refs
-from registry.choices import EdgeKind
+from registry.choices import EdgeKind, Stage
 from registry.models import Dataset, DatasetVersion, LineageEdge, ModelVersion, RegisteredModel
 
 MAX_LINEAGE_DEPTH = 100
@@ -101,6 +101,34 @@ def with_lineage_refs(versions: list[ModelVersion]) -> list[ModelVersion]:
     for v in versions:
         v.lineage_refs = {kind: sorted(found) for kind, found in refs_by_id[v.pk].items()}
     return versions
+
+
+def lineage_datasets(version_ids: list[int]) -> dict[int, dict[str, list[DatasetVersion]]]:
+    """For each version: the dataset versions it was trained and evaluated on ({edge kind:
+    [DatasetVersion]}, each with its dataset), in one query for the lot."""
+    found: dict[int, dict[str, list[DatasetVersion]]] = {
+        pk: {EdgeKind.TRAINED_ON: [], EdgeKind.EVALUATED_ON: []} for pk in version_ids
+    }
+    edges = LineageEdge.objects.filter(
+        downstream_model_id__in=version_ids, upstream_dataset__isnull=False
+    ).select_related("upstream_dataset__dataset").order_by("id")
+    for edge in edges:
+        found[edge.downstream_model_id][edge.kind].append(edge.upstream_dataset)
+    return found
+
+
+def current_versions(model_ids: list[int]) -> dict[int, ModelVersion]:
+    """Each model's current version: in production (the newest, if the policy allows several),
+    else its latest. One query for the lot, with `model` and its `owner` joined."""
+    found: dict[int, ModelVersion] = {}
+    rows = (ModelVersion.objects.filter(model_id__in=model_ids)
+            .filter(Q(stage=Stage.PRODUCTION) | Q(version=F("model__latest_version")))
+            .select_related("model__owner").order_by("model_id", "-version"))
+    for v in rows:
+        best = found.get(v.model_id)
+        if best is None or (v.stage == Stage.PRODUCTION and best.stage != Stage.PRODUCTION):
+            found[v.model_id] = v
+    return found
 
 
 def version_get(

@@ -10,6 +10,7 @@ from oversight.selectors.documents import (
     document_required_sections,
     document_revisions,
     documents_for_version,
+    documents_for_versions,
     revision_diff,
     revisions_by_id,
     vendor_validation_reports,
@@ -20,6 +21,7 @@ from oversight.selectors.findings import (
     finding_thread,
     findings_for_version,
     open_blocking_findings,
+    open_blocking_findings_for_models,
 )
 from oversight.selectors.gates import governance_gate_items, is_prohibited
 from oversight.selectors.incidents import (
@@ -43,15 +45,18 @@ from oversight.selectors.risk import (
     risk_assessment_current,
     risk_assessment_get,
     risk_assessment_list,
+    risk_assessments_current,
 )
 
 __all__ = [
     "coverage_matrix", "document_completeness", "document_get", "document_get_for_user",
-    "document_required_sections", "document_revisions", "documents_for_version", "revision_diff", "revisions_by_id",
-    "vendor_validation_reports", "finding_get_for_user", "finding_list_for_user", "finding_thread", "findings_for_version",
-    "open_blocking_findings", "governance_gate_items", "is_prohibited", "overdue_reviews",
-    "risk_assessment_current", "risk_assessment_get", "risk_assessment_list",
-    "use_restrictions_for", "use_restrictions_register",
+    "document_required_sections", "document_revisions", "documents_for_version",
+    "documents_for_versions", "revision_diff", "revisions_by_id", "vendor_validation_reports",
+    "finding_get_for_user", "finding_list_for_user", "finding_thread", "findings_for_version",
+    "open_blocking_findings", "open_blocking_findings_for_models", "governance_gate_items",
+    "is_prohibited", "overdue_reviews", "risk_assessment_current", "risk_assessment_get",
+    "risk_assessment_list", "risk_assessments_current", "use_restrictions_for",
+    "use_restrictions_register",
     "incident_clocks", "incident_get_for_user", "incident_list_for_user",
     "incident_register_state", "incidents_for_model", "open_serious", "overdue_incidents",
     "crossings_for", "metric_value", "monitoring_register_state", "plan_for",

@@ -31,6 +31,15 @@ def findings_for_version(version) -> QuerySet[Finding]:
     )
 
 
+def open_blocking_findings_for_models(model_ids: list[int]) -> list[Finding]:
+    """Unresolved high and critical findings on any of the models (on the model as a whole or
+    one of its versions), in one query: callers pick a version's own in Python."""
+    return list(Finding.objects.filter(
+        model_id__in=model_ids, status__in=UNRESOLVED_FINDING_STATUSES,
+        severity__in=BLOCKING_SEVERITIES,
+    ).order_by("-created_at", "-id"))
+
+
 def finding_list_for_user(user) -> QuerySet[Finding]:
     qs = Finding.objects.select_related(
         "model", "version__model", "owner", "opened_by", "document"

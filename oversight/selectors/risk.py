@@ -19,6 +19,15 @@ def risk_assessment_current(model) -> RiskAssessment | None:
     return risk_assessment_list(model).first()
 
 
+def risk_assessments_current(model_ids: list[int]) -> dict[int, RiskAssessment]:
+    """The newest assessment of each model (expired or not), in one query for the lot."""
+    current: dict[int, RiskAssessment] = {}
+    for ra in (RiskAssessment.objects.filter(model_id__in=model_ids)
+               .select_related("assessed_by").order_by("model_id", "-created_at", "-id")):
+        current.setdefault(ra.model_id, ra)
+    return current
+
+
 def risk_assessment_get(model, pk: int | str) -> RiskAssessment:
     found = risk_assessment_list(model).filter(pk=pk).first() if str(pk).isdigit() else None
     if found is None:
