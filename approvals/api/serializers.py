@@ -191,3 +191,58 @@ class ExceptionOutput(serializers.ModelSerializer):
         from approvals.selectors import exception_display_state
 
         return exception_display_state(obj, now=self.context.get("now") or timezone.now())
+
+
+# --- compliance against the regulatory crosswalk (output shapes, for the schema) ---------------
+
+
+class ComplianceLinkOutput(serializers.Serializer):
+    label = serializers.CharField()
+    url = serializers.CharField(help_text="The portal page that holds the evidence.")
+    sha256 = serializers.CharField(allow_null=True, help_text="Hash of the evidence, if it has one.")
+
+
+class ComplianceEvidenceOutput(serializers.Serializer):
+    source = serializers.CharField(help_text="The crosswalk's evidence source (kind:value).")
+    met = serializers.BooleanField()
+    detail = serializers.CharField()
+    todo = serializers.CharField(help_text="What to do when not met (empty when met).")
+    links = ComplianceLinkOutput(many=True)
+
+
+class ComplianceObligationOutput(serializers.Serializer):
+    id = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.ChoiceField(choices=["met", "missing", "not_applicable"])
+    reason = serializers.CharField(help_text="Why not applicable (empty otherwise).")
+    todo = serializers.ListField(child=serializers.CharField(), help_text="What to do, if missing.")
+    evidence = ComplianceEvidenceOutput(many=True)
+
+
+class ComplianceCountsOutput(serializers.Serializer):
+    met = serializers.IntegerField()
+    missing = serializers.IntegerField()
+    not_applicable = serializers.IntegerField()
+
+
+class ComplianceFrameworkOutput(serializers.Serializer):
+    framework = serializers.CharField()
+    title = serializers.CharField()
+    applicable = serializers.BooleanField()
+    applicability = serializers.CharField()
+    counts = ComplianceCountsOutput()
+    all_met = serializers.BooleanField()
+    obligations = ComplianceObligationOutput(
+        many=True, required=False, help_text="Only when one framework is asked for.")
+
+
+class ComplianceOutput(serializers.Serializer):
+    model = serializers.CharField()
+    version = serializers.IntegerField()
+    ref = serializers.CharField()
+    stage = serializers.CharField()
+    eu_ai_act_class = serializers.CharField(allow_null=True)
+    risk_tier = serializers.IntegerField(allow_null=True)
+    crosswalk_version = serializers.IntegerField()
+    evaluated_at = serializers.DateTimeField()
+    frameworks = ComplianceFrameworkOutput(many=True)

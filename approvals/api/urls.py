@@ -11,6 +11,8 @@ router.register("notifications", views.NotificationViewSet, basename="notificati
 urlpatterns = [
     path("models/<slug:model_name>/versions/<int:version>/readiness/", views.ReadinessView.as_view(),
          name="version-readiness"),
+    path("models/<slug:model_name>/versions/<int:version>/compliance/",
+         views.ComplianceView.as_view(), name="version-compliance"),
     path("models/<slug:model_name>/versions/<int:version>/rollback/", views.RollbackView.as_view(),
          name="version-rollback"),
     path("models/<slug:model_name>/versions/<int:version>/attestations/",

@@ -10,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from approvals import attestations, exceptions, gates, selectors, services
+from approvals import attestations, compliance, exceptions, gates, selectors, services
 from approvals.api import serializers as s
 from approvals.choices import State, TargetStage
 from approvals.models import Notification, PolicyException, PromotionRequest
@@ -202,6 +202,32 @@ class ReadinessView(APIView):
         body["model"], body["version"] = model.name, mv.version
         body["ready"] = report.passed
         return Response(body)
+
+
+class ComplianceView(APIView):
+    """The version against the regulatory crosswalk: with `framework`, obligation by obligation
+    (met with links to the evidence and its hash, missing with what to do, not applicable with
+    why); without, every framework's counts."""
+
+    @extend_schema(
+        operation_id="version_compliance",
+        parameters=[OpenApiParameter(
+            "framework", str, enum=list(compliance.framework_names()), required=False,
+            description="One framework, obligation by obligation (absent: every framework's summary).",
+        )],
+        responses={200: s.ComplianceOutput},
+    )
+    def get(self, request, model_name: str, version: int):
+        model = registry_selectors.model_get_for_user(request.user, model_name)
+        mv = registry_selectors.version_get(model, version)
+        framework = request.query_params.get("framework") or None
+        names = compliance.framework_names()
+        if framework is not None and framework not in names:
+            msg = f"framework must be one of {', '.join(names)} (not {framework!r})."
+            raise ValidationFailed(msg, errors={"framework": [msg]})
+        report = compliance.evaluate(mv, framework=framework)
+        body = report if framework else compliance.summary(report)
+        return Response(s.ComplianceOutput(body).data)
 
 
 class RollbackView(APIView):

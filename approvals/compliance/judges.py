@@ -155,9 +155,9 @@ def _signoff(ev: VersionEvidence, slug: str) -> Result:
         return _missing(f"{ev.version.ref} has no {slug} documentation.", _start_todo(ev, slug),
                         _link("Version page", _version_url(ev) + "#documentation"))
     if not doc.is_signed_off:
-        why = ("it was edited after the sign-off of revision "
-               f"{doc.signed_off_revision}" if doc.signed_off_revision else "it is not signed off")
-        return _missing(f"The {slug} documentation stands at revision {doc.revision}; {why}.",
+        # An edit after a sign-off clears it, so an unsigned document may have been signed once.
+        return _missing(f"The {slug} documentation stands at revision {doc.revision}; it is not "
+                        "signed off at that revision.",
                         f"The model owner signs off the {slug} documentation (Sign off on the "
                         "document page) once it is complete.",
                         _link(f"{slug} documentation", _document_url(doc)))
