@@ -51,6 +51,9 @@ class ApprovalsConfig(AppConfig):
         from governance.crosswalk import register_sources
 
         register_sources(SOURCES)
+        # The compliance blocks on oversight's inventory and documentation pack, and on the
+        # version page, are registered through their hooks (a worker renders packs too).
+        from approvals import views_compliance  # noqa: F401
         from approvals.notifications import in_app_channel
         from governance.notifications import add_channel
 

@@ -3,7 +3,7 @@ notifications and the emergency rollback."""
 
 from django.urls import path
 
-from approvals import views, views_exceptions
+from approvals import views, views_compliance, views_exceptions
 
 P = "promotions/<int:request_id>/"
 
@@ -27,6 +27,8 @@ urlpatterns = [
          name="exception-withdraw"),
     path("models/<slug:name>/v<int:version>/exceptions/new/", views_exceptions.exception_request,
          name="exception-request"),
+    path("models/<slug:name>/v<int:version>/compliance/", views_compliance.version_compliance,
+         name="version-compliance"),
     path("notifications/", views.notification_list, name="notifications"),
     path("notifications/read-all/", views.notification_read_all, name="notifications-read-all"),
     path("notifications/<int:notification_id>/read/", views.notification_read,

@@ -80,6 +80,7 @@ class Framework:
     obligations: tuple[Obligation, ...]
     applies_when: tuple[str, ...] | None = None
     not_applicable_reason: str = ""
+    short: str = ""
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,7 @@ def parse(data: Any) -> Crosswalk:
         frameworks[slug] = Framework(
             slug=slug, title=str(raw.get("title") or slug), obligations=tuple(obligations),
             applies_when=applies, not_applicable_reason=reason,
+            short=str(raw.get("short") or slug),
         )
     if problems:
         raise CrosswalkError(problems)

@@ -4,6 +4,8 @@ and oversight's findings."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import django_filters
 from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.http import HttpRequest, HttpResponse
@@ -21,6 +23,10 @@ from registry.models import ModelVersion, RegisteredModel
 
 STAGE_ORDER = {s: i for i, s in enumerate([Stage.PRODUCTION, Stage.STAGING, Stage.DEVELOPMENT, Stage.ARCHIVED])}
 
+#: Badges apps above oversight show beside each model (approvals: frameworks fully met): each
+#: fn(models on the page) -> {model id: [{"label", "title", ...}]}, in a bounded number of
+#: queries for the page, never per row.
+INVENTORY_BADGES: list[Callable[[list[RegisteredModel]], dict[int, list[dict]]]] = []
 
 
 class InventoryFilter(filters.ModelFilter):
@@ -77,6 +83,11 @@ def inventory(request: HttpRequest) -> HttpResponse:
         model.stages = sorted(stages[model.pk], key=STAGE_ORDER.get)
         model.open_findings = len(model.portal_open_findings)
         model.review_overdue = bool(model.next_review_date and model.next_review_date < today)
+        model.badges = []
+    rows = {m.pk: m for m in page.object_list}
+    for provider in INVENTORY_BADGES:
+        for model_id, badges in provider(list(rows.values())).items():
+            rows[model_id].badges.extend(badges)
     eu_classes = (
         RegisteredModel.objects.exclude(eu_ai_act_class="")
         .order_by("eu_ai_act_class").values_list("eu_ai_act_class", flat=True).distinct()

@@ -227,6 +227,7 @@ class ComplianceCountsOutput(serializers.Serializer):
 
 class ComplianceFrameworkOutput(serializers.Serializer):
     framework = serializers.CharField()
+    short = serializers.CharField(help_text="The framework's short name.")
     title = serializers.CharField()
     applicable = serializers.BooleanField()
     applicability = serializers.CharField()

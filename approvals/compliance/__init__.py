@@ -84,7 +84,7 @@ def _framework(fw, ev, memo) -> dict[str, Any]:
     else:
         applicability = fw.not_applicable_reason.format(eu_ai_act_class=eu_class)
     return {
-        "framework": fw.slug, "title": fw.title, "applicable": applicable,
+        "framework": fw.slug, "short": fw.short, "title": fw.title, "applicable": applicable,
         "applicability": applicability, "counts": counts,
         "all_met": applicable and counts[MISSING] == 0 and counts[MET] > 0,
         "obligations": rows,
@@ -130,7 +130,8 @@ def badges_for_models(models: list, *, now: dt.datetime | None = None) -> dict[i
     for model_id, version in current.items():
         report = reports[version.pk]
         out[model_id] = [
-            {"framework": f["framework"], "title": f["title"], "version": version.version,
+            {"framework": f["framework"], "short": f["short"], "title": f["title"],
+             "version": version.version,
              "counts": f["counts"]}
             for f in report["frameworks"] if f["all_met"]
         ]
