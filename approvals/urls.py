@@ -3,7 +3,7 @@ notifications and the emergency rollback."""
 
 from django.urls import path
 
-from approvals import views, views_compliance, views_exceptions
+from approvals import views, views_challenge, views_compliance, views_exceptions
 
 P = "promotions/<int:request_id>/"
 
@@ -20,6 +20,8 @@ urlpatterns = [
     path("models/<slug:name>/v<int:version>/promote/", views.request_open, name="request-open"),
     path("models/<slug:name>/v<int:version>/rollback/", views.version_rollback,
          name="version-rollback"),
+    path("challenge/", views_challenge.challenge_page, name="challenge"),
+    path("challenge.csv", views_challenge.challenge_csv, name="challenge-csv"),
     path("exceptions/", views_exceptions.exception_register, name="exception-register"),
     path("exceptions/<int:pk>/", views_exceptions.exception_detail, name="exception-detail"),
     path("exceptions/<int:pk>/decide/", views_exceptions.exception_decide, name="exception-decide"),

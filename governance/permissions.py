@@ -238,6 +238,16 @@ def explain_cannot_edit_use_restrictions(user, model) -> str | None:
     return "Only the owning team, validators, compliance or admins may record a model's use restrictions."
 
 
+def explain_cannot_view_challenge(user) -> str | None:
+    """Effective challenge figures (per validator): for the head of model risk, i.e. the risk
+    and compliance roles, auditors and admins; not for the first line they measure."""
+    if not user.is_authenticated:
+        return "Sign in first."
+    if is_admin(user) or user.role_names & {Role.VALIDATOR, Role.COMPLIANCE, Role.AUDITOR}:
+        return None
+    return "Only validators, compliance, auditors and admins may see the effective challenge figures."
+
+
 # --- policy exceptions: who may ask, who may approve -------------------------------------
 
 

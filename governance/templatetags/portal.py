@@ -14,7 +14,7 @@ from governance.action_labels import action_label as _action_label
 from governance.choices import Role
 from governance.choices import role_label as _role_label
 from governance.fairness import threshold_text as _threshold_text
-from governance.permissions import explain_cannot_write, is_admin
+from governance.permissions import explain_cannot_view_challenge, explain_cannot_write, is_admin
 
 register = template.Library()
 
@@ -96,6 +96,11 @@ def audit_details(payload) -> list[tuple[str, str]]:
 def can_write(user) -> bool:
     """Whether write controls are shown at all (auditors never see one)."""
     return explain_cannot_write(user) is None
+
+
+@register.filter
+def can_see_challenge(user) -> bool:
+    return explain_cannot_view_challenge(user) is None
 
 
 @register.filter

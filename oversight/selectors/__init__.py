@@ -2,6 +2,7 @@
 re-exported here). Registry rows are imported (oversight sits above the registry); tier policies
 and templates are read through `governance.selectors`."""
 
+from oversight.selectors import challenge
 from oversight.selectors.documents import (
     coverage_matrix,
     document_completeness,
@@ -49,6 +50,7 @@ from oversight.selectors.risk import (
 )
 
 __all__ = [
+    "challenge",
     "coverage_matrix", "document_completeness", "document_get", "document_get_for_user",
     "document_required_sections", "document_revisions", "documents_for_version",
     "documents_for_versions", "revision_diff", "revisions_by_id", "vendor_validation_reports",
