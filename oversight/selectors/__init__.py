@@ -40,7 +40,11 @@ from oversight.selectors.monitoring import (
     monitoring_register_state,
     plan_for,
 )
-from oversight.selectors.restrictions import use_restrictions_for, use_restrictions_register
+from oversight.selectors.restrictions import (
+    use_restrictions_for,
+    use_restrictions_for_models,
+    use_restrictions_register,
+)
 from oversight.selectors.reviews import overdue_reviews
 from oversight.selectors.risk import (
     risk_assessment_current,
@@ -58,7 +62,7 @@ __all__ = [
     "open_blocking_findings", "open_blocking_findings_for_models", "governance_gate_items",
     "is_prohibited", "overdue_reviews", "risk_assessment_current", "risk_assessment_get",
     "risk_assessment_list", "risk_assessments_current", "use_restrictions_for",
-    "use_restrictions_register",
+    "use_restrictions_for_models", "use_restrictions_register",
     "incident_clocks", "incident_get_for_user", "incident_list_for_user",
     "incident_register_state", "incidents_for_model", "open_serious", "overdue_incidents",
     "crossings_for", "metric_value", "monitoring_register_state", "plan_for",

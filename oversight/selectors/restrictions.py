@@ -47,3 +47,16 @@ def _row(r: UseRestriction) -> dict[str, Any]:
     return {"id": r.pk, "kind": r.kind, "text": r.text,
             "expires_on": r.expires_on.isoformat() if r.expires_on else None,
             "expired": r.expired}
+
+
+def use_restrictions_for_models(model_ids: list[int], *, today: dt.date | None = None
+                                ) -> dict[int, list[UseRestriction]]:
+    """{model id: its restrictions not withdrawn, each with `expired`} for many models in one
+    query (the inventory and the compliance matrix over many versions)."""
+    today = today or timezone.localdate()
+    out: dict[int, list[UseRestriction]] = {mid: [] for mid in model_ids}
+    for r in UseRestriction.objects.filter(model_id__in=model_ids, withdrawn_at__isnull=True):
+        r.expired = r.is_expired(today)
+        r.withdrawn = False
+        out[r.model_id].append(r)
+    return out

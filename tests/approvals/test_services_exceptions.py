@@ -266,3 +266,18 @@ def test_exceptions_are_in_the_documentation_pack(personas, make_ready):
     assert 'data-testid="pack-exceptions"' in html
     assert "Manual feature review by the validator" in html
     assert "validator (validator): approve" in html and f"<td class=\"num\">{exc.pk}</td>" in html
+
+
+def test_exceptions_for_many_versions_in_bounded_queries(personas, make_ready, django_assert_num_queries):
+    from approvals import selectors
+
+    v1 = make_ready(tier=1, shap=False)
+    v2 = make_ready(tier=1, shap=False, documentation=False, fairness=False)
+    exc = approve_all(personas, ask(personas, v1))
+    with django_assert_num_queries(2):
+        found = selectors.exceptions_for_versions([v1.pk, v2.pk])
+        states = [(e.pk, e.display_state, [d.approver.username for d in e.decisions.all()])
+                  for e in found[v1.pk]]
+    assert states == [(exc.pk, "active", ["validator", "compliance"])] and found[v2.pk] == []
+    register = selectors.exceptions_register(v1)
+    assert register["met"] is True and [r["id"] for r in register["active"]] == [exc.pk]

@@ -95,3 +95,13 @@ def test_restrictions_are_in_the_model_card_and_the_pack(personas, model, client
     assert "Retail credit decisions" in html and "expired" in html
     assert 'data-testid="pack-exceptions"' not in html  # none requested
     assert "No exception to policy was requested for this version." in html
+
+
+def test_restrictions_for_many_models_in_one_query(personas, model, django_assert_num_queries):
+    other = factories.model(personas["owner"], name="credit-other", owner="owner")
+    add(personas, model, kind="allowed_use", text="Retail credit")
+    withdrawn = add(personas, model, kind="geography", text="UK")
+    services.use_restriction_withdraw(actor=personas["owner"], restriction=withdrawn, reason="r")
+    with django_assert_num_queries(1):
+        found = selectors.use_restrictions_for_models([model.pk, other.pk])
+    assert [r.text for r in found[model.pk]] == ["Retail credit"] and found[other.pk] == []
