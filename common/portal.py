@@ -7,6 +7,7 @@ Views stay thin: they parse, call one service or selector, and render. A service
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 
 from django.contrib.auth.decorators import login_required
@@ -53,12 +54,30 @@ def paginate(request: HttpRequest, queryset, per_page: int = PAGE_SIZE) -> Page:
     return Paginator(queryset, size).get_page(request.GET.get("page"))
 
 
-def form_errors_from(form, exc: DomainError) -> None:
-    """Put a service's refusal on the form: field errors next to their fields, errors of
-    fields the form does not have at the top, and the sentence there when no field is named."""
+def form_errors_from(form, exc: DomainError, *, prefix: str = "") -> None:
+    """Put a service's refusal on the form, in the form's own words: field errors next to their
+    fields (a service's `<prefix><field>` is the form's `<field>`, e.g. "params.label_column"),
+    errors of fields the form does not have at the top, the sentence there when no field is
+    named; internal names in the text read as the fields' labels."""
     errors = exc.errors or {}
     for field, errs in errors.items():
         messages = errs if isinstance(errs, (list, tuple)) else [errs]
-        form.add_error(field if field in form.fields else None, " ".join(str(m) for m in messages))
+        target = field.removeprefix(prefix) if prefix else field
+        text = in_form_words(form, " ".join(str(m) for m in messages), prefix)
+        form.add_error(target if target in form.fields else None, text)
     if not errors:
-        form.add_error(None, exc.detail)
+        form.add_error(None, in_form_words(form, exc.detail, prefix))
+
+
+def in_form_words(form, text: str, prefix: str = "") -> str:
+    """`text` with the service's names of the form's fields ("params.label_column",
+    "label_column") replaced by the fields' labels; other prefixed names lose the prefix."""
+    for name, field in form.fields.items():
+        label = f"“{field.label or name.replace('_', ' ').capitalize()}”"
+        if prefix:
+            text = re.sub(rf"(?<![\w.]){re.escape(prefix + name)}\b", label, text)
+        if "_" in name:
+            text = re.sub(rf"(?<![\w.]){re.escape(name)}\b", label, text)
+    if prefix:
+        text = re.sub(rf"(?<![\w.]){re.escape(prefix)}(?=\w)", "", text)
+    return text

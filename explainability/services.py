@@ -88,6 +88,51 @@ def _check_inputs(
         raise ValidationFailed(msg, errors={"reference_dataset": [msg]})
 
 
+def _columns(dataset: DatasetVersion) -> list[str]:
+    """The dataset version's column names as registered (its profiled schema); empty when the
+    registry does not know them (an external file), which leaves the check to the worker."""
+    return [str(c.get("name")) for c in dataset.schema or [] if isinstance(c, dict) and c.get("name")]
+
+
+def _check_columns(
+    *, kind: str, dataset: DatasetVersion, reference: DatasetVersion | None, params: dict[str, Any]
+) -> None:
+    """The columns a job names must be in its data, checked when the job is requested: a 400
+    naming the column and listing the dataset's columns, instead of a job that fails later."""
+    wanted: list[tuple[str, list[str]]] = []  # (parameter, columns)
+    if kind == JobKind.FAIRNESS:
+        for name in ("label_column", "prediction_column", "outcome_column", "score_column"):
+            if params.get(name):
+                wanted.append((name, [params[name]]))
+        attrs = params.get("sensitive_attributes") or list(dataset.dataset.sensitive_attributes)
+        if attrs:
+            wanted.append(("sensitive_attributes", list(attrs)))
+    elif kind == JobKind.DRIFT:
+        for name in ("features", "categorical"):
+            if params.get(name):
+                wanted.append((name, list(params[name])))
+    datasets = [dataset] + ([reference] if kind == JobKind.DRIFT and reference else [])
+    errors: dict[str, list[str]] = {}
+    for dv in datasets:
+        columns = _columns(dv)
+        if not columns:
+            continue
+        for name, needed in wanted:
+            missing = [c for c in needed if c not in columns]
+            if missing:
+                listed = ", ".join(columns)
+                what = "has no column" if len(missing) == 1 else "has no columns"
+                declared = (name == "sensitive_attributes" and not params.get(name))
+                errors.setdefault(f"params.{name}", []).append(
+                    f"Dataset {dv.ref} {what} {', '.join(repr(m) for m in missing)}"
+                    + (" (its declared sensitive attributes)" if declared else "")
+                    + f"; its columns are: {listed}."
+                )
+    if errors:
+        first = next(iter(errors.values()))[0]
+        raise ValidationFailed(first, errors=errors, code="unknown_column")
+
+
 def _create(
     *, actor, version: ModelVersion, kind: str, dataset: DatasetVersion,
     reference: DatasetVersion | None, params: dict[str, Any], retry_of: Job | None = None,
@@ -157,6 +202,7 @@ def job_start(
     _check_inputs(
         version=version, kind=kind, dataset=dataset, reference=reference_dataset, params=clean
     )
+    _check_columns(kind=kind, dataset=dataset, reference=reference_dataset, params=clean)
     job = _create(
         actor=actor, version=version, kind=kind, dataset=dataset, reference=reference_dataset,
         params=clean,

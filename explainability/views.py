@@ -7,15 +7,17 @@ The version page's evidence block is added through `registry.views.VERSION_SECTI
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
-from common.errors import ValidationFailed
-from common.portal import paginate, portal_view
+from common.errors import Forbidden, NotFound, ValidationFailed
+from common.portal import form_errors_from, paginate, portal_view
 from explainability import permissions, selectors, services
 from explainability.choices import FINISHED, JobKind, JobStatus
 from registry import selectors as registry_selectors
@@ -23,6 +25,9 @@ from registry import views as registry_views
 from registry.models import DatasetVersion
 
 SERVED_FILE_TYPES = {".svg": "image/svg+xml"}
+#: Failures caused by the job's input (the worker's JobInputError): running the same inputs again
+#: fails the same way, so the page offers "Edit and run again" instead of a retry.
+BAD_INPUT_CODES = ("bad_input",)
 
 
 class JobStartForm(forms.Form):
@@ -37,21 +42,53 @@ class JobStartForm(forms.Form):
         help_text="Comma-separated; empty uses the dataset's declared attributes.",
     )
 
+    carried = forms.CharField(required=False, widget=forms.HiddenInput)
+
     def __init__(self, *args, dataset_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["dataset"].choices = list(dataset_choices)
 
+    @classmethod
+    def from_job(cls, job, *, dataset_choices=()) -> JobStartForm:
+        """The form of "Edit and run again": a failed job's inputs, to correct. Parameters the
+        form does not show are carried along unchanged (for the same kind of analysis)."""
+        params = dict(job.params or {})
+        edited = {"label_column", "sensitive_attributes"}
+        carried = {k: v for k, v in params.items() if k not in edited and v is not None}
+        return cls(initial={
+            "kind": job.kind, "dataset": str(job.dataset_id),
+            "label_column": params.get("label_column") or "",
+            "sensitive_attributes": ", ".join(params.get("sensitive_attributes") or []),
+            "carried": json.dumps({"kind": job.kind, "params": carried}),
+        }, dataset_choices=dataset_choices)
+
+    def _carried(self, kind: str) -> dict:
+        try:
+            value = json.loads(self.cleaned_data.get("carried") or "{}")
+        except ValueError:
+            return {}
+        if not isinstance(value, dict) or value.get("kind") != kind:
+            return {}
+        return dict(value.get("params") or {})
+
     def params(self) -> dict:
         data = self.cleaned_data
+        carried = self._carried(data["kind"])
         if data["kind"] != JobKind.FAIRNESS:
-            return {}
-        out: dict = {}
+            return carried
+        out: dict = carried
         if data.get("label_column"):
             out["label_column"] = data["label_column"].strip()
         attrs = [a.strip() for a in (data.get("sensitive_attributes") or "").split(",") if a.strip()]
         if attrs:
             out["sensitive_attributes"] = attrs
         return out
+
+
+def _require_start(user, model) -> None:
+    why = permissions.explain_cannot_start_job(user, model)
+    if why:
+        raise Forbidden(why)
 
 
 def _dataset_choices(version) -> list[tuple[str, str]]:
@@ -92,11 +129,22 @@ registry_views.VERSION_SECTIONS.append(
 )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @portal_view
 def job_start(request: HttpRequest, name: str, version: int) -> HttpResponse:
+    """POST: start a job. GET ?from=<job>: the form prefilled with that job's inputs ("Edit and
+    run again" on a job that failed on its input)."""
     model = registry_selectors.model_get_for_user(request.user, name)
     mv = registry_selectors.version_get(model, version)
+    if request.method == "GET":
+        source = selectors.job_get_for_user(request.user, request.GET.get("from", ""))
+        if source.model_version_id != mv.pk:
+            raise NotFound(f"Job {source.pk} is not a job of {mv.ref}.")
+        _require_start(request.user, model)
+        return render(request, "explainability/job_start.html", {
+            "form": JobStartForm.from_job(source, dataset_choices=_dataset_choices(mv)),
+            "version": mv, "model": model, "source": source,
+        })
     form = JobStartForm(request.POST, dataset_choices=_dataset_choices(mv))
     back = reverse("registry:version-detail", args=[name, version]) + "#evidence"
     if form.is_valid():
@@ -107,11 +155,7 @@ def job_start(request: HttpRequest, name: str, version: int) -> HttpResponse:
                 params=form.params(),
             )
         except ValidationFailed as exc:
-            for field, errs in (exc.errors or {}).items():
-                target = field.removeprefix("params.")
-                form.add_error(target if target in form.fields else None, " ".join(map(str, errs)))
-            if not exc.errors:
-                form.add_error(None, exc.detail)
+            form_errors_from(form, exc, prefix="params.")
         else:
             messages.success(request, f"{job.get_kind_display()} job #{job.pk} queued on {mv.ref}.")
             return redirect(back)
@@ -125,6 +169,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     job = selectors.job_get_for_user(request.user, job_id)
     return render(request, "explainability/job_detail.html", {
         "job": job, "can_manage": permissions.explain_cannot_manage_job(request.user, job) is None,
+        "bad_input_codes": BAD_INPUT_CODES,
     })
 
 

@@ -59,7 +59,8 @@ def test_a_fairness_job_without_a_label_column_shows_the_error_next_to_it(web_fo
     )
     html = response.content.decode()
     assert response.status_code == 400
-    assert 'id="id_label_column-error"' in html and "label_column" in html
+    assert 'id="id_label_column-error"' in html
+    assert "params.label_column" not in html and "needs “Label column (fairness)”" in html
     assert not Job.objects.exists()
 
 
@@ -88,19 +89,22 @@ def test_status_fragment_polls_until_finished_then_reloads_the_page(web_for, reg
 
 def test_failed_job_shows_its_error_and_can_be_retried(web_for, registry, personas):
     job = _running(personas["engineer"], registry["v1"], registry["loans"])
-    jobs.job_fail(job_id=job.pk, attempt=job.attempts, code="bad_input",
-                  message="Column 'label' is missing from loans@1.", detail="KeyError: 'label'")
+    jobs.job_fail(job_id=job.pk, attempt=job.attempts, code="time_limit",
+                  message="The job ran longer than 'the limit' and was stopped.",
+                  detail="SoftTimeLimitExceeded: 600")
     web = web_for("engineer")
     html = web.get(f"/jobs/{job.pk}/").content.decode()
-    assert "Column &#x27;label&#x27; is missing from loans@1." in html and "(bad_input)" in html
-    assert "KeyError" not in html  # the technical detail stays in the log and the admin
-    assert 'data-testid="retry-job"' in html
+    assert "The job ran longer than &#x27;the limit&#x27; and was stopped." in html
+    assert "(time_limit)" in html
+    assert "SoftTimeLimitExceeded" not in html  # the technical detail stays in the log and the admin
+    assert 'data-testid="retry-job"' in html and 'data-testid="edit-and-rerun"' not in html
     response = web.post(f"/jobs/{job.pk}/retry/")
     new = Job.objects.get(retry_of=job)
     assert response.status_code == 302 and response["Location"] == f"/jobs/{new.pk}/"
     assert 'data-testid="retry-job"' not in web.get(f"/jobs/{job.pk}/").content.decode()
     auditor = web_for("auditor").get(f"/jobs/{job.pk}/").content.decode()
-    assert "Column &#x27;label&#x27; is missing" in auditor and write_forms(auditor) == []
+    assert "the limit" in auditor and write_forms(auditor) == []
+    assert 'data-testid="edit-and-rerun"' not in auditor
 
 
 def test_version_page_shows_shap_plots_and_top_features(web_for, registry, personas):
