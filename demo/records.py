@@ -4,7 +4,7 @@ pre-filled documentation for every version, and one open finding. Idempotent."""
 from __future__ import annotations
 
 from oversight import prefill, services
-from oversight.models import Document, Finding, RiskAssessment
+from oversight.models import Document, Finding, RiskAssessment, UseRestriction
 from registry.models import RegisteredModel
 
 CREDIT_ANSWERS = {
@@ -26,6 +26,16 @@ DEMO = {
     "credit-default-lgbm": ("omar", "eve", CREDIT_ANSWERS),
     "tumour-malignancy-rf": ("hana", "hana", TUMOUR_ANSWERS),
 }
+
+
+#: The use restrictions of the demo's production credit model (shown on its every page).
+DEMO_RESTRICTIONS = [
+    ("allowed_use", "Retail unsecured lending decisions up to £25,000, with a human review of "
+                    "every decline."),
+    ("prohibited_use", "Not for marketing eligibility, collections prioritisation or pricing."),
+    ("population", "Applicants aged 18 or over with at least six months of credit history."),
+    ("geography", "United Kingdom only."),
+]
 
 
 def load_governance_demo(users: dict, stdout) -> None:
@@ -56,5 +66,9 @@ def load_governance_demo(users: dict, stdout) -> None:
                         "credit history. Add a segment-level back-test.",
             section_key="performance_testing",
         )
+    if gbm is not None and not UseRestriction.objects.filter(model=gbm).exists():
+        for kind, text in DEMO_RESTRICTIONS:
+            services.use_restriction_add(actor=users["omar"], model=gbm, kind=kind, text=text)
     stdout.write(f"Governance demo: {assessed} risk assessments, {documented} documents, "
-                 f"{Finding.objects.count()} findings.")
+                 f"{Finding.objects.count()} findings, "
+                 f"{UseRestriction.objects.count()} use restrictions.")

@@ -281,3 +281,15 @@ def test_exceptions_for_many_versions_in_bounded_queries(personas, make_ready, d
     assert states == [(exc.pk, "active", ["validator", "compliance"])] and found[v2.pk] == []
     register = selectors.exceptions_register(v1)
     assert register["met"] is True and [r["id"] for r in register["active"]] == [exc.pk]
+
+
+def test_the_beat_task_is_scheduled_and_sweeps(personas, make_ready, settings):
+    from approvals import tasks
+
+    schedule = settings.CELERY_BEAT_SCHEDULE["approvals-sweep-exceptions"]
+    assert schedule["task"] == "approvals.tasks.sweep_exceptions"
+    version = make_ready(tier=1, shap=False)
+    exc = approve_all(personas, ask(personas, version, days=3))  # inside the notice period
+    result = tasks.sweep_exceptions.apply().get()
+    assert result == {"notified": [exc.pk], "expired": []}
+    assert tasks.sweep_exceptions.apply().get() == {"notified": [], "expired": []}

@@ -3,7 +3,7 @@
 import io
 
 from demo.records import load_governance_demo
-from oversight.models import Document, Finding, RiskAssessment
+from oversight.models import Document, Finding, RiskAssessment, UseRestriction
 from tests import factories
 
 
@@ -20,3 +20,5 @@ def test_demo_step_assesses_documents_and_opens_a_finding_once(personas):
     assert sorted(Document.objects.values_list("template_slug", flat=True)) == [
         "eu-ai-act-annex-iv", "sr11-7"]
     assert Finding.objects.get().severity == "medium"
+    assert sorted(UseRestriction.objects.values_list("kind", flat=True)) == [
+        "allowed_use", "geography", "population", "prohibited_use"]
