@@ -52,6 +52,7 @@ class GateReport:
     items: list[dict[str, Any]] = field(default_factory=list)
     evidence: dict[str, Any] = field(default_factory=dict)
     policy: Any = None
+    lineage: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -108,6 +109,7 @@ def evaluate(version, target_stage: str, *, now=None, policy=None) -> GateReport
     )
     report.evidence["artifact_sha256"] = version.artifact_sha256
     refs = registry_selectors.with_lineage_refs([version])[0].lineage_refs
+    report.lineage = refs
     report.evidence["datasets"] = sorted(refs[EdgeKind.TRAINED_ON] + refs[EdgeKind.EVALUATED_ON])
     required = list(stage_rules.get("evidence", []))
     replaced: list[str] = []
@@ -189,8 +191,9 @@ def _shap_gate(report: GateReport, version, *, replaces_shap: bool) -> None:
 def _fairness_gate(report: GateReport, version, *, replaces_shap: bool) -> None:
     """Met by the latest fairness job passing every thresholded metric (the tier's thresholds,
     possibly tightened by the job's parameters) over every sensitive attribute its dataset
-    declares and the tier's policy names (`fairness_attributes`). The engineer chooses the
-    attributes when starting a job, so a job over fewer is refused, naming what it left out."""
+    declares and the tier's policy names (`fairness_attributes`), and over every intersection
+    the policy asks for (`fairness_intersections`). The engineer chooses the attributes when
+    starting a job, so a job over fewer is refused, naming what it left out."""
     job = _job_gate(report, version, "fairness")
     if job is None:
         return
@@ -200,9 +203,19 @@ def _fairness_gate(report: GateReport, version, *, replaces_shap: bool) -> None:
     # (e.g. too few rows per group) is absent from the result and so not covered.
     tested = sorted((result.get("attributes") or {}).keys())
     missing = [a for a in required if a not in tested]
+    wanted = required_fairness_intersections(report.policy)
+    computed = {frozenset(name.split(" & ")): name for name in (result.get("intersections") or {})}
+    crossed = sorted(computed.values())
+    lacking = [" & ".join(pair) for pair in wanted if frozenset(pair) not in computed]
     report.evidence["fairness_attributes"] = {"required": required, "tested": tested}
-    coverage = {"attributes_required": required, "attributes_tested": tested,
-                "attributes_missing": missing}
+    coverage: dict[str, Any] = {"attributes_required": required, "attributes_tested": tested,
+                                "attributes_missing": missing}
+    if wanted:
+        # Only when the policy asks, so the evidence of requests judged before is unchanged.
+        report.evidence["fairness_intersections"] = {
+            "required": [" & ".join(p) for p in wanted], "tested": crossed}
+        coverage.update(intersections_required=[" & ".join(p) for p in wanted],
+                        intersections_tested=crossed, intersections_missing=lacking)
     failed = _failed_fairness_metrics(result)
     tested_text = ", ".join(tested) or "no attribute"
     if missing:
@@ -210,9 +223,16 @@ def _fairness_gate(report: GateReport, version, *, replaces_shap: bool) -> None:
                    f"Job #{job.pk} tested {tested_text} but not {', '.join(missing)}, which "
                    f"{_attribute_sources(job, report.policy, missing)}; run a fairness job over "
                    "every required attribute.", job_id=job.pk, **coverage)
+    elif lacking:
+        report.add("fairness", False,
+                   f"Job #{job.pk} did not compute the intersection {', '.join(lacking)} that "
+                   f"the tier {report.policy.tier} policy requires (fairness_intersections); run "
+                   "a fairness job over all of its attributes together.", job_id=job.pk,
+                   **coverage)
     elif result.get("passed") and not failed:
+        over = tested_text + (f" and {', '.join(' & '.join(p) for p in wanted)}" if wanted else "")
         report.add("fairness", True,
-                   f"Job #{job.pk}: every metric within thresholds for {tested_text}.",
+                   f"Job #{job.pk}: every metric within thresholds for {over}.",
                    job_id=job.pk, **coverage)
     else:
         report.add("fairness", False,
@@ -222,10 +242,17 @@ def _fairness_gate(report: GateReport, version, *, replaces_shap: bool) -> None:
 
 def required_fairness_attributes(job, policy) -> list[str]:
     """The sensitive attributes a fairness result must cover: those the job's dataset declares,
-    then those the tier's policy names, in that order, without repeats."""
+    then those the tier's policy names, then those of the intersections it asks for, in that
+    order, without repeats."""
     declared = list(job.dataset.dataset.sensitive_attributes or [])
     named = list((policy.rules or {}).get("fairness_attributes", [])) if policy else []
-    return list(dict.fromkeys(declared + named))
+    crossed = [a for pair in required_fairness_intersections(policy) for a in pair]
+    return list(dict.fromkeys(declared + named + crossed))
+
+
+def required_fairness_intersections(policy) -> list[list[str]]:
+    """The attribute pairs the tier's policy asks a fairness result to cover together."""
+    return [list(p) for p in ((policy.rules or {}).get("fairness_intersections") or [])] if policy else []
 
 
 def _attribute_sources(job, policy, missing: list[str]) -> str:
@@ -314,6 +341,74 @@ def _incident_gate(report: GateReport, version, *, replaces_shap: bool) -> None:
     )
 
 
+def _evaluation_dataset_gate(report: GateReport, version, *, replaces_shap: bool) -> None:
+    """Met when the version names the dataset it was evaluated on (an `evaluated_on` lineage
+    edge): performance figures mean nothing without the data they were measured on."""
+    evaluated = sorted(report.lineage.get(EdgeKind.EVALUATED_ON) or [])
+    report.evidence["evaluation_datasets"] = evaluated
+    if evaluated:
+        report.add("evaluation_dataset", True, f"Evaluated on {', '.join(evaluated)}.",
+                   datasets=evaluated)
+    else:
+        report.add("evaluation_dataset", False,
+                   f"{version.ref} names no evaluation dataset; register the version with "
+                   "evaluation_datasets (an evaluated_on lineage edge to a dataset version).")
+
+
+def _numeric_metrics(metrics: Any) -> dict[str, float]:
+    if not isinstance(metrics, dict):
+        return {}
+    return {k: v for k, v in metrics.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def _performance_gate(report: GateReport, version, *, replaces_shap: bool) -> None:
+    """Met by performance figures: the version's recorded metrics (at least one number), or an
+    outcome analysis (accuracy, AUC, calibration) from a succeeded fairness job on it."""
+    metrics = _numeric_metrics(version.metrics)
+    job = evidence.latest_fairness_job(version, decisions=version.kind == VersionKind.VENDOR)
+    overall = ((job.result or {}).get("outcomes") or {}).get("overall") if job else None
+    report.evidence["performance"] = {"metrics": dict(sorted(metrics.items())),
+                                      "outcome_job": job.pk if overall else None}
+    parts = []
+    if metrics:
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items())[:4])
+        parts.append(f"metrics {shown}" + (f" and {len(metrics) - 4} more" if len(metrics) > 4 else ""))
+    if overall:
+        parts.append(f"outcome analysis in job #{job.pk} (accuracy {overall.get('accuracy', 0):.3f})")
+    if parts:
+        report.add("performance_metrics", True, "Performance evidence: " + "; ".join(parts) + ".",
+                   **({"job_id": job.pk} if overall else {}))
+    else:
+        report.add("performance_metrics", False,
+                   f"{version.ref} has no performance evidence: record its metrics (e.g. "
+                   "{\"auc\": 0.81}) when registering it, or run a fairness job whose outcome "
+                   "analysis gives accuracy and AUC.")
+
+
+def _code_commit_gate(report: GateReport, version, *, replaces_shap: bool) -> None:
+    """Met when the version names the code commit that trained it (a vendor version: the
+    vendor's product version, as it has no code of ours)."""
+    if version.kind == VersionKind.VENDOR:
+        vendor = version.vendor if isinstance(version.vendor, dict) else {}
+        named = str(vendor.get("version") or "").strip()
+        report.evidence["code_commit"] = named or None
+        report.add("code_commit", bool(named),
+                   f"Vendor model: {vendor.get('name', 'the vendor')} version {named}." if named else
+                   f"{version.ref} is a vendor model and names no vendor version (vendor.version) "
+                   "in place of a code commit.")
+        return
+    commit = (version.code_commit or "").strip()
+    report.evidence["code_commit"] = commit or None
+    if commit:
+        where = f" in {version.code_repository}" if version.code_repository else ""
+        report.add("code_commit", True, f"Trained by commit {commit[:12]}{where}.")
+    else:
+        report.add("code_commit", False,
+                   f"{version.ref} names no code commit; register the version with code_commit "
+                   "(and code_repository) so the training code can be found.")
+
+
 def _failed_fairness_metrics(result: dict) -> list[str]:
     failed = []
     for section in ("attributes", "intersections"):
@@ -339,6 +434,10 @@ EVIDENCE: dict[str, Evidence] = _register(
     Evidence("drift", "Drift check without alert", _drift_gate),
     Evidence("no_open_serious_incident", "No open serious incident (EU AI Act Art. 73)",
              _incident_gate, policy_may_require=False, always=True),
+    Evidence("evaluation_dataset", "Evaluation dataset named (evaluated_on lineage)",
+             _evaluation_dataset_gate),
+    Evidence("performance_metrics", "Performance metrics or outcome analysis", _performance_gate),
+    Evidence("code_commit", "Code commit recorded", _code_commit_gate),
 )
 
 

@@ -28,6 +28,11 @@ def register_evidence(labels: dict[str, str]) -> None:
 def evidence_kinds() -> tuple[str, ...]:
     """The evidence keys a policy may name, in declaration order."""
     return tuple(_EVIDENCE)
+
+#: How an approved promotion executes: on the final approval, by the system (the default), or as
+#: a separate step a person takes (`execution: "separate"`, top level or per stage).
+EXECUTION_MODES = ("automatic", "separate")
+
 _DAY_FIELDS = (
     "approval_validity_days", "request_deadline_days", "execution_window_days",
     "risk_assessment_validity_days",
@@ -95,12 +100,19 @@ def _base(
     }
 
 
+#: What tier 1 must show about performance before production (policy version 2 of tier 1 adds
+#: it to installed databases: governance migration 0010).
+TIER1_PERFORMANCE_EVIDENCE = ["evaluation_dataset", "performance_metrics", "code_commit"]
+
+
 def default_rules(tier: int) -> dict[str, Any]:
     """Sensible defaults: the stricter the tier, the more approvers and the shorter the validity."""
     if tier == 1:
-        return _base(["validator", "compliance", "business_approver"], 365, annex_iv=True,
-                     sr117=list(SR117_REQUIRED), exception_max_days=90,
-                     exception_roles=["validator", "compliance"])
+        rules = _base(["validator", "compliance", "business_approver"], 365, annex_iv=True,
+                      sr117=list(SR117_REQUIRED), exception_max_days=90,
+                      exception_roles=["validator", "compliance"])
+        rules["stages"]["production"]["evidence"] += TIER1_PERFORMANCE_EVIDENCE
+        return rules
     if tier == 2:
         return _base(["validator", "compliance"], 540, annex_iv=False, sr117=list(SR117_REQUIRED),
                      exception_max_days=180)
@@ -199,6 +211,22 @@ def rules_errors(rules: Any) -> dict[str, list[str]]:
                 f"(from {', '.join(sorted(DECIDING_ROLES))}).")
         elif len(set(roles)) != len(roles):
             add("exception_approver_roles", "A role is listed twice.")
+    intersections = rules.get("fairness_intersections", [])
+    if not isinstance(intersections, list):
+        add("fairness_intersections", 'Must be a list of attribute pairs, e.g. [["sex", "age_band"]].')
+    else:
+        for i, pair in enumerate(intersections):
+            if (not isinstance(pair, list) or len(pair) != 2
+                    or not all(isinstance(a, str) and a for a in pair) or pair[0] == pair[1]):
+                add(f"fairness_intersections[{i}]", "An intersection names two different sensitive "
+                    'attributes, e.g. ["sex", "age_band"] (a fairness job computes every pair).')
+    execution = rules.get("execution", "automatic")
+    if execution not in EXECUTION_MODES:
+        add("execution", f"Must be one of {', '.join(EXECUTION_MODES)}: automatic executes on the "
+            "final approval (by the system), separate waits for a person to execute.")
+    for stage, spec in stages.items():
+        if isinstance(spec, dict) and spec.get("execution", "automatic") not in EXECUTION_MODES:
+            add(f"stages.{stage}.execution", f"Must be one of {', '.join(EXECUTION_MODES)}.")
     vendor = rules.get("vendor_evidence", [])
     if not isinstance(vendor, list) or any(v not in kinds for v in vendor):
         add("vendor_evidence", f"Must be a list drawn from {', '.join(kinds)}.")

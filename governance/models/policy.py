@@ -52,3 +52,9 @@ class TierPolicy(models.Model):
 
     def stage_rules(self, stage: str) -> dict | None:
         return (self.rules.get("stages") or {}).get(stage)
+
+    def execution_mode(self, stage: str) -> str:
+        """'automatic' (the system executes on the final approval) or 'separate' (a person
+        executes the approved request): the stage's rule, else the policy's, else automatic."""
+        spec = self.stage_rules(stage) or {}
+        return spec.get("execution") or (self.rules or {}).get("execution") or "automatic"

@@ -92,3 +92,87 @@ def test_policy_fairness_attributes_must_be_a_list_of_names():
     assert "fairness_attributes" in rules_errors(rules)
     rules["fairness_attributes"] = ["sex", "age_band"]
     assert "fairness_attributes" not in rules_errors(rules)
+
+
+def _crossed(result: dict, *pairs: tuple[str, str]) -> dict:
+    body = next(iter(result["attributes"].values()))
+    result["intersections"] = {f"{a} & {b}": copy.deepcopy(body) for a, b in pairs}
+    return result
+
+
+def _require_intersection(personas, pair: list[str]):
+    rules = gov_selectors.policy_for_tier(1).rules
+    return gov_services.tier_policy_publish(
+        actor=personas["admin_user"], tier=1, rules={**rules, "fairness_intersections": [pair]})
+
+
+def test_a_policy_intersection_not_computed_is_refused_with_the_reason(personas, make_ready):
+    version = make_ready(tier=1, fairness=False)
+    data = _applicants(personas, declares=["sex", "age_band"])
+    succeeded_job(version, data, "fairness", _result("sex", "age_band"))  # no intersections
+    _require_intersection(personas, ["sex", "age_band"])
+    item, report = _fairness_item(version)
+    assert item["met"] is False and not report.passed
+    assert "intersection sex & age_band" in item["detail"]
+    assert item["intersections_missing"] == ["sex & age_band"]
+    assert report.evidence["fairness_intersections"] == {"required": ["sex & age_band"],
+                                                         "tested": []}
+
+
+def test_a_computed_intersection_meets_the_policy_in_either_order(personas, make_ready):
+    version = make_ready(tier=1, fairness=False)
+    data = _applicants(personas, declares=["sex", "age_band"])
+    succeeded_job(version, data, "fairness",
+                  _crossed(_result("sex", "age_band"), ("age_band", "sex")))
+    _require_intersection(personas, ["sex", "age_band"])
+    item, report = _fairness_item(version)
+    assert item["met"] is True, item["detail"]
+    assert item["intersections_tested"] == ["age_band & sex"]
+    assert item["intersections_missing"] == []
+    assert report.passed
+
+
+def test_an_intersection_makes_its_attributes_required(personas, make_ready):
+    version = make_ready(tier=1, fairness=False)
+    data = _applicants(personas, declares=["sex"])
+    succeeded_job(version, data, "fairness", _result("sex"))
+    _require_intersection(personas, ["sex", "age_band"])
+    item, _ = _fairness_item(version)
+    assert item["met"] is False and item["attributes_missing"] == ["age_band"]
+    assert "tier 1 policy requires" in item["detail"]
+
+
+def test_a_failing_intersection_fails_the_gate(personas, make_ready):
+    version = make_ready(tier=1, fairness=False)
+    data = _applicants(personas, declares=["sex", "age_band"])
+    result = _crossed(_result("sex", "age_band"), ("sex", "age_band"))
+    result["passed"] = False
+    result["intersections"]["sex & age_band"]["metrics"]["demographic_parity_difference"].update(
+        value=0.25, passed=False)
+    succeeded_job(version, data, "fairness", result)
+    _require_intersection(personas, ["sex", "age_band"])
+    item, _ = _fairness_item(version)
+    assert item["met"] is False
+    assert "demographic_parity_difference for sex & age_band" in item["detail"]
+
+
+def test_policy_fairness_intersections_must_be_pairs_of_names():
+    rules = default_rules(1)
+    for bad in (["sex"], [["sex"]], [["sex", "sex"]], [["sex", ""]], [["a", "b", "c"]]):
+        rules["fairness_intersections"] = bad
+        assert any(k.startswith("fairness_intersections") for k in rules_errors(rules)), bad
+    rules["fairness_intersections"] = [["sex", "age_band"]]
+    assert rules_errors(rules) == {}
+
+
+def test_the_checklist_shows_which_attributes_and_intersections_were_tested(
+        personas, make_ready, client):
+    version = make_ready(tier=1, fairness=False)
+    data = _applicants(personas, declares=["sex", "age_band"])
+    succeeded_job(version, data, "fairness", _result("sex"))
+    _require_intersection(personas, ["sex", "age_band"])
+    client.force_login(personas["owner"])
+    page = client.get(f"/models/{version.model.name}/v{version.version}/").content.decode()
+    assert "Attributes required: sex, age_band" in page
+    assert "missing: age_band" in page
+    assert "Intersections required: sex &amp; age_band" in page
