@@ -276,6 +276,14 @@ def _execute_or_hold(
             _transition(req, State.APPROVED, actor=actor, now=now,
                         reason=f"All required roles approved; waiting for evidence: {missing}")
         return req
+    if on_final_approval and req.policy.execution_mode(req.target_stage) == "separate":
+        # The policy keeps deciding and executing apart: a person executes, and owns the move.
+        _transition(req, State.APPROVED, actor=actor, now=now,
+                    reason=f"Every required role approved and every gate passes. The tier "
+                    f"{req.policy.tier} policy makes execution a separate step: the requester "
+                    "or the model's owner or a developer executes it.",
+                    payload={"execution": "separate"})
+        return req
     # Lock the model row: concurrent executions for versions of one model queue here.
     model = RegisteredModel.objects.select_for_update().get(pk=req.model_id)
     version = req.version
@@ -324,7 +332,9 @@ def _triggering_decisions(req: PromotionRequest) -> list[dict[str, Any]]:
 
 @transaction.atomic(durable=True)
 def promotion_execute(*, actor, request_id: int, now=None) -> PromotionRequest:
-    """Try again to execute an approved request whose evidence was incomplete at quorum."""
+    """Execute an approved request: one whose evidence was incomplete at quorum (tried again),
+    or one the policy makes a separate step (`execution: "separate"`). The move is the actor's.
+    Only the requester or the model's owner and developers; every gate is judged again."""
     now = now or timezone.now()
     req = _lock(request_id)
     if req.state != State.APPROVED:

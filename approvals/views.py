@@ -116,6 +116,7 @@ def _request_context(request: HttpRequest, req, form: DecisionForm | None = None
             c.status == ConditionStatus.OPEN for c in conditions) else None,
         "bound_resolve_form": resolve_form, "resolve_for": resolve_for,
         "today": timezone.localdate(),
+        "separate_execution": req.policy.execution_mode(req.target_stage) == "separate",
         "live_report": live, "snapshot": req.gate_report or {},
         "document_revisions": list(ov_selectors.revisions_by_id(
             (req.evidence or {}).get("document_revisions") or []).values()),
@@ -176,7 +177,7 @@ def request_withdraw(request: HttpRequest, request_id: int) -> HttpResponse:
 @require_POST
 @portal_view
 def request_execute(request: HttpRequest, request_id: int) -> HttpResponse:
-    """Try again to execute an approved request that was waiting for evidence."""
+    """Execute an approved request (waiting for evidence, or a separate step by policy)."""
     req = selectors.promotion_get_for_user(request.user, request_id)
     try:
         req = services.promotion_execute(actor=request.user, request_id=req.pk)
