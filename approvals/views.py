@@ -358,11 +358,11 @@ def readiness_section(request: HttpRequest, version) -> dict:
     """Which gates are met for each target stage, who must approve, and the live requests."""
     targets = []
     for stage, label in TargetStage.choices:
-        if version.stage == stage:
-            continue
+        # The stage the version is in is judged too: does it still meet what put it there
+        # (e.g. a documentation sign-off that lapsed while it was live)?
         report = gates.evaluate(version, stage)
         targets.append({
-            "stage": stage, "label": label, "report": report,
+            "stage": stage, "label": label, "report": report, "current": version.stage == stage,
             "roles": [ROLE_LABELS.get(r, r) for r in report.required_roles],
         })
     reqs = list(selectors.promotion_list_for_user(request.user).filter(version=version).order_by("-created_at"))

@@ -39,6 +39,7 @@ class SectionForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 18, "spellcheck": "true"}),
     )
     note = forms.CharField(required=False, max_length=200, label="What changed (optional)")
+    confirm_lapse = forms.BooleanField(required=False)
 
 
 class FieldsForm(forms.Form):
@@ -55,11 +56,13 @@ class FieldsForm(forms.Form):
                     required=False, label=label, help_text=help_text,
                     widget=forms.Textarea(attrs={"rows": 2}),
                 )
+        self.fields["confirm_lapse"] = forms.BooleanField(required=False)
 
 
 class AttachmentForm(forms.Form):
     section = forms.ChoiceField(label="Section")
     file = forms.FileField()
+    confirm_lapse = forms.BooleanField(required=False)
 
     def __init__(self, *args, sections=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -110,7 +113,7 @@ def _detail_context(request: HttpRequest, document: Document, *, fields_form=Non
         attachment_form = attachment_form or AttachmentForm(sections=document.template.sections)
     return {
         "document": document, "version": document.version, "model": model,
-        "sections": sections,
+        "sections": sections, "at_stake": selectors.sign_off_at_stake(document),
         "missing_required": [s for s in sections if s["required"] and s["empty"]],
         "edit_refusal": edit_refusal, "sign_off_refusal": sign_off_refusal,
         "can_open_finding": perms.explain_cannot_open_finding(request.user, model) is None,
@@ -125,6 +128,16 @@ def _detail_context(request: HttpRequest, document: Document, *, fields_form=Non
         "trail": trail,
         "last_sign_off": next((e for e in trail if e.action == SIGNED_OFF), None),
     }
+
+
+def _cleared(was_signed: bool, at_stake: str | None) -> str:
+    """What the success message adds about the sign-off the edit cleared."""
+    if at_stake:
+        return (" The edit cleared the production version's sign-off: the version is flagged on "
+                "the dashboard and a finding was opened for its owner, who must sign off again.")
+    if was_signed:
+        return " The edit cleared the sign-off: the model owner must sign off again."
+    return ""
 
 
 def _to_document(document: Document, anchor: str = "") -> HttpResponse:
@@ -153,6 +166,7 @@ def section_edit(request: HttpRequest, pk: int, key: str) -> HttpResponse:
     if refusal:
         raise Forbidden(refusal)
     current = next((s for s in document.sections.all() if s.key == key), None)
+    at_stake = selectors.sign_off_at_stake(document)
     if request.method == "POST":
         form = SectionForm(request.POST)
         if form.is_valid():
@@ -161,6 +175,7 @@ def section_edit(request: HttpRequest, pk: int, key: str) -> HttpResponse:
                 revision = services.document_section_save(
                     actor=request.user, document=document, section_key=key,
                     text=form.cleaned_data["text"], note=form.cleaned_data["note"],
+                    confirm_lapse=form.cleaned_data["confirm_lapse"],
                 )
             except DomainError as exc:
                 form_errors_from(form, exc)
@@ -169,8 +184,7 @@ def section_edit(request: HttpRequest, pk: int, key: str) -> HttpResponse:
                     messages.info(request, f"“{spec['title']}” is unchanged: no new revision.")
                 else:
                     text = f"Saved “{spec['title']}” as revision {revision.number}."
-                    if was_signed:
-                        text += " The edit cleared the sign-off: the model owner must sign off again."
+                    text += _cleared(was_signed, at_stake)
                     messages.success(request, text)
                 return _to_document(document, f"section-{key}")
         status = 400
@@ -182,7 +196,7 @@ def section_edit(request: HttpRequest, pk: int, key: str) -> HttpResponse:
     return render(request, "oversight/section_edit.html", {
         "document": document, "version": document.version, "model": document.version.model,
         "spec": spec, "required": key in required, "form": form, "current": current,
-        "preview": markdown_to_html(text or ""),
+        "preview": markdown_to_html(text or ""), "at_stake": at_stake,
     }, status=status)
 
 
@@ -208,10 +222,13 @@ def fields_update(request: HttpRequest, pk: int) -> HttpResponse:
     form = FieldsForm(request.POST)
     if form.is_valid():
         was_signed = document.is_signed_off
+        at_stake = selectors.sign_off_at_stake(document)
         before = document.revision
+        fields = dict(form.cleaned_data)
+        confirm = fields.pop("confirm_lapse", False)
         try:
             document = services.document_fields_update(
-                actor=request.user, document=document, fields=form.cleaned_data
+                actor=request.user, document=document, fields=fields, confirm_lapse=confirm,
             )
         except DomainError as exc:
             form_errors_from(form, exc)
@@ -220,8 +237,7 @@ def fields_update(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.info(request, "The structured fields are unchanged.")
             else:
                 text = f"Structured fields saved as revision {document.revision}."
-                if was_signed:
-                    text += " The edit cleared the sign-off: the model owner must sign off again."
+                text += _cleared(was_signed, at_stake)
                 messages.success(request, text)
             return _to_document(document, "fields")
     document = _document(request, pk)
@@ -240,18 +256,19 @@ def attachment_add(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         upload = form.cleaned_data["file"]
         was_signed = document.is_signed_off
+        at_stake = selectors.sign_off_at_stake(document)
         try:
             attachment = services.document_attachment_add(
                 actor=request.user, document=document, section_key=form.cleaned_data["section"],
                 upload=upload, filename=upload.name,
                 content_type=getattr(upload, "content_type", "") or "",
+                confirm_lapse=form.cleaned_data["confirm_lapse"],
             )
         except DomainError as exc:
             form_errors_from(form, exc)
         else:
             text = f"Attached {attachment.name} (sha256 {attachment.sha256[:12]}…)."
-            if was_signed:
-                text += " The edit cleared the sign-off: the model owner must sign off again."
+            text += _cleared(was_signed, at_stake)
             messages.success(request, text)
             return _to_document(document, f"section-{attachment.section_key}")
     document = _document(request, pk)

@@ -74,4 +74,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "open_high_findings": high_findings.count(),
         "findings_url": reverse("oversight:finding-list") + "?open_high=1",
         "recent_events": gov_selectors.audit_events_for_user(user).order_by("-seq")[:12],
+        # Production versions whose signed-off documentation an edit cleared (joined, one query).
+        "lapsed": list(ov_selectors.lapsed_in_production(user)[:50]),
     })

@@ -68,18 +68,31 @@ class DocumentCreateInput(InputSerializer):
     )
 
 
+CONFIRM_LAPSE_HELP = (
+    "Required (true) when the document of a production version is signed off: the edit clears "
+    "that sign-off, flags the version and opens a finding for its owner. Without it the edit "
+    "is refused with 409 saying so."
+)
+
+
 class SectionInput(InputSerializer):
     text = serializers.CharField(allow_blank=True, trim_whitespace=False)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    confirm_lapse = serializers.BooleanField(required=False, default=False,
+                                             help_text=CONFIRM_LAPSE_HELP)
 
 
 class FieldsInput(InputSerializer):
     fields = serializers.DictField()
+    confirm_lapse = serializers.BooleanField(required=False, default=False,
+                                             help_text=CONFIRM_LAPSE_HELP)
 
 
 class AttachmentInput(InputSerializer):
     section = serializers.CharField(max_length=64)
     file = serializers.FileField()
+    confirm_lapse = serializers.BooleanField(required=False, default=False,
+                                             help_text=CONFIRM_LAPSE_HELP)
 
 
 class DocumentOutput(serializers.ModelSerializer):

@@ -108,7 +108,8 @@ class DocumentDetailView(APIView):
 
 
 class DocumentSectionView(APIView):
-    """PUT {text, note}: save the section as a new revision (clears a sign-off)."""
+    """PUT {text, note, confirm_lapse}: save the section as a new revision (clears a sign-off;
+    409 on a production version's signed-off document unless confirm_lapse is true)."""
 
     @extend_schema(request=s.SectionInput, responses={200: s.DocumentOutput})
     def put(self, request, pk: int, key: str):
@@ -117,7 +118,8 @@ class DocumentSectionView(APIView):
         data.is_valid(raise_exception=True)
         services.document_section_save(actor=request.user, document=document, section_key=key,
                                        text=data.validated_data["text"],
-                                       note=data.validated_data["note"])
+                                       note=data.validated_data["note"],
+                                       confirm_lapse=data.validated_data["confirm_lapse"])
         return Response(_doc_out(document))
 
 
@@ -128,7 +130,8 @@ class DocumentFieldsView(APIView):
         data = s.FieldsInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.document_fields_update(actor=request.user, document=document,
-                                        fields=data.validated_data["fields"])
+                                        fields=data.validated_data["fields"],
+                                        confirm_lapse=data.validated_data["confirm_lapse"])
         return Response(_doc_out(document))
 
 
@@ -167,6 +170,7 @@ class DocumentAttachmentsView(APIView):
         services.document_attachment_add(
             actor=request.user, document=document, section_key=data.validated_data["section"],
             upload=upload, filename=upload.name, content_type=getattr(upload, "content_type", "") or "",
+            confirm_lapse=data.validated_data["confirm_lapse"],
         )
         return Response(_doc_out(document), status=status.HTTP_201_CREATED)
 

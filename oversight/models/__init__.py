@@ -9,6 +9,7 @@ from oversight.models.documents import (
     DocumentAttachment,
     DocumentRevision,
     DocumentSection,
+    SignOffLapse,
 )
 from oversight.models.findings import Finding, FindingResponse
 from oversight.models.incidents import Incident, IncidentClock
@@ -21,4 +22,5 @@ __all__ = [
     "Document", "DocumentAttachment", "DocumentRevision", "DocumentSection",
     "Finding", "FindingResponse", "Incident", "IncidentClock", "MonitoringCrossing",
     "MonitoringPlan", "MonitoringThreshold", "ReviewOverdue", "RiskAssessment", "UseRestriction",
+    "SignOffLapse",
 ]

@@ -143,3 +143,37 @@ class DocumentAttachment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.sha256[:12]})"
+
+
+class SignOffLapse(models.Model):
+    """A sign-off of a production version's document that an edit cleared while the version
+    stayed in production. It flags the version (dashboard, readiness) until the owner signs the
+    document off again (`resolved_at`), and names the finding opened for the model's owner.
+    The edit that caused it, with its revision and author, is kept as it was."""
+
+    document = models.ForeignKey(Document, on_delete=models.PROTECT, related_name="lapses")
+    version = models.ForeignKey(
+        "registry.ModelVersion", on_delete=models.PROTECT, related_name="sign_off_lapses"
+    )
+    signed_off_revision = models.PositiveIntegerField()
+    signed_off_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    signed_off_at = models.DateTimeField()
+    edit = models.CharField(max_length=300, help_text="What the edit was, in words.")
+    revision = models.PositiveIntegerField(help_text="The document's revision after the edit.")
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    finding = models.ForeignKey(
+        "oversight.Finding", on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["version", "resolved_at"], name="lapse_version_open_idx")]
+
+    def __str__(self) -> str:
+        return f"sign-off of revision {self.signed_off_revision} lapsed ({self.edit})"

@@ -34,6 +34,12 @@ from oversight.selectors.incidents import (
     open_serious,
     overdue_incidents,
 )
+from oversight.selectors.lapses import (
+    lapse_sentence,
+    lapsed_in_production,
+    lapses_open,
+    sign_off_at_stake,
+)
 from oversight.selectors.monitoring import (
     crossings_for,
     metric_value,
@@ -66,4 +72,5 @@ __all__ = [
     "incident_clocks", "incident_get_for_user", "incident_list_for_user",
     "incident_register_state", "incidents_for_model", "open_serious", "overdue_incidents",
     "crossings_for", "metric_value", "monitoring_register_state", "plan_for",
+    "lapse_sentence", "lapsed_in_production", "lapses_open", "sign_off_at_stake",
 ]

@@ -10,6 +10,7 @@ from governance.choices import EuAiActClass
 from governance.models import TierPolicy
 from oversight.selectors.documents import document_completeness
 from oversight.selectors.findings import open_blocking_findings
+from oversight.selectors.lapses import lapse_sentence, lapses_open
 from oversight.selectors.risk import risk_assessment_current
 
 _NOT_GIVEN: Any = object()
@@ -63,8 +64,9 @@ def governance_gate_items(
             if comp["unsigned"]:
                 parts.append("not signed off: " + ", ".join(comp["unsigned"]))
             detail = "Documentation incomplete (" + "; ".join(parts) + ")."
+        lapses = [lapse_sentence(lapse) for lapse in lapses_open(version)]
         items.append({"key": "documentation", "met": comp["complete"], "detail": detail,
-                      "revision_ids": comp["revision_ids"]})
+                      "revision_ids": comp["revision_ids"], **({"lapses": lapses} if lapses else {})})
     if "no_open_high_findings" in evidence:
         blocking = list(open_blocking_findings(model, version))
         items.append({

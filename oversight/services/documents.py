@@ -1,5 +1,10 @@
 """Documentation writes: create (pre-filled), save a section (a new revision), attach a file,
-edit structured fields, sign off. Any edit after sign-off clears the sign-off."""
+edit structured fields, sign off. Any edit after sign-off clears the sign-off.
+
+An edit that would clear the sign-off of a production version's document says so first: it is
+refused (409, `sign_off_would_lapse`) unless the caller confirms (`confirm_lapse=True`). Made,
+it records a SignOffLapse (the version is flagged until the owner signs off again) and opens a
+high finding for the model's owner, in the edit's transaction."""
 
 from __future__ import annotations
 
@@ -18,8 +23,16 @@ from governance import audit
 from governance import permissions as perms
 from governance.events import evidence_changed
 from governance.models import DocumentTemplate, TierPolicy
-from oversight.models import Document, DocumentAttachment, DocumentRevision, DocumentSection
+from oversight.models import (
+    Document,
+    DocumentAttachment,
+    DocumentRevision,
+    DocumentSection,
+    SignOffLapse,
+)
 from oversight.prefill import render as render_prefill
+from oversight.services.findings import finding_open_for_lapse
+from registry.choices import Stage
 
 MAX_SECTION_CHARS = 200_000
 FIELDS_KEY = "fields"
@@ -60,6 +73,53 @@ def _default_fields(facts: dict[str, Any]) -> dict[str, Any]:
         "vendor_model": version.get("kind") == "vendor",
         "vendor_name": vendor.get("name", "") if isinstance(vendor, dict) else "",
     }
+
+
+def sign_off_at_stake(document: Document) -> str | None:
+    """What an edit of `document` would do to a production version, in words (None when the
+    document is not signed off or its version is not in production)."""
+    version = document.version
+    if document.signed_off_revision is None or version.stage != Stage.PRODUCTION:
+        return None
+    who = getattr(document.signed_off_by, "username", "the owner")
+    owner = getattr(version.model.owner, "username", "its owner")
+    return (f"{version.ref} is in production and its {document.template_slug} documentation is "
+            f"signed off (revision {document.signed_off_revision}, by {who} on "
+            f"{document.signed_off_at:%Y-%m-%d}). This edit clears that sign-off: the version "
+            f"will be flagged as in production without signed-off documentation, and a high "
+            f"finding will be opened for {owner}.")
+
+
+def _require_lapse_confirmed(document: Document, confirm_lapse: bool) -> None:
+    at_stake = sign_off_at_stake(document)
+    if at_stake and not confirm_lapse:
+        raise Conflict(at_stake + " Send confirm_lapse=true to make the edit.",
+                       code="sign_off_would_lapse", errors={"confirm_lapse": [at_stake]})
+
+
+def _lapse(document: Document, *, actor, edit: str, section_key: str = "") -> dict[str, Any] | None:
+    """Before the sign-off is cleared: if it is a production version's, record the lapse and
+    open the owner's finding. Returns what the edit's audit event says about it."""
+    if sign_off_at_stake(document) is None:
+        return None
+    version = document.version
+    who = getattr(document.signed_off_by, "username", None)
+    finding = finding_open_for_lapse(
+        document=document, section_key=section_key,
+        title=f"Sign-off lapsed: {document.template_slug} documentation of {version.ref} "
+              "(in production)",
+        description=f"{getattr(actor, 'username', 'someone')} {edit} on "
+                    f"{timezone.now():%Y-%m-%d %H:%M} UTC, clearing the sign-off of revision "
+                    f"{document.signed_off_revision} by {who or 'the owner'} while {version.ref} is "
+                    "in production. Review the change and sign the documentation off again.",
+    )
+    lapse = SignOffLapse.objects.create(
+        document=document, version=version, signed_off_revision=document.signed_off_revision,
+        signed_off_by=document.signed_off_by, signed_off_at=document.signed_off_at, edit=edit[:300],
+        revision=document.revision, edited_by=actor, finding=finding, created_at=timezone.now(),
+    )
+    return {"lapse": lapse.pk, "finding": finding.pk, "signed_off_revision":
+            lapse.signed_off_revision, "signed_off_by": who, "version_stage": version.stage}
 
 
 def _clear_sign_off(document: Document) -> bool:
@@ -134,10 +194,12 @@ def _locked(document: Document) -> Document:
 
 @transaction.atomic(durable=True)
 def document_section_save(
-    *, actor, document: Document, section_key: str, text: str, note: str = ""
+    *, actor, document: Document, section_key: str, text: str, note: str = "",
+    confirm_lapse: bool = False,
 ) -> DocumentRevision:
     """Save a section's Markdown as a new immutable revision. Saving after sign-off clears the
-    sign-off (the owner must sign the new text). Saving identical text changes nothing."""
+    sign-off (the owner must sign the new text); on a production version only when confirmed.
+    Saving identical text changes nothing."""
     document = _locked(document)
     model = _model_of(document)
     _require(perms.explain_cannot_edit_documentation(actor, model))
@@ -152,8 +214,11 @@ def document_section_save(
     current = DocumentSection.objects.filter(document=document, key=section_key).first()
     if current is not None and current.text == text:
         return DocumentRevision.objects.get(document=document, number=current.revision_number)
+    _require_lapse_confirmed(document, confirm_lapse)
     before_rev = current.revision_number if current else None
     revision = _new_revision(document, key=section_key, text=text, actor=actor, note=note)
+    lapsed = _lapse(document, actor=actor, edit=f"saved section {section_key} as revision "
+                    f"{revision.number}", section_key=section_key)
     cleared = _clear_sign_off(document)
     document.save()
     evidence_changed(model.name)  # live promotions re-judge after commit
@@ -165,15 +230,18 @@ def document_section_save(
                  "after": {"revision": revision.number,
                            "sha256": hashlib.sha256(text.encode()).hexdigest(),
                            "chars": len(text)},
-                 "sign_off_cleared": cleared},
+                 "sign_off_cleared": cleared, **({"sign_off_lapsed": lapsed} if lapsed else {})},
     )
     return revision
 
 
 @transaction.atomic(durable=True)
-def document_fields_update(*, actor, document: Document, fields: dict[str, Any]) -> Document:
+def document_fields_update(
+    *, actor, document: Document, fields: dict[str, Any], confirm_lapse: bool = False
+) -> Document:
     """Edit the structured fields (intended purpose, oversight measures, vendor model …). Recorded
-    as a revision of the 'fields' pseudo-section; clears a sign-off like any edit."""
+    as a revision of the 'fields' pseudo-section; clears a sign-off like any edit (on a
+    production version only when confirmed)."""
     document = _locked(document)
     model = _model_of(document)
     _require(perms.explain_cannot_edit_documentation(actor, model))
@@ -190,10 +258,13 @@ def document_fields_update(*, actor, document: Document, fields: dict[str, Any])
     before = {k: document.fields.get(k) for k in fields if document.fields.get(k) != fields[k]}
     if not before:
         return document
+    _require_lapse_confirmed(document, confirm_lapse)
     after = {k: fields[k] for k in before}
     document.fields = {**document.fields, **after}
     _new_revision(document, key=FIELDS_KEY, actor=actor, note="structured fields",
                   text=json.dumps(document.fields, sort_keys=True, indent=2))
+    lapsed = _lapse(document, actor=actor, edit=f"edited the structured fields "
+                    f"({', '.join(sorted(after))}) as revision {document.revision}")
     cleared = _clear_sign_off(document)
     document.save()
     evidence_changed(model.name)  # live promotions re-judge after commit
@@ -202,7 +273,7 @@ def document_fields_update(*, actor, document: Document, fields: dict[str, Any])
         object_repr=f"{document.template_slug} documentation of {document.version.ref}",
         model_name=model.name,
         payload={"before": before, "after": after, "revision": document.revision,
-                 "sign_off_cleared": cleared},
+                 "sign_off_cleared": cleared, **({"sign_off_lapsed": lapsed} if lapsed else {})},
     )
     return document
 
@@ -230,19 +301,22 @@ def _store_attachment(upload: BinaryIO, limit: int, name: str) -> tuple[str, str
 @transaction.atomic(durable=True)
 def document_attachment_add(
     *, actor, document: Document, section_key: str, upload: BinaryIO, filename: str,
-    content_type: str = "",
+    content_type: str = "", confirm_lapse: bool = False,
 ) -> DocumentAttachment:
     """Attach a file (evidence, a report) to a section. Only the kinds DOCUMENT_ATTACHMENT_TYPES
     allows, judged by content, are kept (stored by sha256, recorded with the detected media
-    type, not the one the client claimed); clears a sign-off."""
+    type, not the one the client claimed); clears a sign-off (on a production version only when
+    confirmed, which is asked before the file is stored)."""
     model = _model_of(document)
     _require(perms.explain_cannot_edit_documentation(actor, model))
+    _require_lapse_confirmed(document, confirm_lapse)
     if document.template.section(section_key) is None:
         raise ValidationFailed(f"The {document.template_slug} template has no section {section_key!r}.",
                                errors={"section": ["Unknown section."]})
     name = os.path.basename(filename or "attachment")[:255]
     sha, rel, size, content_type = _store_attachment(upload, settings.MAX_ARTIFACT_BYTES, name)
     document = _locked(document)
+    _require_lapse_confirmed(document, confirm_lapse)  # as it is now, under the lock
     current = DocumentSection.objects.filter(document=document, key=section_key).first()
     revision = _new_revision(document, key=section_key, text=current.text if current else "",
                              actor=actor, note=f"attached {name} ({sha[:12]})")
@@ -251,6 +325,8 @@ def document_attachment_add(
         sha256=sha, size=size, storage_path=rel, revision_number=revision.number,
         uploaded_by=actor,
     )
+    lapsed = _lapse(document, actor=actor, edit=f"attached {name} to section {section_key} as "
+                    f"revision {revision.number}", section_key=section_key)
     cleared = _clear_sign_off(document)
     document.save()
     evidence_changed(model.name)  # live promotions re-judge after commit
@@ -260,7 +336,7 @@ def document_attachment_add(
         model_name=model.name,
         payload={"section": section_key, "after": {"name": name, "sha256": sha, "size": size,
                                                    "revision": revision.number},
-                 "sign_off_cleared": cleared},
+                 "sign_off_cleared": cleared, **({"sign_off_lapsed": lapsed} if lapsed else {})},
     )
     return attachment
 
@@ -295,12 +371,16 @@ def document_sign_off(*, actor, document: Document) -> Document:
     document.signed_off_at = timezone.now()
     document.signed_off_revision = document.revision
     document.save()
+    resolved = list(SignOffLapse.objects.filter(document=document, resolved_at__isnull=True)
+                    .values_list("pk", flat=True))
+    SignOffLapse.objects.filter(pk__in=resolved).update(resolved_at=document.signed_off_at)
     evidence_changed(model.name)  # live promotions re-judge after commit
     audit.record(
         action="governance.document.signed_off", actor=actor, target=document,
         object_repr=f"{document.template_slug} documentation of {document.version.ref}",
         model_name=model.name,
         payload={"after": {"signed_off_revision": document.revision,
-                           "signed_off_by": actor.username}},
+                           "signed_off_by": actor.username},
+                 **({"lapses_resolved": resolved} if resolved else {})},
     )
     return document

@@ -83,6 +83,34 @@ def finding_open(
     return finding
 
 
+def finding_open_for_lapse(*, document: Document, section_key: str, title: str,
+                           description: str) -> Finding:
+    """The system opens a high finding for the model's owner when an edit cleared the sign-off
+    of a production version's document (inside that edit's transaction; see
+    documents.document_*). Nobody chose to raise it, so it is the system's (no actor)."""
+    version = document.version
+    model = version.model
+    owner = model.owner
+    finding = Finding.objects.create(
+        model=model, version=version, document=document, section_key=section_key,
+        title=title[:200], description=description, severity=Severity.HIGH, owner=owner,
+        due_date=timezone.localdate() + dt.timedelta(days=14), opened_by=None,
+    )
+    evidence_changed(model.name)
+    audit.record(
+        action="governance.finding.opened", actor=None, target=finding, model_name=model.name,
+        payload={"after": {"title": finding.title, "severity": finding.severity,
+                           "status": finding.status, "version": version.ref,
+                           "section_key": section_key,
+                           "owner": owner.username if owner else None,
+                           "due_date": finding.due_date.isoformat()},
+                 "reason": "sign-off lapsed on a production version"},
+    )
+    notify([owner.pk if owner else None], f"Sign-off lapsed on {version.ref} in production",
+           description, _link(finding))
+    return finding
+
+
 class InvalidFindingTransition(workflow.IllegalTransition):
     code = "invalid_transition"
 
