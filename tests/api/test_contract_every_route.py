@@ -8,6 +8,7 @@ exceptions say why, here, in one place.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -42,6 +43,8 @@ NOT_TEAM_SCOPED = {
     "/api/v1/datasets/{name}/": "datasets are visible to every team (models train across teams)",
     "/api/v1/datasets/{dataset_name}/versions/": "datasets are visible to every team",
     "/api/v1/datasets/{dataset_name}/versions/{version}/": "datasets are visible to every team",
+    "/api/v1/datasets/{dataset_name}/versions/{version}/file/": "datasets are visible to every "
+    "team, their files with them",
 }
 
 
@@ -104,12 +107,21 @@ def world(personas, client_for, monkeypatch):
          "became_known_at": "2026-01-02T10:00:00Z", "serious": True, "seriousness": "death"},
         format="json",
     )
-    for response in (ra, doc, finding, promotion, incident):
+    restriction = engineer.post(f"{base}/use-restrictions/",
+                                {"kind": "geography", "text": "UK only"}, format="json")
+    expires = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat()
+    exception = engineer.post(
+        "/api/v1/exceptions/",
+        {"model": model.name, "version": 1, "gate": "shap", "reason": "r",
+         "compensating_controls": "c", "expires_at": expires}, format="json",
+    )
+    for response in (ra, doc, finding, promotion, incident, restriction, exception):
         assert response.status_code == 201, response.content
     ids = {"jobs": job.pk, "documents": doc.json()["id"], "findings": finding.json()["id"],
            "incidents": incident.json()["id"],
            "risk-assessments": ra.json()["id"],
-           "promotions": promotion.json()["id"]}
+           "promotions": promotion.json()["id"], "exceptions": exception.json()["id"],
+           "use-restrictions": restriction.json()["id"]}
     return {"model": model.name, "dataset": dataset.name, "ids": ids}
 
 
@@ -174,6 +186,7 @@ def test_another_teams_engineer_gets_404_for_everything_about_the_teams_objects(
         response = getattr(outsider, method)(url, {}, format="json")
         if response.status_code != 404:
             failures.append(f"{method.upper()} {url}: {response.status_code}")
+    assert failures == [], "\n".join(failures)
 
 
 def test_on_objects_every_team_sees_another_teams_write_is_403_not_404(world, client_for):
