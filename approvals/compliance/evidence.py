@@ -2,7 +2,8 @@
 
 `load(versions)` reads the evidence of any number of versions in a fixed number of queries
 (lineage, documents with sections and attachments, succeeded jobs, promotions with decisions,
-risk assessments, blocking findings, audit positions, the latest checkpoint, the registers);
+risk assessments, blocking findings, audit positions, the latest checkpoint, the monitoring,
+incident, use restriction and exception registers);
 the judges then work in Python. So a version's 60-odd obligations cost no query each, and the
 inventory judges a page of models in the same handful of queries as one.
 """
@@ -16,6 +17,7 @@ from typing import Any
 from django.db.models import Prefetch
 
 from approvals.models import Decision, PromotionRequest
+from approvals.selectors import exceptions_registers
 from explainability import selectors as ex_selectors
 from governance import selectors as gov_selectors
 from governance.auditlog import proofs
@@ -56,11 +58,6 @@ def _promotions(version_ids: list[int]) -> list[PromotionRequest]:
     )
 
 
-#: Register loaders from the records apps: name -> fn(evidence by version id) that sets
-#: `registers[name]` on each VersionEvidence (a bounded number of queries for the lot).
-REGISTER_LOADERS: dict[str, Any] = {}
-
-
 def load(versions: list, *, now: dt.datetime) -> dict[int, VersionEvidence]:
     """The evidence of each version (its `model` and the model's `owner` already joined)."""
     ids = [v.pk for v in versions]
@@ -89,6 +86,20 @@ def load(versions: list, *, now: dt.datetime) -> dict[int, VersionEvidence]:
         ]
         ev.audit_position = positions.get(v.pk)
         ev.checkpoint, ev.checkpoint_valid = checkpoint, valid
-    for loader in REGISTER_LOADERS.values():
-        loader(out)
+    _registers(out, ids, model_ids, now)
     return out
+
+
+def _registers(out: dict[int, VersionEvidence], ids: list[int], model_ids: list[int],
+               now: dt.datetime) -> None:
+    """The registers' states, read through their selectors' bulk forms (seven queries)."""
+    monitoring = ov_selectors.monitoring_register_states(model_ids)
+    incidents = ov_selectors.incident_register_states(model_ids, now=now)
+    restrictions = ov_selectors.use_restrictions_registers(model_ids, today=now.date())
+    exceptions = exceptions_registers(ids, now=now)
+    for ev in out.values():
+        mid = ev.version.model_id
+        ev.registers = {
+            "monitoring_plan": monitoring[mid], "incidents": incidents[mid],
+            "use_restrictions": restrictions[mid], "exceptions": exceptions[ev.version.pk],
+        }

@@ -308,20 +308,85 @@ def _findings(ev: VersionEvidence) -> Result:
                 _link("Findings register", url))
 
 
-#: Register judges: name -> fn(ev). Those not here are declared but not yet available.
-REGISTERS: dict[str, Callable[[VersionEvidence], Result]] = {"findings": _findings}
-REGISTER_NAMES = frozenset({"monitoring_plan", "incidents", "use_restrictions", "exceptions",
-                            "findings"})
+def _monitoring_plan(ev: VersionEvidence) -> Result:
+    state, model = ev.registers["monitoring_plan"], ev.model
+    url = reverse("api:monitoring-plan", args=[model.name])
+    todo = ("Record the model's post-market monitoring plan: the metrics watched with their "
+            "thresholds, the review cadence and the responsible person (monitoring plan of the "
+            "model).")
+    if not state["exists"]:
+        return _missing(f"{model.name} has no post-market monitoring plan.", todo,
+                        _link("Monitoring plan", url))
+    if not state["thresholds"]:
+        return _missing(f"{model.name}'s monitoring plan watches no metric.",
+                        "Add at least one threshold on a drift or outcome metric to the "
+                        "monitoring plan.", _link(f"Monitoring plan #{state['plan_id']}", url))
+    crossings = (f"; {state['open_crossings']} threshold(s) currently crossed (each opened a "
+                 "finding)" if state["open_crossings"] else "")
+    return _met(f"Monitoring plan #{state['plan_id']}: {state['thresholds']} threshold(s), "
+                f"reviewed every {state['cadence_days']} day(s) by {state['responsible']}"
+                f"{crossings}.", _link(f"Monitoring plan #{state['plan_id']}", url))
+
+
+def _incidents(ev: VersionEvidence) -> Result:
+    state, model = ev.registers["incidents"], ev.model
+    list_url = reverse("api:incident-list") + f"?model={model.name}"
+    if state["overdue"]:
+        return _missing(
+            f"{len(state['overdue'])} serious incident(s) past the statutory reporting deadline "
+            f"and not reported: {', '.join(f'#{pk}' for pk in state['overdue'])}.",
+            "Report the overdue serious incident(s) to the market surveillance authority now and "
+            "record the report on the incident.",
+            *[_link(f"Incident #{pk}", reverse("api:incident-detail", args=[pk]))
+              for pk in state["overdue"]])
+    open_serious = (f"; {len(state['open_serious'])} serious incident(s) open, within their "
+                    "reporting deadline" if state["open_serious"] else "")
+    return _met(f"The incident register is kept: {state['total']} incident(s) recorded for "
+                f"{model.name}, none overdue for reporting{open_serious}.",
+                _link("Incidents register", list_url))
+
+
+def _use_restrictions(ev: VersionEvidence) -> Result:
+    state, model = ev.registers["use_restrictions"], ev.model
+    url = _model_url(ev) + "#ur-h"
+    if not state["met"]:
+        expired = (f" ({len(state['expired'])} expired)" if state["expired"] else "")
+        return _missing(f"No use restriction in force for {model.name}{expired}.",
+                        "Record the model's allowed and prohibited uses, populations and "
+                        "geographies (Use restrictions on the model page).",
+                        _link("Use restrictions", url))
+    kinds = sorted({r["kind"] for r in state["in_force"]})
+    return _met(f"{len(state['in_force'])} use restriction(s) in force ({', '.join(kinds)}).",
+                _link("Use restrictions", url,
+                      sha256_json([{k: r[k] for k in ("kind", "text", "expires_on")}
+                                   for r in state["in_force"]])))
+
+
+def _exceptions(ev: VersionEvidence) -> Result:
+    state = ev.registers["exceptions"]
+    url = reverse("approvals:exception-register")
+    if not state["met"]:
+        return _missing(
+            f"{state['detail']}: the gate(s) they waived are closed again.",
+            "Nothing waives those gates any more: meet the gate's evidence, or request a new "
+            "exception with compensating controls.",
+            _link("Expired exceptions", url + f"?state=expired&model={ev.model.name}"))
+    links = [_link(f"Exception #{r['id']} ({r['gate']}, {r['state']} until {r['expires_at'][:10]})",
+                   reverse("approvals:exception-detail", args=[r["id"]]))
+             for r in state["active"]] or [_link("Exceptions register", url)]
+    return _met(f"{state['detail']}.", *links)
+
+
+#: Register judges: name -> fn(ev).
+REGISTERS: dict[str, Callable[[VersionEvidence], Result]] = {
+    "findings": _findings, "monitoring_plan": _monitoring_plan, "incidents": _incidents,
+    "use_restrictions": _use_restrictions, "exceptions": _exceptions,
+}
+REGISTER_NAMES = frozenset(REGISTERS)
 
 
 def _register(ev: VersionEvidence, name: str) -> Result:
-    judge_fn = REGISTERS.get(name)
-    if judge_fn is None:
-        return _missing(f"The {name.replace('_', ' ')} register is not available in this "
-                        "Gatehouse yet, so this evidence cannot be shown.",
-                        "Register not available: keep this evidence outside Gatehouse until the "
-                        "register is installed.")
-    return judge_fn(ev)
+    return REGISTERS[name](ev)
 
 
 _KINDS: dict[str, Callable[[VersionEvidence, str], Result]] = {

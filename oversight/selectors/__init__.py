@@ -30,6 +30,7 @@ from oversight.selectors.incidents import (
     incident_get_for_user,
     incident_list_for_user,
     incident_register_state,
+    incident_register_states,
     incidents_for_model,
     open_serious,
     overdue_incidents,
@@ -44,12 +45,14 @@ from oversight.selectors.monitoring import (
     crossings_for,
     metric_value,
     monitoring_register_state,
+    monitoring_register_states,
     plan_for,
 )
 from oversight.selectors.restrictions import (
     use_restrictions_for,
     use_restrictions_for_models,
     use_restrictions_register,
+    use_restrictions_registers,
 )
 from oversight.selectors.reviews import overdue_reviews
 from oversight.selectors.risk import (
@@ -68,7 +71,8 @@ __all__ = [
     "open_blocking_findings", "open_blocking_findings_for_models", "governance_gate_items",
     "is_prohibited", "overdue_reviews", "risk_assessment_current", "risk_assessment_get",
     "risk_assessment_list", "risk_assessments_current", "use_restrictions_for",
-    "use_restrictions_for_models", "use_restrictions_register",
+    "use_restrictions_for_models", "use_restrictions_register", "use_restrictions_registers",
+    "incident_register_states", "monitoring_register_states",
     "incident_clocks", "incident_get_for_user", "incident_list_for_user",
     "incident_register_state", "incidents_for_model", "open_serious", "overdue_incidents",
     "crossings_for", "metric_value", "monitoring_register_state", "plan_for",

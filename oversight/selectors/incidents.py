@@ -61,11 +61,22 @@ def incident_clocks() -> QuerySet[IncidentClock]:
 def incident_register_state(model, *, now: dt.datetime | None = None) -> dict[str, Any]:
     """What the compliance matrix reads (register:incidents): how many incidents the model has,
     how many serious ones are open, and how many are overdue for reporting."""
+    return incident_register_states([model.pk], now=now)[model.pk]
+
+
+def incident_register_states(model_ids: list[int], *, now: dt.datetime | None = None
+                             ) -> dict[int, dict[str, Any]]:
+    """`incident_register_state` for several models, in one query for the lot."""
     now = now or timezone.now()
-    rows = list(Incident.objects.filter(model=model).values(
-        "pk", "serious", "status", "deadline_at", "authority_reported_at"))
-    open_serious_ids = [r["pk"] for r in rows
-                        if r["serious"] and r["status"] in OPEN_INCIDENT_STATUSES]
-    overdue_ids = [r["pk"] for r in rows if r["serious"] and r["authority_reported_at"] is None
-                   and r["status"] in OPEN_INCIDENT_STATUSES and r["deadline_at"] < now]
-    return {"total": len(rows), "open_serious": open_serious_ids, "overdue": overdue_ids}
+    out: dict[int, dict[str, Any]] = {
+        pk: {"total": 0, "open_serious": [], "overdue": []} for pk in model_ids}
+    rows = Incident.objects.filter(model_id__in=model_ids).order_by("pk").values(
+        "pk", "model_id", "serious", "status", "deadline_at", "authority_reported_at")
+    for r in rows:
+        state = out[r["model_id"]]
+        state["total"] += 1
+        if r["serious"] and r["status"] in OPEN_INCIDENT_STATUSES:
+            state["open_serious"].append(r["pk"])
+            if r["authority_reported_at"] is None and r["deadline_at"] < now:
+                state["overdue"].append(r["pk"])
+    return out

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
 from explainability.choices import JobKind
 from oversight.choices import MonitoredMetric
@@ -78,14 +78,30 @@ def crossings_for(model) -> QuerySet[MonitoringCrossing]:
 def monitoring_register_state(model) -> dict[str, Any]:
     """What the compliance matrix reads (register:monitoring_plan): is there a plan, with how
     many live thresholds, who is responsible, and how many crossings are open."""
-    plan = plan_for(model)
-    if plan is None:
-        return {"exists": False, "plan_id": None, "thresholds": 0, "open_crossings": 0,
-                "responsible": None, "cadence_days": None, "updated_at": None}
-    return {
-        "exists": True, "plan_id": plan.pk, "thresholds": len(plan.live_thresholds),
-        "open_crossings": MonitoringCrossing.objects.filter(
-            threshold__plan=plan, ended_at__isnull=True).count(),
-        "responsible": plan.responsible.username, "cadence_days": plan.cadence_days,
-        "updated_at": plan.updated_at,
+    return monitoring_register_states([model.pk])[model.pk]
+
+
+def monitoring_register_states(model_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """`monitoring_register_state` for several models, in three queries for the lot."""
+    out: dict[int, dict[str, Any]] = {
+        pk: {"exists": False, "plan_id": None, "thresholds": 0, "open_crossings": 0,
+             "responsible": None, "cadence_days": None, "updated_at": None}
+        for pk in model_ids
     }
+    plans = (MonitoringPlan.objects.filter(model_id__in=model_ids).select_related("responsible")
+             .prefetch_related(Prefetch(
+                 "thresholds", queryset=MonitoringThreshold.objects.filter(retired_at__isnull=True),
+                 to_attr="live_thresholds")))
+    open_crossings = dict(
+        MonitoringCrossing.objects.filter(threshold__plan__model_id__in=model_ids,
+                                          ended_at__isnull=True)
+        .order_by().values_list("threshold__plan__model_id").annotate(n=Count("id"))
+    )
+    for plan in plans:
+        out[plan.model_id] = {
+            "exists": True, "plan_id": plan.pk, "thresholds": len(plan.live_thresholds),
+            "open_crossings": open_crossings.get(plan.model_id, 0),
+            "responsible": plan.responsible.username, "cadence_days": plan.cadence_days,
+            "updated_at": plan.updated_at,
+        }
+    return out

@@ -30,17 +30,26 @@ def use_restrictions_for(model, *, today: dt.date | None = None,
 def use_restrictions_register(model, *, today: dt.date | None = None) -> dict[str, Any]:
     """The register's state for a model (the crosswalk's "register:use_restrictions"): met when
     at least one restriction is in force; the rows in force and the expired ones."""
-    rows = use_restrictions_for(model, today=today)
-    in_force = [r for r in rows if not r.expired]
-    expired = [r for r in rows if r.expired]
-    return {
-        "met": bool(in_force),
-        "in_force": [_row(r) for r in in_force],
-        "expired": [_row(r) for r in expired],
-        "detail": (f"{len(in_force)} use restriction(s) in force" if in_force else
-                   "No use restriction in force: record the model's allowed and prohibited "
-                   "uses, populations and geographies."),
-    }
+    return use_restrictions_registers([model.pk], today=today)[model.pk]
+
+
+def use_restrictions_registers(model_ids: list[int], *, today: dt.date | None = None
+                               ) -> dict[int, dict[str, Any]]:
+    """`use_restrictions_register` for several models, in one query for the lot."""
+    out: dict[int, dict[str, Any]] = {}
+    for pk, rows in use_restrictions_for_models(model_ids, today=today).items():
+        found = sorted(rows, key=lambda r: (r.kind, r.created_at, r.pk))
+        in_force = [r for r in found if not r.expired]
+        expired = [r for r in found if r.expired]
+        out[pk] = {
+            "met": bool(in_force),
+            "in_force": [_row(r) for r in in_force],
+            "expired": [_row(r) for r in expired],
+            "detail": (f"{len(in_force)} use restriction(s) in force" if in_force else
+                       "No use restriction in force: record the model's allowed and prohibited "
+                       "uses, populations and geographies."),
+        }
+    return out
 
 
 def _row(r: UseRestriction) -> dict[str, Any]:

@@ -8,14 +8,13 @@ from __future__ import annotations
 import re
 
 import pytest
-import yaml
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from approvals import compliance, services
 from explainability.models import Job
-from governance import crosswalk
 from governance.auditlog.sealer import seal
+from oversight import services as ov_services
 from oversight.services import findings as finding_services
 from oversight.services import risk as risk_services
 from tests import factories
@@ -89,23 +88,9 @@ def test_the_documentation_pack_has_a_compliance_section(version, client_for):
 # --- the inventory's badge ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def without_registers(monkeypatch):
-    """The crosswalk with the obligations that need a register other than findings left out
-    (those registers are other records' to provide), so one framework can be fully met here."""
-    with crosswalk.PATH.open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
-    for fw in data["frameworks"].values():
-        fw["obligations"] = [o for o in fw["obligations"] if not any(
-            s.startswith("register:") and s != "register:findings" for s in o.get("evidence", []))]
-    reduced = crosswalk.parse(data)
-    monkeypatch.setattr(crosswalk, "load", lambda: reduced)
-    return reduced
-
-
 def _compliant(personas, name: str):
     """A version with every SR 11-7 evidence: facts, lineage, documents signed off, jobs on its
-    artifact, promoted to production (which schedules the review), its events sealed."""
+    artifact, a use restriction, promoted to production (which schedules the review)."""
     eng, owner = personas["engineer"], personas["owner"]
     model = factories.model(eng, name=name, owner="owner", developers=["engineer"],
                             intended_use="Score loan applications.")
@@ -115,6 +100,8 @@ def _compliant(personas, name: str):
                                 evaluation_datasets=[holdout.ref], metrics={"auc": 0.8},
                                 code_commit="4f1c2e9")
     risk_services.risk_assessment_create(actor=owner, model=model, answers=CREDIT_ANSWERS)
+    ov_services.use_restriction_add(actor=owner, model=model, kind="prohibited_use",
+                                    text="Not for mortgage decisions.")
     version.refresh_from_db()
     complete_documentation(version, owner, eng)
     succeeded_job(version, holdout, "shap")
@@ -134,7 +121,7 @@ def _compliant(personas, name: str):
 
 
 def test_a_model_shows_a_badge_only_for_a_framework_whose_obligations_are_all_met(
-        personas, web_for, without_registers):
+        personas, web_for):
     compliant = _compliant(personas, "credit-default")
     bare = factories.version(personas["engineer"], factories.model(personas["engineer"], name="bare"))
     seal()
@@ -144,6 +131,8 @@ def test_a_model_shows_a_badge_only_for_a_framework_whose_obligations_are_all_me
     rows = {m.group(1): m.group(0) for m in re.finditer(
         r'<tr>\s*<td><a href="/models/([\w-]+)/">.*?</tr>', html, re.S)}
     assert 'data-testid="badge-sr11-7"' in rows["credit-default"]
+    # The EU AI Act's obligations are not all met (no monitoring plan): no badge for it.
+    assert 'data-testid="badge-eu-ai-act"' not in rows["credit-default"]
     assert "SR 11-7 ✓" in rows["credit-default"]
     assert "data-testid=\"badge-" not in rows[bare.model.name]
     # A high finding on the model takes the badge away.
@@ -153,8 +142,7 @@ def test_a_model_shows_a_badge_only_for_a_framework_whose_obligations_are_all_me
     assert 'data-testid="badge-sr11-7"' not in html
 
 
-def test_the_inventory_judges_its_page_without_a_query_per_model(personas, web_for,
-                                                                   without_registers):
+def test_the_inventory_judges_its_page_without_a_query_per_model(personas, web_for):
     eng = personas["engineer"]
     for i in range(2):
         factories.version(eng, factories.model(eng, name=f"m-{i}"))
