@@ -216,16 +216,3 @@ def _exceptions_state(rows: list[PolicyException]) -> dict:
                    if active else "No exception to policy on this version."),
     }
 
-
-def exceptions_for_versions(version_ids: list[int], *, now=None) -> dict[int, list[PolicyException]]:
-    """{version id: its exceptions with `display_state` at `now`} for many versions in two
-    queries (the exceptions and their decisions), for the compliance matrix."""
-    now = now or timezone.now()
-    out: dict[int, list[PolicyException]] = {vid: [] for vid in version_ids}
-    rows = (PolicyException.objects.filter(version_id__in=version_ids)
-            .prefetch_related(Prefetch("decisions", queryset=ExceptionApproval.objects
-                                       .select_related("approver"))))
-    for exc in rows:
-        exc.display_state = exception_display_state(exc, now=now)
-        out[exc.version_id].append(exc)
-    return out
