@@ -85,6 +85,29 @@ class JobStartForm(forms.Form):
         return out
 
 
+def params_text(params: dict | None) -> list[tuple[str, str]]:
+    """A job's parameters as people read them: labels for names, thresholds in words
+    ("demographic parity difference at most 0.10"), nothing for unset values."""
+    from governance.audit_display import field_label, value_text
+    from governance.fairness import threshold_text
+
+    rows = []
+    for name, value in (params or {}).items():
+        if value in (None, "", [], {}):
+            continue
+        if name == "thresholds" and isinstance(value, dict):
+            parts = []
+            for metric, bounds in value.items():
+                readable = isinstance(bounds, dict) and set(bounds) <= {"min", "max"}
+                text = threshold_text(bounds) if readable else value_text(bounds)
+                parts.append(f"{metric.replace('_', ' ')} {text}")
+            text = "; ".join(parts)
+        else:
+            text = value_text(value)
+        rows.append((field_label(name), text))
+    return rows
+
+
 def _require_start(user, model) -> None:
     why = permissions.explain_cannot_start_job(user, model)
     if why:
@@ -169,7 +192,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     job = selectors.job_get_for_user(request.user, job_id)
     return render(request, "explainability/job_detail.html", {
         "job": job, "can_manage": permissions.explain_cannot_manage_job(request.user, job) is None,
-        "bad_input_codes": BAD_INPUT_CODES,
+        "bad_input_codes": BAD_INPUT_CODES, "params": params_text(job.params),
     })
 
 

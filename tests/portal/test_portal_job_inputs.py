@@ -75,3 +75,30 @@ def _carried(html: str) -> str:
         r'value="([^"]*)" name="carried"', html)
     assert found, "the form carries the job's other parameters"
     return html_lib.unescape(found.group(1))
+
+
+def test_thresholds_read_as_words_on_the_job_page(web_for, registry, personas):
+    job = _running(personas["engineer"], registry["v1"], registry["loans"], kind="fairness",
+                   params={"label_column": "label", "sensitive_attributes": ["b"],
+                           "thresholds": {"demographic_parity_difference": {"max": 0.05}}})
+    result = {"passed": True, "attributes": {"b": {"groups": [], "metrics": {
+        "demographic_parity_difference": {"value": 0.03, "threshold": {"max": 0.05},
+                                          "passed": True},
+        "disparate_impact_ratio": {"value": 0.93, "threshold": {"min": 0.8}, "passed": True},
+        "equalized_odds_difference": {"value": 0.01, "threshold": None, "passed": None},
+    }}}, "intersections": {}, "warnings": []}
+    assert jobs.job_succeed(job_id=job.pk, attempt=job.attempts, result=result, files_dir="")
+    html = web_for("auditor").get(f"/jobs/{job.pk}/").content.decode()
+    assert "at most 0.05" in html and "at least 0.80" in html
+    assert "demographic parity difference at most 0.05" in html  # the job's own parameters
+    assert "{&#x27;max&#x27;" not in html and "{'max'" not in html
+
+
+def test_threshold_text():
+    from governance.fairness import threshold_text
+
+    assert threshold_text({"max": 0.1}) == "at most 0.10"
+    assert threshold_text({"min": 0.8}) == "at least 0.80"
+    assert threshold_text({"min": 0.8, "max": 1.25}) == "between 0.80 and 1.25"
+    assert threshold_text(None) == "—" and threshold_text({}) == "—"
+    assert threshold_text({"max": 0.005}) == "at most 0.005"
