@@ -1,10 +1,13 @@
-"""Approvals demo for `manage.py load_demo`: a staging promotion already approved and executed,
-and a production request for the gradient-boosting credit model waiting in the validator's inbox,
-judged on the real SHAP and fairness results the explainability demo computed. Idempotent."""
+"""Approvals demo for `manage.py load_demo`: a staging promotion already approved and executed;
+the gradient-boosting credit model's version 1 asking for production and blocked (its fairness
+fails on age_band); and its remediated version 2, with every gate met, waiting for the
+validator, then compliance, then the business approver. The output names who approves next,
+with their demo logins. Judged on the real SHAP and fairness results. Idempotent."""
 
 from __future__ import annotations
 
 from approvals import services
+from approvals.choices import LIVE_STATES, DecisionKind
 from approvals.models import PromotionRequest
 from explainability import runtime
 from explainability import services as jobs
@@ -20,6 +23,7 @@ SECTION_TEXT = (
     "development evidence, validation notes and monitoring plan; figures are taken from the "
     "registry (metrics, lineage and explainability results) and were checked by the developer."
 )
+PASSWORD = "gatehouse-demo"
 
 
 def _complete_and_sign(version, author, owner) -> None:
@@ -36,44 +40,98 @@ def _complete_and_sign(version, author, owner) -> None:
             docs.document_sign_off(actor=owner, document=document)
 
 
-def _shap(version, dataset, actor) -> None:
-    if Job.objects.filter(model_version=version, kind=JobKind.SHAP, status=JobStatus.SUCCEEDED).exists():
+def _run(version, dataset, actor, kind: str, params: dict) -> None:
+    if Job.objects.filter(model_version=version, kind=kind, status=JobStatus.SUCCEEDED).exists():
         return
-    job = jobs.job_start(actor=actor, version=version, kind=JobKind.SHAP, dataset=dataset,
-                         params={"sample_size": 300, "background_size": 100, "seed": 0}, enqueue=False)
+    job = jobs.job_start(actor=actor, version=version, kind=kind, dataset=dataset, params=params,
+                         enqueue=False)
     runtime.run_inline(job.pk, worker="load_demo")
 
 
+def _shap(version, dataset, actor) -> None:
+    _run(version, dataset, actor, JobKind.SHAP,
+         {"sample_size": 300, "background_size": 100, "seed": 0})
+
+
+def _live(version, stage: str) -> PromotionRequest | None:
+    return PromotionRequest.objects.filter(version=version, target_stage=stage).order_by("-pk").first()
+
+
+def next_approvers(req: PromotionRequest, users: dict) -> list[str]:
+    """'role: login, login' for each required role not yet approved, the demo users holding it
+    who may decide (not the requester, nobody who already approved in another role)."""
+    approvals = list(req.decisions.filter(decision=DecisionKind.APPROVE))
+    filled = {d.role for d in approvals}
+    approvers = {d.approver_id for d in approvals}
+    out = []
+    for role in req.required_roles:
+        if role in filled:
+            continue
+        who = [name for name, u in users.items() if role in u.role_names
+               and u.pk != req.requested_by_id and u.pk not in approvers]
+        out.append(f"{role}: {' or '.join(who) or 'nobody in the demo'}")
+    return out
+
+
+def _describe(req: PromotionRequest, users: dict) -> str:
+    report = req.gate_report or {}
+    if req.state not in LIVE_STATES:
+        return f"{req.version.ref} → {req.target_stage}: request #{req.pk} {req.state}"
+    gates = ("every gate met" if report.get("passed") else
+             "blocked by: " + "; ".join(report.get("missing", [])))
+    order = ", then ".join(next_approvers(req, users))
+    return (f"{req.version.ref} → {req.target_stage}: request #{req.pk} {req.state}, {gates}; "
+            f"approves next: {order} (password {PASSWORD})")
+
+
 def load_approvals_demo(users: dict, stdout) -> None:
-    versions = {v.model.name: v for v in ModelVersion.objects.select_related("model").filter(
-        model__name__in=["credit-default-gbm", "credit-default-logreg"], version=1)}
+    versions = {(v.model.name, v.version): v for v in ModelVersion.objects.select_related("model")
+                .filter(model__name__in=["credit-default-gbm", "credit-default-logreg"])}
     training = DatasetVersion.objects.filter(dataset__name="credit-applications", version=1).first()
-    if len(versions) < 2 or training is None:
+    logreg = versions.get(("credit-default-logreg", 1))
+    gbm = versions.get(("credit-default-gbm", 1))
+    if logreg is None or gbm is None or training is None:
         stdout.write("Approvals demo skipped: the demo registry is not loaded.")
-        return
-    if PromotionRequest.objects.exists():
-        stdout.write("Demo promotions already in place.")
         return
     eve, omar = users["eve"], users["omar"]
 
-    logreg = versions["credit-default-logreg"]
-    _shap(logreg, training, eve)
-    _complete_and_sign(logreg, eve, omar)
-    staging = services.promotion_request_open(
-        actor=eve, version=logreg, target_stage="staging",
-        justification="Scorecard challenger for a parallel run in staging against live traffic.",
-    )
-    staging = services.promotion_decide(actor=users["vic"], request_id=staging.pk, decision="approve",
-                                        role="validator", comment="Parallel run is low risk; approved.")
-    stdout.write(f"  {logreg.ref} → staging: {staging.state}")
+    if _live(logreg, "staging") is None:
+        _shap(logreg, training, eve)
+        _complete_and_sign(logreg, eve, omar)
+        staging = services.promotion_request_open(
+            actor=eve, version=logreg, target_stage="staging",
+            justification="Scorecard challenger for a parallel run in staging against live traffic.",
+        )
+        staging = services.promotion_decide(
+            actor=users["vic"], request_id=staging.pk, decision="approve", role="validator",
+            comment="Parallel run is low risk; approved.")
+        stdout.write(f"  {logreg.ref} → staging: {staging.state}")
 
-    gbm = versions["credit-default-gbm"]
-    _complete_and_sign(gbm, eve, omar)
-    production = services.promotion_request_open(
-        actor=eve, version=gbm, target_stage="production",
-        justification="Gradient boosting improves AUC over the scorecard; SHAP and fairness "
-                      "evidence attached. Requesting release to production.",
-    )
-    missing = ", ".join(production.gate_report.get("missing", [])) or "none"
-    stdout.write(f"  {gbm.ref} → production: request #{production.pk} awaiting "
-                 f"{', '.join(production.required_roles)} (gates not yet met: {missing})")
+    # Version 1: its fairness fails on age_band, so the request is blocked however it is approved.
+    first = _live(gbm, "production")
+    if first is None:
+        _complete_and_sign(gbm, eve, omar)
+        first = services.promotion_request_open(
+            actor=eve, version=gbm, target_stage="production",
+            justification="Gradient boosting improves AUC over the scorecard; SHAP and fairness "
+                          "evidence attached. Requesting release to production.",
+        )
+    stdout.write("  " + _describe(first, users))
+
+    # Version 2, remediated (no age proxies): fairness passes over every declared attribute.
+    remediated = versions.get(("credit-default-gbm", 2))
+    if remediated is None:
+        return
+    second = _live(remediated, "production")
+    if second is None:
+        _shap(remediated, training, eve)
+        _run(remediated, training, eve, JobKind.FAIRNESS,
+             {"sensitive_attributes": ["sex", "age_band"], "label_column": "default"})
+        _complete_and_sign(remediated, eve, omar)
+        second = services.promotion_request_open(
+            actor=eve, version=remediated, target_stage="production",
+            justification="Remediates v1's fairness failure on age_band (trained without age and "
+                          "credit history); fairness within thresholds for sex, age_band and "
+                          "their intersection. Requesting release to production.",
+        )
+    stdout.write("  " + _describe(second, users))

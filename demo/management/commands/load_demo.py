@@ -119,6 +119,35 @@ def ensure_registry(users: dict[str, User], stdout) -> None:
     stdout.write(f"Loaded {RegisteredModel.objects.count()} models and {Dataset.objects.count()} datasets.")
 
 
+def ensure_remediated(users: dict[str, User], stdout) -> None:
+    """credit-default-gbm@2, the remediation of version 1's fairness failure on age_band:
+    trained without age and credit history (its proxies), on the same data."""
+    model = RegisteredModel.objects.filter(name="credit-default-gbm").first()
+    if model is None or model.versions.filter(version=2).exists():
+        return
+    train_v = _credit_datasets().get(version=1)
+    recent_v = _credit_datasets().get(version=2)
+    tm = demo.train_remediated_gbm(demo.credit_table(seed=7))
+    version = services.model_version_register(
+        actor=users["eve"], model=model, artifact_file=_buf(tm.artifact),
+        artifact_filename="credit-default-gbm-2.skops", framework=tm.framework,
+        framework_version=tm.framework_version, code_repository="git.example.com/credit/pd",
+        code_commit="9b7e3d2", hyperparameters=tm.hyperparameters, metrics=tm.metrics,
+        environment=demo.environment(), signature=demo.signature(tm.features),
+        training_datasets=[train_v.ref], evaluation_datasets=[recent_v.ref],
+        parents=["credit-default-gbm@1"],
+        description="Remediation of v1's fairness failure on age_band: trained without age and "
+                    "credit history (its proxies).",
+    )
+    stdout.write(f"Registered {version.ref} (remediated: no age proxies).")
+
+
+def _credit_datasets():
+    from registry.models import DatasetVersion
+
+    return DatasetVersion.objects.filter(dataset__name="credit-applications")
+
+
 def _buf(data: bytes):
     import io
 
@@ -142,6 +171,7 @@ class Command(BaseCommand):
         with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
             users = ensure_users()
             ensure_registry(users, self.stdout)
+            ensure_remediated(users, self.stdout)
             for step in _later_steps():
                 step(users, self.stdout)
 
