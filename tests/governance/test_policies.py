@@ -133,3 +133,18 @@ def test_admin_policy_form_names_each_rule_problem_once(db):
     assert "stages: Give rules for at least one stage (staging, production)." in messages
     assert len(messages) == len(set(messages))
     assert not any("JSON object" in m for m in messages)
+
+
+def test_exception_rules_are_validated_and_default_for_older_policies():
+    from governance.policy import exception_rules
+
+    rules = default_rules(1)
+    assert exception_rules(rules) == (90, ["validator", "compliance"])
+    assert exception_rules(default_rules(3))[0] == 365
+    older = {k: v for k, v in rules.items() if not k.startswith("exception_")}
+    assert rules_errors(older) == {}  # published before exceptions existed: still valid
+    assert exception_rules(older) == (90, ["validator"])
+    bad = {**rules, "exception_max_days": 0, "exception_approver_roles": ["auditor"]}
+    errors = rules_errors(bad)
+    assert "between 1 and 3650" in errors["exception_max_days"][0]
+    assert "roles that decide" in errors["exception_approver_roles"][0]
