@@ -4,7 +4,18 @@ changes only through its service, with its audit event)."""
 from django.contrib import admin
 
 from governance.admin_base import AppendOnlyAdmin
-from oversight.models import Document, DocumentRevision, Finding, ReviewOverdue, RiskAssessment
+from oversight.models import (
+    Document,
+    DocumentRevision,
+    Finding,
+    Incident,
+    IncidentClock,
+    MonitoringCrossing,
+    MonitoringPlan,
+    MonitoringThreshold,
+    ReviewOverdue,
+    RiskAssessment,
+)
 
 
 class ReadOnlyAdmin(AppendOnlyAdmin):
@@ -50,3 +61,46 @@ class FindingAdmin(ReadOnlyAdmin):
 @admin.register(ReviewOverdue)
 class ReviewOverdueAdmin(ReadOnlyAdmin):
     list_display = ("model", "review_date", "detected_at")
+
+
+class MonitoringThresholdInline(admin.TabularInline):
+    model = MonitoringThreshold
+    extra = 0
+    fields = ("metric", "direction", "threshold", "severity", "last_job", "last_value", "retired_at")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(MonitoringPlan)
+class MonitoringPlanAdmin(ReadOnlyAdmin):
+    list_display = ("model", "responsible", "cadence_days", "updated_at")
+    list_select_related = ("model", "responsible")
+    inlines = [MonitoringThresholdInline]
+
+
+@admin.register(MonitoringCrossing)
+class MonitoringCrossingAdmin(ReadOnlyAdmin):
+    list_display = ("threshold", "job", "value", "finding", "opened_at", "ended_at")
+    list_select_related = ("threshold", "job", "finding")
+
+
+@admin.register(IncidentClock)
+class IncidentClockAdmin(ReadOnlyAdmin):
+    """The statutory clocks change by a reviewed data migration (so the change is in the code's
+    history), not in the admin."""
+
+    list_display = ("key", "label", "days", "legal_basis")
+
+
+@admin.register(Incident)
+class IncidentAdmin(ReadOnlyAdmin):
+    list_display = ("title", "model", "serious", "seriousness", "status", "became_known_at",
+                    "deadline_at", "authority_reported_at")
+    list_select_related = ("model", "seriousness")
+    list_filter = ("serious", "status", "seriousness")

@@ -1,6 +1,7 @@
 """The portal's home page (`/`): what each person should look at first, across every app (models by
 tier and stage, requests awaiting their roles, overdue reviews, failed jobs, open high findings,
-recent events). The portal layer sits on top of the apps it reads (nothing imports it)."""
+recent events, serious incidents overdue for reporting). The portal layer sits on top of the apps
+it reads (nothing imports it)."""
 
 from __future__ import annotations
 
@@ -64,7 +65,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         status__in=UNRESOLVED_FINDING_STATUSES, severity__in=BLOCKING_SEVERITIES
     )
     matrix = _tier_stage_matrix(user)
+    # One query, whatever the number of incidents: the rows carry their model and clock.
+    overdue_incidents = list(ov_selectors.overdue_incidents(user=user)[:20])
     return render(request, "portal/dashboard.html", {
+        "overdue_incidents": overdue_incidents,
+        "overdue_incidents_url": reverse("oversight:incident-list") + "?state=overdue",
         "matrix": matrix,
         "model_count": sum(row["total"] for row in matrix["rows"]),
         "awaiting": approvals_selectors.inbox_for_user(user).count(),
