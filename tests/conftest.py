@@ -138,6 +138,7 @@ def _transactional_test_setup(request, django_db_setup, django_db_blocker):
         request.getfixturevalue("transactional_db")
         with django_db_blocker.unblock():
             _reseed_governance_defaults()
+            _reseed_incident_clocks()
     yield
     if transactional:
         with django_db_blocker.unblock():
@@ -159,3 +160,15 @@ def _reseed_governance_defaults() -> None:
                      ("0005_fix_annex_iv_policy_sections", "forwards"),
                      ("0006_sr11_7_vendor_sections", "forwards")]:
         getattr(import_module(f"governance.migrations.{name}"), fn)(apps, None)
+
+
+def _reseed_incident_clocks() -> None:
+    """The statutory incident clocks oversight's data migration seeds (idempotent)."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from oversight.models import IncidentClock
+
+    if not IncidentClock.objects.exists():
+        import_module("oversight.migrations.0004_incident_clocks").seed(apps, None)
