@@ -41,8 +41,25 @@ def _walk(before: Any, after: Any, prefix: str, rows: list[dict[str, str]]) -> N
     if before == after:
         return
     kind = "added" if before is _MISSING else "removed" if after is _MISSING else "changed"
+    key = prefix.rsplit(".", 1)[-1]
+    old, new = _text(key, before), _text(key, after)
+    if old == new:  # nothing a reader could tell apart (an empty value added or removed)
+        return
     rows.append({"field": field_label(prefix) if prefix else "Value", "key": prefix,
-                 "before": value_text(before), "after": value_text(after), "kind": kind})
+                 "before": old, "after": new, "kind": kind})
+
+
+def _text(key: str, value: Any) -> str:
+    """A value as text; role slugs (fields named role, roles, …_roles) by their labels."""
+    if key in _ROLE_KEYS or key.endswith("_roles"):
+        if isinstance(value, str):
+            return role_label(value)
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return ", ".join(role_label(v) for v in value) if value else "—"
+    return value_text(value)
+
+
+_ROLE_KEYS = {"role", "roles", "required_roles", "actor_roles"}
 
 
 def payload_changes(payload: Any) -> list[dict[str, str]]:
@@ -66,7 +83,7 @@ def payload_details(payload: Any) -> list[tuple[str, str]]:
     """The payload's other facts (reason, comment, section, revision …) as (label, text)."""
     if not isinstance(payload, dict):
         return [] if payload in (None, "", {}) else [("Value", value_text(payload))]
-    return [(field_label(k), value_text(v)) for k, v in payload.items()
+    return [(field_label(k), _text(k, v)) for k, v in payload.items()
             if k not in _CHANGE_KEYS and v not in (None, "", [], {})]
 
 

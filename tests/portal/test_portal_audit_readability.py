@@ -85,3 +85,13 @@ def test_payload_changes_walks_nested_objects_and_creations():
     created = payload_changes({"after": {"name": "x"}})
     assert created == [{"field": "Name", "key": "name", "before": "—", "after": "x", "kind": "added"}]
     assert payload_changes({"reason": "no before/after"}) == []
+
+
+def test_roles_inside_the_record_read_as_labels_and_empty_values_are_left_out():
+    from governance.audit_display import payload_details
+
+    assert payload_details({"roles": ["business_approver", "model_owner"], "teams": ["credit"]}) \
+        == [("Roles", "Business approver, Model owner"), ("Teams", "credit")]
+    rows = payload_changes({"after": {"name": "m", "tags": [], "required_roles": ["validator"]}})
+    assert [(r["field"], r["after"]) for r in rows] == [
+        ("Name", "m"), ("Required roles", "Validator (model risk officer)")]
