@@ -1,7 +1,13 @@
 from django.contrib import admin
 from django.db import transaction
 
-from approvals.models import Decision, PromotionRequest, WebhookDelivery, WebhookEndpoint
+from approvals.models import (
+    Decision,
+    PolicyException,
+    PromotionRequest,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from governance import audit
 from governance.admin_base import AppendOnlyAdmin, GatehouseAdmin
 
@@ -46,3 +52,12 @@ class PromotionRequestAdmin(AppendOnlyAdmin):
     list_display = ("id", "version", "target_stage", "state", "requested_by", "created_at")
     list_filter = ("state", "target_stage")
     inlines = [DecisionInline]
+
+
+@admin.register(PolicyException)
+class PolicyExceptionAdmin(AppendOnlyAdmin):
+    """Read-only: an exception changes only through approvals.exceptions (audited)."""
+
+    list_display = ("id", "version", "gate", "status", "expires_at", "requested_by", "approved_at")
+    list_select_related = ("version__model", "requested_by")
+    list_filter = ("status", "gate")

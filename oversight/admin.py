@@ -15,6 +15,7 @@ from oversight.models import (
     MonitoringThreshold,
     ReviewOverdue,
     RiskAssessment,
+    UseRestriction,
 )
 
 
@@ -104,3 +105,10 @@ class IncidentAdmin(ReadOnlyAdmin):
                     "deadline_at", "authority_reported_at")
     list_select_related = ("model", "seriousness")
     list_filter = ("serious", "status", "seriousness")
+
+
+@admin.register(UseRestriction)
+class UseRestrictionAdmin(ReadOnlyAdmin):
+    list_display = ("model", "kind", "text", "expires_on", "created_by", "withdrawn_at")
+    list_select_related = ("model", "created_by")
+    list_filter = ("kind",)

@@ -122,3 +122,18 @@ def test_register_queries_do_not_grow_with_rows(web_for, personas, make_ready):
         v = make_ready(tier=1, shap=False, documentation=False, fairness=False)
         _approved(personas, v)
     assert count() == small
+
+
+def test_admin_lists_exceptions_and_restrictions_read_only(web_for, personas, make_ready):
+    from oversight import services as ov
+
+    version = make_ready(tier=1, shap=False)
+    exc = _approved(personas, version)
+    ov.use_restriction_add(actor=personas["owner"], model=version.model, kind="geography",
+                           text="UK only")
+    for who in ("admin_user", "auditor"):
+        client = web_for(who)
+        page = client.get("/admin/approvals/policyexception/")
+        assert page.status_code == 200 and f"/admin/approvals/policyexception/{exc.pk}/" in page.content.decode()
+        assert client.get("/admin/oversight/userestriction/").status_code == 200
+        assert client.get("/admin/approvals/policyexception/add/").status_code == 403
