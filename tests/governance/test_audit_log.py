@@ -395,3 +395,29 @@ def test_check_deploy_warns_about_the_development_signing_key(fresh_key):
     ids = [e.id for e in checks.run_checks(include_deployment_checks=True)]
     assert "gatehouse.W101" in ids
     assert "gatehouse.W101" not in [e.id for e in checks.run_checks()]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_full_verify_outside_a_transaction_reports_the_lowest_bad_position():
+    """Run as `manage.py verify_audit` and the API run it (no caller's transaction): on
+    PostgreSQL the column check runs beside the pass on a second connection in the same snapshot.
+    Whichever finds the lower position is reported."""
+    _events(30)
+    seal()
+    _events(5, "unsealed")
+    assert audit.verify_chain().ok
+    column_edit = AuditEvent.objects.get(object_id="e12").seq
+    body_edit = AuditEvent.objects.get(object_id="e20").seq
+    with triggers_disabled(), connection.cursor() as cur:
+        cur.execute("UPDATE governance_auditevent SET object_repr = 'nothing to see' WHERE seq = %s",
+                    [column_edit])
+        cur.execute("UPDATE governance_auditevent SET body = replace(body, '\"i\":20', '\"i\":21'), "
+                    "payload = '{\"i\": 21, \"tag\": \"e\"}' WHERE seq = %s", [body_edit])
+    result = audit.verify_chain()
+    assert (result.ok, result.broken_at) == (False, column_edit)
+    assert "columns do not match" in result.reason and result.checked == column_edit - 1
+    with triggers_disabled(), connection.cursor() as cur:  # put the column back: the body remains
+        cur.execute("UPDATE governance_auditevent SET object_repr = '' WHERE seq = %s", [column_edit])
+    result = audit.verify_chain()
+    assert (result.ok, result.broken_at) == (False, body_edit)
+    assert "does not match the leaf sealed" in result.reason
