@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
@@ -19,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from common import filetypes
 from common.errors import DomainError, Forbidden, NotFound
 from common.portal import form_errors_from, paginate, portal_view
 from governance import permissions as perms
@@ -67,6 +69,8 @@ class AttachmentForm(forms.Form):
     def __init__(self, *args, sections=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["section"].choices = [(s["key"], s["title"]) for s in sections]
+        allowed = ", ".join(filetypes.label(k) for k in settings.DOCUMENT_ATTACHMENT_TYPES)
+        self.fields["file"].help_text = f"Allowed, judged by the file's content: {allowed}."
 
 
 # --- helpers --------------------------------------------------------------------------------

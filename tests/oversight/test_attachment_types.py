@@ -152,4 +152,5 @@ def test_the_portal_shows_the_refusal_under_the_file_field(personas, document):
     assert response.status_code == 400
     html = response.content.decode()
     assert "Python pickle" in html and 'id="id_file-error"' in html
+    assert "Allowed, judged by the file&#x27;s content: PDF, PNG image" in html
     assert not DocumentAttachment.objects.exists()
