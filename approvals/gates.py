@@ -160,7 +160,9 @@ def _apply_exceptions(report: GateReport, version, now) -> None:
     """A gate not met is met while an approved policy exception waives it at `now` (approved
     and not yet past its expiry, whatever beat has recorded): "waived by exception #N until D".
     The waivers in force are part of the evidence the approvals are bound to."""
-    failing = {item["key"] for item in report.items if not item["met"]}
+    # Only gates a policy may require can be waived (never Art. 5, never an open serious incident).
+    failing = {item["key"] for item in report.items if not item["met"]
+               and item["key"] in EVIDENCE and EVIDENCE[item["key"]].policy_may_require}
     if not failing:
         return
     waivers = {
