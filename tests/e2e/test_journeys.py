@@ -4,7 +4,9 @@
    plots appear on the version page (a real Celery worker computes them);
 2. a validator and a compliance officer approve a tier-1 promotion in the portal, and the version
    shows as production;
-3. an auditor traces a dataset to the production model and verifies the audit chain.
+3. an auditor traces a dataset to the production model and verifies the audit chain;
+4. an engineer tries the attribute-dropping move (a fairness job over only one of the dataset's
+   two sensitive attributes) and the readiness checklist refuses it, naming what was left out.
 
 Screenshots of the key pages are saved under var/screenshots/.
 """
@@ -197,3 +199,52 @@ def test_auditor_traces_a_dataset_to_the_production_model_and_verifies_the_chain
     expect(page.locator("[data-testid=export-links]")).to_be_visible()
     portal.shot("3-audit-log-verified")
     portal.shot("3-audit-log-narrow", narrow=True)
+
+
+@pytest.mark.integration
+def test_a_fairness_job_that_drops_an_attribute_is_refused_in_the_checklist(
+    portal, personas, start_worker, job_done
+):
+    publish_policy(personas["admin_user"], tier=1, production_roles=ROLES_TIER_1,
+                   evidence=["fairness"])
+    eng = personas["engineer"]
+    df = jobdata.credit(n=400)
+    data = jobdata.upload_dataset(eng, df, name="applications", sensitive=("sex", "age_band"))
+    model = factories.model(eng, name="credit-pd", owner="owner", developers=["engineer"])
+    jobdata.register(eng, jobdata.fit("logreg", df), training=data)
+    _assess_tier_1(personas, model)
+    worker = start_worker()
+
+    page = portal.page
+    portal.sign_in("engineer")
+    page.goto("/models/credit-pd/v1/")
+    # The move: a fairness job over sex only, leaving out age_band (which the dataset declares).
+    page.select_option("#id_kind", "fairness")
+    page.select_option("#id_dataset", label=data.ref)
+    page.fill("#id_label_column", "default")
+    page.fill("#id_sensitive_attributes", "sex")
+    page.click("[data-testid=job-start-form] button[type=submit]")
+    expect(page.locator(".messages")).to_contain_text("job #")
+    job = ModelVersion.objects.get(model__name="credit-pd").jobs.get()
+    job_done(job.pk, timeout=240, workers=[worker])
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.error_message
+    assert set(job.result["attributes"]) == {"sex"}
+
+    page.goto("/models/credit-pd/v1/")
+    readiness = page.locator("[data-testid=readiness-production]")
+    expect(readiness).to_contain_text("gates missing")
+    fairness = readiness.locator("li[data-gate=fairness]")
+    expect(fairness).to_contain_text("(not met)")
+    expect(fairness).to_contain_text(f"Job #{job.pk} tested sex but not age_band")
+    expect(fairness).to_contain_text(f"dataset {data.ref} declares sensitive")
+    expect(fairness.locator("[data-testid=fairness-coverage]")).to_contain_text(
+        "Attributes required: sex, age_band · tested: sex · missing: age_band")
+    portal.shot("4-fairness-gate-refuses-a-dropped-attribute")
+
+    # Asking for the promotion anyway: the request records the refusal in its checklist.
+    page.select_option("#id_target_stage", "production")
+    page.fill("#id_justification", "Fairness checked.")
+    page.click("[data-testid=request-form] button[type=submit]")
+    expect(page.locator("[data-testid=request-state]")).to_contain_text("Open")
+    expect(page.locator("li[data-gate=fairness]").first).to_contain_text("not age_band")
