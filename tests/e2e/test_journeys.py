@@ -22,6 +22,7 @@ from playwright.sync_api import expect
 
 from approvals import services as approvals
 from governance import services as gov
+from governance.choices import Role
 from oversight import risk
 from oversight import services as ov_services
 from registry.models import ModelVersion
@@ -137,7 +138,8 @@ def test_validator_and_compliance_approve_a_tier_1_promotion(portal, personas):
         page.select_option("#id_role", role)
         page.fill("#id_comment", f"Approved by {who}.")
         page.click("[data-testid=approve]")
-        expect(page.locator(".messages")).to_contain_text(f"approve as {role}")
+        # The message names the role by its label ("approve as Validator (model risk officer)").
+        expect(page.locator(".messages")).to_contain_text(f"approve as {dict(Role.choices)[role]}")
         portal.sign_out()
 
     # The requester meets the condition attached to the approval, saying how.
