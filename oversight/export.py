@@ -160,10 +160,23 @@ def use_restrictions_pack_section(version) -> dict[str, Any]:
     return {"rows": selectors.use_restrictions_for(version.model, include_withdrawn=True)}
 
 
+def monitoring_pack_section(version) -> dict[str, Any]:
+    """Post-market monitoring and incidents (EU AI Act Art. 72, 73): the model's plan with its
+    thresholds and crossings, and every incident with its reporting clock, as they stand."""
+    now = timezone.now()
+    incidents = list(selectors.incidents_for_model(version.model))
+    return {
+        "plan": selectors.plan_for(version.model),
+        "crossings": list(selectors.crossings_for(version.model)[:50]),
+        "incidents": [{"i": i, "overdue": i.is_overdue(now)} for i in incidents],
+    }
+
+
 PACK_SECTIONS.append(PackSection(5, "oversight/export/_use_restrictions.html",
                                  use_restrictions_pack_section))
 PACK_SECTIONS.append(PackSection(10, "oversight/export/_evidence.html", evidence_pack_section))
 PACK_SECTIONS.append(PackSection(30, "oversight/export/_findings.html", findings_pack_section))
+PACK_SECTIONS.append(PackSection(35, "oversight/export/_monitoring.html", monitoring_pack_section))
 
 
 def render_pdf_document(html: str):
@@ -184,6 +197,15 @@ def render_pdf(html: str) -> bytes:
 
 def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value
+
+
+def _monitoring_card(model) -> dict[str, Any] | None:
+    plan = selectors.plan_for(model)
+    if plan is None:
+        return None
+    return {"responsible": plan.responsible.username, "cadence_days": plan.cadence_days,
+            "thresholds": [{"metric": t.metric, "direction": t.direction, "threshold": t.threshold,
+                            "severity": t.severity} for t in plan.live_thresholds]}
 
 
 def model_card(version, documents: list[Document]) -> dict[str, Any]:
@@ -221,6 +243,16 @@ def model_card(version, documents: list[Document]) -> dict[str, Any]:
              "expired": r.expired, "recorded_by": r.created_by.username,
              "recorded_at": _iso(r.created_at)}
             for r in selectors.use_restrictions_for(model)
+        ],
+        "post_market_monitoring": _monitoring_card(model),
+        "incidents": [
+            {"id": i.pk, "title": i.title, "serious": i.serious,
+             "seriousness": i.seriousness.key if i.seriousness_id else None,
+             "status": i.status, "occurred_at": _iso(i.occurred_at),
+             "became_known_at": _iso(i.became_known_at), "deadline_at": _iso(i.deadline_at),
+             "authority_reported_at": _iso(i.authority_reported_at),
+             "closed_at": _iso(i.closed_at)}
+            for i in selectors.incidents_for_model(model)
         ],
         "considerations": fields,
         "explanations": {"shap_top_features": facts.get("shap_top_features", [])},

@@ -155,3 +155,21 @@ def test_monitoring_plan_put_and_get(client_for, model):
     assert r.status_code == 400 and "responsible" in r.json()["errors"]
     assert MonitoringPlan.objects.count() == 1
     assert client.get("/api/v1/models/credit-default/monitoring-crossings/").json()["count"] == 0
+
+
+def test_documentation_pack_and_model_card_carry_the_plan_and_incidents(client_for, personas, model):
+    from oversight import export
+    from oversight import services as ov_services
+
+    version = factories.version(personas["engineer"], model)
+    client_for("engineer").post(URL, _body(), format="json")
+    ov_services.monitoring_plan_save(
+        actor=personas["owner"], model=model, responsible=personas["engineer"], cadence_days=30,
+        thresholds=[{"metric": "drift.max_psi", "direction": "above", "threshold": 0.25}])
+    html = export.render_pack_html(version, [])
+    assert 'data-testid="pack-monitoring"' in html and 'data-testid="pack-incidents"' in html
+    assert "Wrongful denials" in html and "Largest feature PSI" in html
+    card = client_for("validator").get(
+        f"/api/v1/models/{model.name}/versions/{version.version}/documentation-pack/?format=json").json()
+    assert card["post_market_monitoring"]["thresholds"][0]["metric"] == "drift.max_psi"
+    assert [(i["title"], i["seriousness"]) for i in card["incidents"]] == [("Wrongful denials", "death")]
