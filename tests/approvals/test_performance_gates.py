@@ -78,3 +78,31 @@ def test_the_policy_accepts_the_performance_keys_for_any_tier():
     assert rules_errors(rules) == {}
     rules["stages"]["staging"]["evidence"].append("benchmarks")
     assert "stages.staging.evidence" in rules_errors(rules)
+
+
+def test_the_migration_publishes_tier_1s_next_version_asking_for_performance(personas):
+    """An installed database whose tier 1 policy predates the rule gets a new version (the old
+    one is kept, superseded); one that already asks for it is left alone."""
+    import importlib
+
+    from django.apps import apps
+
+    from governance.models import TierPolicy
+
+    migration = importlib.import_module("governance.migrations.0010_tier1_performance_evidence")
+    current = TierPolicy.objects.get(tier=1, is_active=True)
+    before = current.version
+    migration.forwards(apps, None)
+    assert TierPolicy.objects.get(tier=1, is_active=True).version == before  # already asks
+
+    old = default_rules(1)
+    old["stages"]["production"]["evidence"] = [
+        k for k in old["stages"]["production"]["evidence"] if k not in PERFORMANCE]
+    TierPolicy.objects.filter(pk=current.pk).update(is_active=False)
+    TierPolicy.objects.create(tier=1, version=before + 1, is_active=True, rules=old)
+    migration.forwards(apps, None)
+    active = TierPolicy.objects.get(tier=1, is_active=True)
+    assert active.version == before + 2
+    assert active.rules["stages"]["production"]["evidence"][-3:] == list(PERFORMANCE)
+    assert "performance evidence" in active.notes
+    assert TierPolicy.objects.filter(tier=1, version=before + 1, is_active=False).exists()
