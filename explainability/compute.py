@@ -223,9 +223,7 @@ def fairness_start(job: Job, out_dir: Path, *, allow_chunks: bool) -> dict | lis
             outcomes.counts(), thresholds=setup["thresholds"],
             min_group_size=int(job.params.get("min_group_size") or 30),
         )
-        result["outcomes"] = fairness.outcome_analysis(
-            outcomes.y_true, outcomes.y_pred, outcomes.y_score, outcomes.sensitive
-        )
+        result["outcomes"] = outcomes.analysis()
         result["timings"] = stopwatch.split("metrics")
         return _fairness_finish(job, result, setup, outcomes.decision_rule, chunks=1)
     path, _, groups = inputs.parquet_chunks(
@@ -310,8 +308,15 @@ def drift_start(job: Job, out_dir: Path) -> dict[str, Any]:
                 f"datasets; none on {', '.join(missing)}"
             )
             ref_importance = cur_importance = None
+    # The reference's sorted columns are kept per worker process: the checks of one model
+    # against its reference (scheduled monthly, or per new batch) sort only the current data.
+    categorical = p.get("categorical")
+    profile = inputs.remember(
+        ("drift-reference", job.reference_sha256, tuple(features or ()), tuple(categorical or ())),
+        lambda: drift.profile_reference(reference, features=features, categorical=categorical),
+    )
     result = drift.run_drift(
-        reference, current, features=features, categorical=p.get("categorical"),
+        profile, current, features=features, categorical=categorical,
         psi_bins=int(p.get("bins") or 10), thresholds=thresholds,
         reference_importance=ref_importance, current_importance=cur_importance,
     )

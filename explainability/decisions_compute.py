@@ -106,6 +106,7 @@ class OutcomeRows:
         self.pred: list[np.ndarray] = []
         self.score: list[np.ndarray] = []
         self.sensitive: list[pd.DataFrame] = []
+        self.coded: list[dict] = []
         self.has_score = True
 
     def add(self, outcomes: fairness.Outcomes, score: np.ndarray | None) -> None:
@@ -115,12 +116,18 @@ class OutcomeRows:
         if score is not None:
             self.score.append(score)
         self.sensitive.append(outcomes.sensitive.reset_index(drop=True))
+        self.coded.append(outcomes.coded)  # made for the counts already
 
     def analysis(self) -> dict[str, Any]:
-        score = np.concatenate(self.score) if self.has_score and self.score else None
+        def joined(parts: list[np.ndarray]) -> np.ndarray:
+            return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+        score = joined(self.score) if self.has_score and self.score else None
+        one = len(self.sensitive) == 1  # one pass: the chunk's group codes serve as they are
         result = fairness.outcome_analysis(
-            np.concatenate(self.truth), np.concatenate(self.pred), score,
-            pd.concat(self.sensitive, ignore_index=True),
+            joined(self.truth), joined(self.pred), score,
+            self.sensitive[0] if one else pd.concat(self.sensitive, ignore_index=True),
+            coded=self.coded[0] if one else None,
         )
         if score is not None:
             finite = score[np.isfinite(score)]

@@ -19,6 +19,7 @@ The rules (the metric definitions are in ``fairness_counts``):
 """
 
 import contextlib
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,7 @@ from .data import apply_filters, check_features, require_columns
 from .errors import JobInputError
 from .fairness_counts import (
     METRICS,
+    code_columns,
     fairness_counts,
     fairness_from_counts,
     group_codes,
@@ -72,13 +74,25 @@ class Outcomes:
     population: dict[str, Any] = field(default_factory=dict)
     decision_rule: dict[str, Any] = field(default_factory=dict)
 
+    @functools.cached_property
+    def coded(self) -> dict[str, tuple[np.ndarray, list[str]]]:
+        """The sensitive columns' int32 group codes, made once for the counts and the analysis."""
+        return code_columns(self.sensitive)
+
     def counts(self) -> dict[str, Any]:
         """Summable confusion counts of these rows (see ``fairness_counts``)."""
         counted = fairness_counts(
-            self.y_true, self.y_pred, self.sensitive, population=self.population
+            self.y_true, self.y_pred, self.sensitive, population=self.population,
+            coded=self.coded,
         )
         counted["decision_rule"] = self.decision_rule
         return counted
+
+    def analysis(self) -> dict[str, Any]:
+        """The outcome analysis of these rows (see ``outcome_analysis``)."""
+        return outcome_analysis(
+            self.y_true, self.y_pred, self.y_score, self.sensitive, coded=self.coded
+        )
 
 
 def run_fairness(
@@ -299,9 +313,7 @@ def _result(
         outcomes.counts(), thresholds=thresholds, min_group_size=min_group_size
     )
     if include_outcomes:
-        result["outcomes"] = outcome_analysis(
-            outcomes.y_true, outcomes.y_pred, outcomes.y_score, outcomes.sensitive
-        )
+        result["outcomes"] = outcomes.analysis()
     return result
 
 

@@ -42,10 +42,12 @@ def fairness_counts(
     sensitive: pd.DataFrame | pd.Series,
     *,
     population: Mapping[str, Any] | None = None,
+    coded: Mapping[str, tuple[np.ndarray, list[str]]] | None = None,
 ) -> dict[str, Any]:
     """Confusion counts per group (JSON-serialisable; see ``merge_fairness_counts``).
 
-    ``y_true`` and ``y_pred`` hold 0/1 (or booleans); ``sensitive`` one column per attribute.
+    ``y_true`` and ``y_pred`` hold 0/1 (or booleans); ``sensitive`` one column per attribute;
+    ``coded`` its ``code_columns`` when the caller already has them.
     """
     truth = binary_array(y_true, "outcome")
     predicted = binary_array(y_pred, "prediction")
@@ -57,8 +59,8 @@ def fairness_counts(
             f"Outcomes ({len(truth)}), predictions ({len(predicted)}) and sensitive attributes "
             f"({len(frame)}) have different numbers of rows"
         )
-    cell = truth.astype(np.int64) * 2 + predicted.astype(np.int64)
-    coded = {str(column): group_codes(frame[column]) for column in frame.columns}
+    cell = truth.view(np.int8) * np.int8(2) + predicted.view(np.int8)
+    coded = coded if coded is not None else code_columns(frame)
     attributes = {
         name: _count(codes, len(labels), cell, [[label] for label in labels])
         for name, (codes, labels) in coded.items()
@@ -68,7 +70,7 @@ def fairness_counts(
         codes_a, labels_a = coded[first]
         codes_b, labels_b = coded[second]
         keys = [[a, b] for a in labels_a for b in labels_b]
-        combined = codes_a * len(labels_b) + codes_b
+        combined = codes_a * np.int32(len(labels_b)) + codes_b
         counted = _count(combined, len(keys), cell, keys)
         intersections.append({"attributes": [first, second], "groups": counted})
     rows = len(truth)
@@ -215,8 +217,16 @@ def binary_array(values: Any, role: str) -> np.ndarray:
     return numeric == 1.0
 
 
+def code_columns(frame: pd.DataFrame) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """``group_codes`` of every column, by column name (computed once, shared by the counts and
+    the outcome analysis)."""
+    return {str(column): group_codes(frame[column]) for column in frame.columns}
+
+
 def group_codes(series: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """Integer group code per row and the label of each code (missing -> ``(missing)``)."""
+    """Integer group code per row (int32) and the label of each code (missing ->
+    ``(missing)``). Codes come from ``pd.factorize`` (a hash pass, faster than sorting the values
+    as ``np.unique(return_inverse=True)`` does, and it keeps first-seen order)."""
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     labels = [group_label(value) for value in uniques]
     if (codes < 0).any():
@@ -224,15 +234,17 @@ def group_codes(series: pd.Series) -> tuple[np.ndarray, list[str]]:
         labels.append(MISSING_GROUP)
     distinct = list(dict.fromkeys(labels))
     if len(distinct) != len(labels):  # e.g. 1 and "1" in an object column share a label
-        remap = np.array([distinct.index(label) for label in labels])
+        remap = np.array([distinct.index(label) for label in labels], dtype=np.int32)
         codes, labels = remap[codes], distinct
-    return codes.astype(np.int64), labels
+    return codes.astype(np.int32, copy=False), labels
 
 
 def _count(
     codes: np.ndarray, n_groups: int, cell: np.ndarray, keys: Sequence[Sequence[str]]
 ) -> dict[str, list[int]]:
-    table = np.bincount(codes * 4 + cell, minlength=n_groups * 4).reshape(n_groups, 4)
+    key = codes * np.int32(4)
+    key += cell
+    table = np.bincount(key, minlength=n_groups * 4).reshape(n_groups, 4)
     counted = {}
     for index, (tn, fp, fn, tp) in enumerate(table.tolist()):
         n = tn + fp + fn + tp
