@@ -34,6 +34,12 @@ _lock = threading.Lock()
 _cache: OrderedDict[tuple, Any] = OrderedDict()
 
 
+def remember(key: tuple, build: Callable[[], Any]) -> Any:
+    """`build()` once per worker process for `key` (kept among the last few models, frames and
+    derived inputs; a key must name what the value was made from, e.g. a verified sha256)."""
+    return _cached(key, build)
+
+
 def _cached(key: tuple, build: Callable[[], Any]) -> Any:
     with _lock:
         if key in _cache:

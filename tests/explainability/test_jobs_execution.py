@@ -200,6 +200,35 @@ def test_drift_includes_shap_importance_drift_when_both_datasets_have_shap(eng, 
     )
 
 
+def test_drift_jobs_against_one_reference_sort_it_once_per_worker_and_agree(
+    eng, data, monkeypatch
+):
+    from collections import OrderedDict
+
+    from explainability import inputs
+    from explainability.runners import drift
+
+    monkeypatch.setattr(inputs, "_cache", OrderedDict())  # a fresh worker process
+    df, dv = data
+    mv = jobdata.register(eng, jobdata.fit("gbm", df), training=dv)
+    built = []
+    real = drift.profile_reference
+    monkeypatch.setattr(drift, "profile_reference", lambda *a, **k: built.append(1) or real(*a, **k))
+    newer = jobdata.upload_dataset(eng, jobdata.credit(n=300, seed=9, shift=1.5))
+    later = jobdata.upload_dataset(eng, jobdata.credit(n=250, seed=10, shift=0.5))
+
+    first = _run(eng, mv, newer, kind="drift")
+    second = _run(eng, mv, later, kind="drift")
+    again = _run(eng, mv, newer, kind="drift")
+
+    assert [j.status for j in (first, second, again)] == ["succeeded"] * 3
+    assert len(built) == 1  # the reference's sorted columns were kept for the later jobs
+    direct = drift.run_drift(df[jobdata.FEATURES], jobdata.credit(n=300, seed=9, shift=1.5)[
+        jobdata.FEATURES])
+    assert again.result["features"] == first.result["features"] == direct["features"]
+    assert second.result["rows"] == {"reference": 200, "current": 250}
+
+
 def test_the_schedule_queues_one_drift_job_per_production_version_and_new_data(eng, data):
     from registry.choices import Stage
     from registry.models import ModelVersion

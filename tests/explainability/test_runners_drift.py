@@ -168,3 +168,64 @@ def test_ks_test_equals_scipy_statistic_and_p_value_for_large_samples():
         assert statistic == reference.statistic
         tail = reference.pvalue < 1e-6  # the deep tail: far below any threshold
         assert pvalue == pytest.approx(reference.pvalue, rel=5e-2 if tail else 5e-3, abs=1e-300)
+
+
+def _previous_numeric(ref: pd.Series, cur: pd.Series, bins: int) -> dict:
+    """The previous implementation's numeric comparison (before the sorted reference profile
+    and the merge-walk KS statistic), kept here as the reference the new one must equal."""
+    from explainability.runners.drift import psi as psi_of
+
+    a = np.sort(ref.to_numpy(float)[np.isfinite(ref.to_numpy(float))])
+    b = np.sort(cur.to_numpy(float)[np.isfinite(cur.to_numpy(float))])
+    edges = np.unique(np.quantile(a, np.linspace(0, 1, bins + 1)[1:-1]))
+    ref_counts = np.diff(np.r_[0, np.searchsorted(a, edges, "left"), a.size]).tolist()
+    cur_counts = np.diff(np.r_[0, np.searchsorted(b, edges, "left"), b.size]).tolist()
+    missing = (len(ref) - a.size, len(cur) - b.size)
+    if any(missing):
+        ref_counts.append(missing[0])
+        cur_counts.append(missing[1])
+    n1, n2 = a.size, b.size
+    gap_at_a = np.searchsorted(a, a, "right") / n1 - np.searchsorted(b, a, "right") / n2
+    gap_at_b = np.searchsorted(a, b, "right") / n1 - np.searchsorted(b, b, "right") / n2
+    max_s = max(gap_at_a.max(), gap_at_b.max())
+    min_s = float(np.clip(-min(gap_at_a.min(), gap_at_b.min()), 0, 1))
+    return {
+        "psi": psi_of(ref_counts, cur_counts),
+        "ks_statistic": min_s if min_s > max_s else float(max_s),
+        "reference_counts": ref_counts,
+        "current_counts": cur_counts,
+        "mean": float(b.mean()),
+        "std": float(b.std(ddof=1)),
+        "min": float(b.min()),
+        "max": float(b.max()),
+        "mean_shift_sd": float((b.mean() - a.mean()) / a.std(ddof=1)),
+    }
+
+
+def test_numeric_results_equal_the_previous_implementation_with_or_without_a_profile():
+    from explainability.runners.drift import profile_reference
+
+    rng = np.random.default_rng(21)
+
+    def sample(n, shift):
+        frame = pd.DataFrame({
+            "smooth": rng.normal(shift, 1, n),
+            "tied": np.round(rng.normal(shift, 1, n), 1),  # ties within and across samples
+            "gappy": rng.exponential(1 + shift, n),
+        })
+        frame.loc[rng.random(n) < 0.03, "gappy"] = np.nan
+        return frame
+
+    reference, current = sample(30_000, 0.0), sample(25_000, 0.08)  # above scipy's exact range
+    direct = run_drift(reference, current, psi_bins=12)
+    profiled = run_drift(profile_reference(reference), current, psi_bins=12)
+    assert profiled == direct
+    for item in direct["features"]:
+        before = _previous_numeric(reference[item["feature"]], current[item["feature"]], 12)
+        assert item["psi"] == before["psi"]
+        assert item["ks_statistic"] == before["ks_statistic"]
+        assert [b["reference"] for b in item["bins"]] == before["reference_counts"]
+        assert [b["current"] for b in item["bins"]] == before["current_counts"]
+        for key in ("mean", "std", "min", "max"):
+            assert item["current"][key] == before[key]
+        assert item["mean_shift_sd"] == before["mean_shift_sd"]
