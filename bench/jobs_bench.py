@@ -42,6 +42,13 @@ ENV = {
     "DRIFT_SCHEDULE_ENABLED": "0",
     "LOG_LEVEL": "WARNING",
 }
+if os.environ.get("BENCH_BROKER_URL"):
+    # A Redis broker, as production runs: messages are pushed to the worker, and a chord's merge
+    # starts when its last chunk ends. (The filesystem transport polls its folder once a second
+    # and its file result backend unlocks chords by polling too: seconds per chunked job.)
+    ENV["CELERY_BROKER_URL"] = os.environ["BENCH_BROKER_URL"]
+    ENV["CELERY_RESULT_BACKEND"] = os.environ.get("BENCH_RESULT_BACKEND",
+                                                  os.environ["BENCH_BROKER_URL"])
 os.environ.update(ENV)
 for sub in ("var", "broker/queue", "broker/processed", "results"):
     (TMP / sub).mkdir(parents=True, exist_ok=True)
