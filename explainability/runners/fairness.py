@@ -218,8 +218,7 @@ def model_outcomes(
     require_columns(df, sensitive_columns, role="sensitive attributes")
     kept, population = _population(df, filters, [label_column], require_rows)
     labels = kept[label_column]
-    _check_binary_column(labels, label_column, positive_label)
-    y_true = _label_mask(labels, [positive_label])
+    y_true = _binary_mask(labels, label_column, positive_label)
     column, class_label = _positive_column(model, class_index, positive_label)
     if len(kept):
         features_frame = check_features(kept, features)
@@ -288,16 +287,15 @@ def decision_outcomes(
             mode="mapping", positive_values=list(positive_values), negative_values=negative_values
         )
     else:
-        _check_binary_column(predictions, prediction_column, positive_label, prediction=True)
-        y_pred = _label_mask(predictions, [positive_label])
+        y_pred = _binary_mask(predictions, prediction_column, positive_label, prediction=True)
         score = None
         rule.update(mode="label", positive_label=positive_label)
     outcome = kept[outcome_column]
-    _check_binary_column(outcome, outcome_column, positive_label)
+    y_true = _binary_mask(outcome, outcome_column, positive_label)
     rule["outcome_column"] = outcome_column
     rule["outcome_positive_label"] = positive_label
     return Outcomes(
-        y_true=_label_mask(outcome, [positive_label]),
+        y_true=y_true,
         y_pred=y_pred,
         y_score=score,
         sensitive=kept[sensitive_columns],
@@ -350,17 +348,34 @@ def _labels_of(series: pd.Series) -> tuple[np.ndarray, list[str]]:
     return group_codes(series)
 
 
-def _label_mask(series: pd.Series, values: Sequence[Any]) -> np.ndarray:
-    codes, labels = _labels_of(series)
+def _label_mask(
+    series: pd.Series, values: Sequence[Any], coded: tuple[np.ndarray, list[str]] | None = None
+) -> np.ndarray:
+    codes, labels = coded or _labels_of(series)
     wanted = {group_label(int(v) if isinstance(v, bool) else v) for v in values}
     hit = np.array([label in wanted for label in labels] + [False], dtype=bool)
     return hit[codes] if len(codes) else np.zeros(0, dtype=bool)
 
 
-def _check_binary_column(
+def _binary_mask(
     series: pd.Series, column: str, positive_label: Any, *, prediction: bool = False
+) -> np.ndarray:
+    """Rows whose value is ``positive_label``, after checking the column is binary (the column
+    is coded once for both)."""
+    coded = _labels_of(series)
+    _check_binary_column(series, column, positive_label, prediction=prediction, coded=coded)
+    return _label_mask(series, [positive_label], coded)
+
+
+def _check_binary_column(
+    series: pd.Series,
+    column: str,
+    positive_label: Any,
+    *,
+    prediction: bool = False,
+    coded: tuple[np.ndarray, list[str]] | None = None,
 ) -> None:
-    _, labels = _labels_of(series)
+    _, labels = coded or _labels_of(series)
     if len(labels) > 2:
         shown = ", ".join(labels[:10]) + (", ..." if len(labels) > 10 else "")
         hint = (
