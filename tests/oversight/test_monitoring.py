@@ -189,3 +189,32 @@ def test_a_job_result_enqueues_the_evaluation_after_commit(personas, setup,
                 evidence_changed(setup["model"].name)
     delay.assert_called_once_with(setup["model"].name)
     assert events.declared()[EVIDENCE_CHANGED.name]
+
+
+def test_a_drift_job_finishing_in_the_worker_opens_the_finding(personas, setup,
+                                                               django_capture_on_commit_callbacks):
+    """The real path: explainability's job_succeed publishes the evidence change; after commit
+    oversight's handler queues evaluate_monitoring, which (run here as a worker would) opens the
+    finding; re-running it opens nothing more."""
+    from explainability import services as job_services
+    from oversight import tasks
+
+    _plan(personas, setup)
+    job = Job.objects.create(
+        model_version=setup["version"], dataset=setup["cur"], reference_dataset=setup["ref"],
+        kind="drift", status="running", attempts=1, started_at=timezone.now(),
+        artifact_sha256=setup["version"].artifact_sha256,
+    )
+    queued: list[str] = []
+    with mock.patch.object(tasks.evaluate_monitoring, "delay", side_effect=queued.append), \
+            mock.patch("approvals.tasks.recheck_promotions.delay"), \
+            django_capture_on_commit_callbacks(execute=True):
+        assert job_services.job_succeed(job_id=job.pk, attempt=1, result={
+            "verdict": "drift", "features": [{"feature": "a", "psi": 0.42}],
+            "summary": {"drift": 1}})
+    assert queued == ["credit-default"]
+    with mock.patch("approvals.tasks.recheck_promotions.delay"):
+        assert len(tasks.evaluate_monitoring.apply(args=queued).get()) == 1
+        assert tasks.evaluate_monitoring.apply(args=queued).get() == []
+    crossing = MonitoringCrossing.objects.get()
+    assert crossing.job == job and crossing.value == 0.42 and crossing.finding.severity == "high"
