@@ -1,10 +1,23 @@
 """Oversight demo data, for `manage.py load_demo`: risk assessments of the demo models,
-pre-filled documentation for every version, and one open finding. Idempotent."""
+pre-filled documentation for every version, one open finding, use restrictions, the production
+credit model's post-market monitoring plan and two incidents (a serious one reported to the
+authority and closed, a minor one under investigation). Idempotent."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.utils import timezone
+
 from oversight import prefill, services
-from oversight.models import Document, Finding, RiskAssessment, UseRestriction
+from oversight.models import (
+    Document,
+    Finding,
+    Incident,
+    MonitoringPlan,
+    RiskAssessment,
+    UseRestriction,
+)
 from registry.models import RegisteredModel
 
 CREDIT_ANSWERS = {
@@ -69,6 +82,51 @@ def load_governance_demo(users: dict, stdout) -> None:
     if gbm is not None and not UseRestriction.objects.filter(model=gbm).exists():
         for kind, text in DEMO_RESTRICTIONS:
             services.use_restriction_add(actor=users["omar"], model=gbm, kind=kind, text=text)
+    if gbm is not None:
+        _monitoring_and_incidents(users, gbm)
     stdout.write(f"Governance demo: {assessed} risk assessments, {documented} documents, "
                  f"{Finding.objects.count()} findings, "
-                 f"{UseRestriction.objects.count()} use restrictions.")
+                 f"{UseRestriction.objects.count()} use restrictions, "
+                 f"{MonitoringPlan.objects.count()} monitoring plan(s), "
+                 f"{Incident.objects.count()} incidents.")
+
+
+#: The production credit model's post-market monitoring plan (EU AI Act Art. 72). Medium
+#: severity: a crossing is a finding to answer, not (in the demo) a block on its promotions.
+DEMO_THRESHOLDS = [
+    {"metric": "drift.max_psi", "direction": "above", "threshold": 0.25, "severity": "medium"},
+    {"metric": "drift.drifted_features", "direction": "above", "threshold": 1, "severity": "medium"},
+    {"metric": "outcome.accuracy", "direction": "below", "threshold": 0.7, "severity": "medium"},
+]
+
+
+def _monitoring_and_incidents(users: dict, gbm) -> None:
+    if not MonitoringPlan.objects.filter(model=gbm).exists():
+        services.monitoring_plan_save(
+            actor=users["omar"], model=gbm, responsible=users["eve"], cadence_days=30,
+            thresholds=DEMO_THRESHOLDS,
+            notes="Monthly review of the scheduled drift checks and the outcome analysis on "
+                  "recorded decisions; escalate a crossing to the model risk committee.",
+        )
+    if Incident.objects.filter(model=gbm).exists():
+        return
+    now = timezone.now()
+    serious = services.incident_report(
+        actor=users["eve"], model=gbm, title="Eligible applicants declined after a bureau feed change",
+        description="A credit bureau field changed units; 23 eligible applicants were declined "
+                    "before the human review caught the pattern.",
+        occurred_at=now - dt.timedelta(days=20), became_known_at=now - dt.timedelta(days=19),
+        affected_persons=23, affected_description="Retail loan applicants, declined and re-offered.",
+        serious=True, seriousness="serious-harm",
+    )
+    for status, extra in (("investigating", {}),
+                          ("reported_to_authority", {"authority_reference": "MSA-UK-2026-0117"}),
+                          ("closed", {"resolution": "Feed mapping fixed and tested; the 23 "
+                                                    "applications re-decided and re-offered."})):
+        services.incident_transition(actor=users["omar"], incident=serious, to_status=status, **extra)
+    minor = services.incident_report(
+        actor=users["eve"], model=gbm, title="Scores delayed for 40 minutes",
+        description="The scoring endpoint queued requests during a deployment; no decision changed.",
+        occurred_at=now - dt.timedelta(days=2), became_known_at=now - dt.timedelta(days=2),
+    )
+    services.incident_transition(actor=users["eve"], incident=minor, to_status="investigating")

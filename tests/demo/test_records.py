@@ -3,7 +3,14 @@
 import io
 
 from demo.records import load_governance_demo
-from oversight.models import Document, Finding, RiskAssessment, UseRestriction
+from oversight.models import (
+    Document,
+    Finding,
+    Incident,
+    MonitoringPlan,
+    RiskAssessment,
+    UseRestriction,
+)
 from tests import factories
 
 
@@ -22,3 +29,7 @@ def test_demo_step_assesses_documents_and_opens_a_finding_once(personas):
     assert Finding.objects.get().severity == "medium"
     assert sorted(UseRestriction.objects.values_list("kind", flat=True)) == [
         "allowed_use", "geography", "population", "prohibited_use"]
+    plan = MonitoringPlan.objects.get()
+    assert plan.model == model and plan.thresholds.count() == 3
+    assert sorted(Incident.objects.values_list("serious", "status")) == [
+        (False, "investigating"), (True, "closed")]
