@@ -177,6 +177,12 @@ def check_configuration() -> None:
             f"The artifact storage at {endpoint} cannot be reached ({exc}); check "
             "ARTIFACT_S3_ENDPOINT_URL and the network."
         ) from exc
+    finally:
+        # This check runs before gunicorn (--preload) and Celery's pool fork their workers: the
+        # client's pooled connections must not be shared by the forked processes, so each one
+        # builds its own storage (and connection) on first use.
+        client.close()
+        _s3_storage.cache_clear()
 
 
 # --- writing ------------------------------------------------------------------------------

@@ -32,3 +32,13 @@ def _check_artifact_storage(**kwargs) -> None:
     from common.artifact_store import check_configuration
 
     check_configuration()
+
+
+@worker_init.connect
+def _share_pages_with_the_pool(**kwargs) -> None:
+    """Prefork children start as copies of this process: objects frozen here are never touched by
+    the children's garbage collector, so their memory pages stay shared (copy-on-write)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()

@@ -9,3 +9,12 @@ application = get_wsgi_application()
 from common.artifact_store import check_configuration  # noqa: E402
 
 check_configuration()
+
+# With `gunicorn --preload` (the README's production command) this module is imported once, in
+# the master, and the workers are forked from it: objects frozen here are never scanned by the
+# workers' garbage collector, so the pages holding them stay shared instead of being copied into
+# every worker.
+import gc  # noqa: E402
+
+gc.collect()
+gc.freeze()
