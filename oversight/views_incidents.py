@@ -124,8 +124,10 @@ def monitoring_plan(request: HttpRequest, name: str) -> HttpResponse:
         status = 400
     elif refusal is None:
         form = MonitoringPlanForm(initial=_plan_initial(plan), users=_users())
+    due = plan.results_due_by(plan.live_thresholds) if plan else None
     return render(request, "oversight/monitoring_plan.html", {
         "model": model, "plan": plan, "form": form, "refusal": refusal,
+        "results_due_by": due, "results_late": bool(due and timezone.now() > due),
         "crossings": list(selectors.crossings_for(model)[:100]),
     }, status=status)
 
@@ -293,8 +295,11 @@ def monitoring_model_section(request: HttpRequest, model) -> dict:
     crossings, and the incidents not closed (serious ones block promotion)."""
     now = timezone.now()
     incidents = list(selectors.incidents_for_model(model).filter(status__in=OPEN_INCIDENT_STATUSES)[:20])
+    plan = selectors.plan_for(model)
+    due = plan.results_due_by(plan.live_thresholds) if plan else None
     return {
-        "model": model, "plan": selectors.plan_for(model), "incidents": incidents, "now": now,
+        "model": model, "plan": plan, "incidents": incidents, "now": now,
+        "results_late": bool(due and now > due), "results_due_by": due,
         "overdue_ids": {i.pk for i in incidents if i.is_overdue(now)},
         "blocking": [i for i in incidents if i.serious],
         "open_crossings": list(selectors.crossings_for(model).filter(ended_at__isnull=True)[:20]),

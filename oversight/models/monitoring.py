@@ -3,6 +3,8 @@ crossing of a threshold by a job result (which opens one finding)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -42,6 +44,12 @@ class MonitoringPlan(models.Model):
 
     def __str__(self) -> str:
         return f"monitoring plan of model #{self.model_id}"
+
+    def results_due_by(self, thresholds) -> dt.datetime:
+        """When a new result is due: the cadence after the newest result judged (or after the
+        plan was made). Past it, the scheduled jobs the plan relies on have not been reporting."""
+        judged = [t.last_evaluated_at for t in thresholds if t.last_evaluated_at]
+        return max(judged, default=self.created_at) + dt.timedelta(days=self.cadence_days)
 
 
 class MonitoringThreshold(models.Model):

@@ -139,3 +139,14 @@ def test_dashboard_lists_overdue_incidents_with_bounded_queries(web_for, registr
 def _overdue_section(html: str) -> str:
     start = html.index('data-testid="overdue-incidents"')
     return html[start:html.index("</section>", start)]
+
+
+def test_plan_shows_results_late_past_its_cadence(web_for, registry, personas):
+    plan = ov_services.monitoring_plan_save(
+        actor=personas["owner"], model=registry["base"], responsible=personas["engineer"],
+        cadence_days=7, thresholds=[{"metric": "drift.max_psi", "direction": "above", "threshold": 0.25}])
+    web = web_for("validator")
+    assert 'data-testid="results-late"' not in web.get("/models/credit-default/").content.decode()
+    MonitoringPlan.objects.filter(pk=plan.pk).update(created_at=timezone.now() - dt.timedelta(days=8))
+    assert 'data-testid="results-late"' in web.get("/models/credit-default/").content.decode()
+    assert "late: no drift or outcome result" in web.get("/models/credit-default/monitoring/").content.decode()
