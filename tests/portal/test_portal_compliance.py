@@ -5,6 +5,7 @@ documentation pack's compliance section."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import pytest
@@ -82,7 +83,12 @@ def test_the_documentation_pack_has_a_compliance_section(version, client_for):
     assert response.status_code == 200
     html = response.content.decode()
     assert "<h2>Regulatory compliance</h2>" in html
-    assert "Principle 1.2 Model inventory" in html and "Annex IV 2(h) Cybersecurity measures" in html
+    assert "<strong>[met]</strong> <strong>Principle 1.2 Model inventory</strong>" in html
+    assert "<strong>[missing]</strong> <strong>Principle 1.3 Model risk tiering</strong>" in html
+    assert "To do: Complete the risk assessment questionnaire" in html
+    assert "Annex IV 2(h) Cybersecurity measures" in html
+    # The evidence's hash is printed beside it (the model's intended use, as registered).
+    assert f"[{hashlib.sha256(b'Loans.').hexdigest()[:16]}]" in html
 
 
 # --- the inventory's badge ----------------------------------------------------------------------
