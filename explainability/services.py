@@ -122,11 +122,14 @@ def _check_columns(
             if missing:
                 listed = ", ".join(columns)
                 what = "has no column" if len(missing) == 1 else "has no columns"
-                declared = (name == "sensitive_attributes" and not params.get(name))
+                role = name.replace("_", " ")
+                if name == "sensitive_attributes" and not params.get(name):
+                    role = "its declared sensitive attributes"
+                elif len(missing) == 1 and role.endswith("s"):
+                    role = role[:-1]
                 errors.setdefault(f"params.{name}", []).append(
-                    f"Dataset {dv.ref} {what} {', '.join(repr(m) for m in missing)}"
-                    + (" (its declared sensitive attributes)" if declared else "")
-                    + f"; its columns are: {listed}."
+                    f"Dataset {dv.ref} {what} {', '.join(repr(m) for m in missing)} ({role}); "
+                    f"its columns are: {listed}."
                 )
     if errors:
         first = next(iter(errors.values()))[0]

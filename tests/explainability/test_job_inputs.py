@@ -36,7 +36,8 @@ def test_an_unknown_label_column_is_a_400_listing_the_columns(client_for, world)
     body = response.json()
     assert body["code"] == "unknown_column"
     assert body["errors"]["params.label_column"] == [
-        "Dataset loans@1 has no column 'label'; its columns are: income, sex, defaulted."]
+        "Dataset loans@1 has no column 'label' (label column); its columns are: income, sex, "
+        "defaulted."]
     assert not Job.objects.exists()
 
 
@@ -46,7 +47,8 @@ def test_unknown_sensitive_attributes_are_named(client_for, world):
                                 sensitive_attributes=["sex", "age_band"]), format="json")
     assert response.status_code == 400
     assert response.json()["errors"]["params.sensitive_attributes"] == [
-        "Dataset loans@1 has no column 'age_band'; its columns are: income, sex, defaulted."]
+        "Dataset loans@1 has no column 'age_band' (sensitive attribute); its columns are: "
+        "income, sex, defaulted."]
 
 
 def test_the_datasets_declared_attributes_are_checked_too(personas, world):
@@ -83,4 +85,4 @@ def test_drift_features_are_checked_in_both_datasets(personas, world):
         services.job_start(actor=personas["engineer"], version=world["version"], kind="drift",
                            dataset=current, params={"features": ["income", "defaulted"]})
     assert refused.value.errors["params.features"] == [
-        "Dataset loans@2 has no column 'defaulted'; its columns are: income, sex."]
+        "Dataset loans@2 has no column 'defaulted' (feature); its columns are: income, sex."]

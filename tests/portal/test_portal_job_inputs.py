@@ -23,7 +23,8 @@ def test_an_unknown_label_column_is_refused_in_the_form_naming_the_columns(web_f
     assert response.status_code == 400
     html = response.content.decode()
     assert 'id="id_label_column-error"' in html
-    assert "Dataset loans@1 has no column &#x27;defaulted&#x27;; its columns are: a, b, label." in html
+    assert ("Dataset loans@1 has no column &#x27;defaulted&#x27; (label column); its columns "
+            "are: a, b, label.") in html
     assert "params." not in html
     assert not Job.objects.exists()
 
@@ -35,7 +36,7 @@ def test_unknown_sensitive_attributes_are_refused_next_to_their_field(web_for, r
     })
     html = response.content.decode()
     assert response.status_code == 400 and 'id="id_sensitive_attributes-error"' in html
-    assert "has no columns &#x27;sex&#x27;, &#x27;age_band&#x27;" in html
+    assert "has no columns &#x27;sex&#x27;, &#x27;age_band&#x27; (sensitive attributes)" in html
     assert "its columns are: a, b, label." in html
 
 

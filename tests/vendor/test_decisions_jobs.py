@@ -155,8 +155,18 @@ def test_columns_the_parameters_name_but_the_data_lacks_fail_naming_each_and_its
     personas, client_for, vendor_version, df
 ):
     dv = upload(personas["engineer"], df.drop(columns=["two_year_recid"]))
-    job = run(client_for("engineer"), vendor_version, dv,
-              params(score_column="raw_score"))
+    client = client_for("engineer")
+    # The registry knows the file's columns: the request is refused, naming each and its role.
+    url = f"/api/v1/models/{vendor_version.model.name}/versions/{vendor_version.version}/jobs/"
+    refused = client.post(url, {"kind": "fairness", "dataset": dv.ref,
+                                "params": params(score_column="raw_score")}, format="json")
+    assert refused.status_code == 400
+    errors = refused.json()["errors"]
+    assert "'two_year_recid' (outcome column)" in errors["params.outcome_column"][0]
+    assert "'raw_score' (score column)" in errors["params.score_column"][0]
+    # A file whose columns the registry does not know reaches the worker, which fails the same.
+    type(dv).objects.filter(pk=dv.pk).update(schema=[])
+    job = run(client, vendor_version, dv, params(score_column="raw_score"))
     assert job.status == "failed" and job.error_code == "bad_input"
     assert "'two_year_recid' (outcome column)" in job.error_message
     assert "'raw_score' (score column)" in job.error_message
