@@ -310,10 +310,10 @@ def _findings(ev: VersionEvidence) -> Result:
 
 def _monitoring_plan(ev: VersionEvidence) -> Result:
     state, model = ev.registers["monitoring_plan"], ev.model
-    url = reverse("api:monitoring-plan", args=[model.name])
+    url = reverse("oversight:monitoring-plan", args=[model.name])
     todo = ("Record the model's post-market monitoring plan: the metrics watched with their "
-            "thresholds, the review cadence and the responsible person (monitoring plan of the "
-            "model).")
+            "thresholds, the review cadence and the responsible person (Set up a monitoring "
+            "plan on the model page).")
     if not state["exists"]:
         return _missing(f"{model.name} has no post-market monitoring plan.", todo,
                         _link("Monitoring plan", url))
@@ -330,14 +330,14 @@ def _monitoring_plan(ev: VersionEvidence) -> Result:
 
 def _incidents(ev: VersionEvidence) -> Result:
     state, model = ev.registers["incidents"], ev.model
-    list_url = reverse("api:incident-list") + f"?model={model.name}"
+    list_url = reverse("oversight:incident-list") + f"?model={model.name}"
     if state["overdue"]:
         return _missing(
             f"{len(state['overdue'])} serious incident(s) past the statutory reporting deadline "
             f"and not reported: {', '.join(f'#{pk}' for pk in state['overdue'])}.",
             "Report the overdue serious incident(s) to the market surveillance authority now and "
             "record the report on the incident.",
-            *[_link(f"Incident #{pk}", reverse("api:incident-detail", args=[pk]))
+            *[_link(f"Incident #{pk}", reverse("oversight:incident-detail", args=[pk]))
               for pk in state["overdue"]])
     open_serious = (f"; {len(state['open_serious'])} serious incident(s) open, within their "
                     "reporting deadline" if state["open_serious"] else "")

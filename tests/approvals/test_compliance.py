@@ -268,7 +268,7 @@ def test_the_monitoring_plan_register_needs_a_plan_that_watches_a_metric(persona
         cadence_days=30, notes="Monthly drift review.",
         thresholds=[{"metric": "drift.max_psi", "direction": "above", "threshold": 0.25}])
     art72 = _source(_obligations(version, "eu-ai-act")["art-72"], "register:monitoring_plan")
-    assert art72["met"]
+    assert art72["met"] and art72["links"][0]["url"] == f"/models/{version.model.name}/monitoring/"
     assert art72["detail"] == (f"Monitoring plan #{plan.pk}: 1 threshold(s), reviewed every 30 "
                                "day(s) by engineer.")
 
@@ -284,12 +284,14 @@ def test_the_incidents_register_misses_a_serious_incident_past_its_reporting_dea
     art73 = _source(_obligations(version, "eu-ai-act")["art-73"], "register:incidents")
     assert not art73["met"] and f"#{incident.pk}" in art73["detail"]
     assert "Report the overdue serious incident(s) to the market surveillance authority" in art73["todo"]
+    assert art73["links"][0]["url"] == f"/incidents/{incident.pk}/"
     ov_services.incident_transition(actor=personas["compliance"], incident=incident,
                                     to_status="investigating")
     ov_services.incident_transition(actor=personas["compliance"], incident=incident,
                                     to_status="reported_to_authority", authority_reference="MSA-1")
     art73 = _source(_obligations(version, "eu-ai-act")["art-73"], "register:incidents")
     assert art73["met"] and "1 incident(s) recorded" in art73["detail"]
+    assert art73["links"][0]["url"] == f"/incidents/?model={version.model.name}"
 
 
 def test_the_use_restrictions_register_needs_one_in_force(personas):
