@@ -11,6 +11,7 @@ from typing import Any, BinaryIO
 from django.db import connection, transaction
 from django.utils import timezone
 
+from common import rows as plain_rows
 from common.errors import Conflict, Forbidden, ValidationFailed
 from governance import audit
 from governance import permissions as perms
@@ -281,24 +282,17 @@ def _claim_next_version(actor, model_name: str) -> RegisteredModel:
             raise model_not_found(model_name)
         where.append(f"team_id IN ({', '.join(['%s'] * len(teams))})")
         params += teams
-    fields = [f for f in RegisteredModel._meta.concrete_fields]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    fields, cols = plain_rows.columns(RegisteredModel)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {RegisteredModel._meta.db_table} SET latest_version = latest_version + 1 "
-            f"WHERE {' AND '.join(where)} RETURNING {columns}",
+            f"WHERE {' AND '.join(where)} RETURNING {cols}",
             params,
         )
         row = cursor.fetchone()
     if row is None:
         raise model_not_found(model_name)
-    values = []
-    for field, value in zip(fields, row, strict=True):  # the converters a SELECT would apply
-        col = field.get_col(RegisteredModel._meta.db_table)
-        for convert in connection.ops.get_db_converters(col) + field.get_db_converters(connection):
-            value = convert(value, col, connection)
-        values.append(value)
-    return RegisteredModel.from_db(connection.alias, [f.attname for f in fields], values)
+    return plain_rows.instance(RegisteredModel, fields, row)
 
 
 # Not durable: an adapter may call it inside its own transaction (a savepoint then); the hot

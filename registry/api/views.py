@@ -129,7 +129,7 @@ class VersionViewSet(viewsets.GenericViewSet):
         return Response(s.VersionOutput(version).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request, model_name: str, version: str):
-        return Response(self._render(self._model(), version))
+        return Response(s.VersionOutput(selectors.version_for_api(request.user, model_name, version)).data)
 
     @extend_schema(request=s.VersionUpdateInput, responses={200: s.VersionOutput})
     def partial_update(self, request, model_name: str, version: str):

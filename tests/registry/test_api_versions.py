@@ -229,3 +229,36 @@ def test_refusals_of_a_registration_by_uri_leave_the_version_number_untouched(cl
     assert ok.status_code == 201 and ok.json()["version"] == 1
     assert client_for("engineer").post("/api/v1/models/no-such/versions/", body,
                                        format="json").status_code == 404
+
+
+def test_a_version_read_in_one_statement_is_what_the_ordinary_reads_render(
+    client_for, setup, personas, django_assert_max_num_queries
+):
+    from registry import selectors
+    from registry.api import serializers as s
+
+    client = client_for("engineer")
+    client.post(URL, _multipart(factories.skops_bytes(), training_datasets="loans@1"),
+                format="multipart")
+    client.post(URL, {"artifact_uri": "s3://models/credit/v2.onnx", "artifact_sha256": "a" * 64,
+                      "parents": ["credit-default@1"], "evaluation_datasets": ["loans@1"],
+                      "training_datasets": ["loans@1"], "metrics": {"auc": 0.8},
+                      "tags": ["b", "a"]}, format="json")
+    model, _ = setup
+    for number in (1, 2):
+        ordinary = selectors.with_lineage_refs(
+            [selectors.version_get(model, number, queryset=selectors.version_rows(model))])[0]
+        with django_assert_max_num_queries(2):  # the token, the version (warm: no stamp)
+            client.get(f"{URL}{number}/")
+        answer = client.get(f"{URL}{number}/")
+        assert answer.status_code == 200
+        assert answer.json() == s.VersionOutput(ordinary).data
+    assert answer.json()["parents"] == ["credit-default@1"]
+    assert answer.json()["evaluation_datasets"] == ["loans@1"]
+    assert client.get(f"{URL}1/").json()["artifact_size"] == len(factories.skops_bytes())
+    # Not found, with the reason: no such version; a model hidden from the caller; no number.
+    missing = client.get(f"{URL}9/")
+    assert missing.status_code == 404 and "has no version 9" in missing.json()["detail"]
+    hidden = client_for("other_engineer").get(f"{URL}1/")
+    assert hidden.status_code == 404 and "No model named 'credit-default'" in hidden.json()["detail"]
+    assert client_for("validator").get(f"{URL}1/").status_code == 200  # reads everything
