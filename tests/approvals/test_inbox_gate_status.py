@@ -48,3 +48,13 @@ def test_the_inbox_costs_no_query_per_request(personas, make_ready, client,
     with django_assert_max_num_queries(len(few.captured_queries)):
         page = client.get("/inbox/").content.decode()
     assert page.count('data-testid="gate-status"') == 6
+
+
+def test_the_inbox_names_roles_and_decisions_as_people_say_them(personas, make_ready, client):
+    request = _open(personas, make_ready(tier=1))
+    services.promotion_decide(actor=personas["validator"], request_id=request.pk,
+                              decision="approve", role="validator", comment="Validated.")
+    client.force_login(personas["compliance"])
+    row = _row(client.get("/inbox/").content.decode(), request.pk)
+    assert "Validator (model risk officer): Approve" in row
+    assert "Business approver" in row and "business_approver" not in row
