@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from common.api import ExportView
 from common.errors import ValidationFailed
 from governance import audit, selectors
+from governance.action_labels import action_label
 from governance.api import serializers as s
 from governance.api.filters import AuditEventFilter
 
@@ -52,22 +53,29 @@ def _rows(qs):
     return qs.values_list(*EXPORT_COLUMNS).iterator(chunk_size=2000)
 
 
+# Beside each action code, the words the portal shows for it (a reader of the file in a
+# spreadsheet should not need the code table).
+_ACTION = EXPORT_COLUMNS.index("action")
+
+
 def _jsonl(qs):
     for row in _rows(qs):
         record = dict(zip(EXPORT_COLUMNS, row, strict=True))
         record["timestamp"] = record["timestamp"].isoformat()
+        record["action_label"] = action_label(record["action"])
         yield json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
 
 
 def _csv(qs):
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(EXPORT_COLUMNS)
+    writer.writerow([*EXPORT_COLUMNS[:_ACTION + 1], "action_label", *EXPORT_COLUMNS[_ACTION + 1:]])
     for row in _rows(qs):
         row = list(row)
         row[1] = row[1].isoformat()
         row[3] = json.dumps(row[3])
         row[9] = json.dumps(row[9], ensure_ascii=False, sort_keys=True)
+        row.insert(_ACTION + 1, action_label(row[_ACTION]))
         writer.writerow(row)
         if buf.tell() > 64_000:
             yield buf.getvalue()

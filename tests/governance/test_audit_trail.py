@@ -10,6 +10,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from governance import audit
+from governance.action_labels import action_label
 from governance.models import AuditEvent
 from registry import services as registry_services
 from tests import factories
@@ -210,6 +211,8 @@ def test_export_as_csv_and_json_lines(client_for, personas):
     response = client.get("/api/v1/audit-events/export/?format=csv&model=credit-default")
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert [r["action"] for r in rows] == ["registry.model.registered"]
+    assert rows[0]["action_label"] == registered["action_label"] == action_label(rows[0]["action"])
+    assert rows[0]["action_label"] != rows[0]["action"]
     assert json.loads(rows[0]["payload"])["after"]["name"] == "credit-default"
     assert client.get("/api/v1/audit-events/export/?format=xml").status_code == 400
 
