@@ -267,3 +267,27 @@ def verify_chain(batch_size: int = 5000) -> VerifyResult:
     from governance.auditlog.verify import verify_log
 
     return verify_log(batch_size=batch_size)
+
+
+# A PostgreSQL advisory lock key: one full verification at a time across every web process
+# (each reads the whole log on two connections); a second request is told to wait.
+_VERIFY_LOCK = 0x6761_7465_7665_7269  # "gateveri"
+
+
+def verify_chain_once(batch_size: int = 5000) -> VerifyResult:
+    """`verify_chain` for the API and the portal: refused (409) while another one runs."""
+    from common.errors import Conflict
+
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.vendor != "postgresql":
+        return verify_chain(batch_size)
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_try_advisory_lock(%s)", [_VERIFY_LOCK])
+        if not cur.fetchone()[0]:
+            raise Conflict("A full verification of the audit log is already running; its result "
+                           "will be the same: try again in a minute.", code="verify_running")
+    try:
+        return verify_chain(batch_size)
+    finally:
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_unlock(%s)", [_VERIFY_LOCK])

@@ -310,6 +310,15 @@ def explain_cannot_handle_incident(user, model) -> str | None:
     return "Only the owning team, validators, compliance or admins may report or handle an incident."
 
 
+def explain_cannot_verify_audit_trail(user) -> str | None:
+    """A full verification reads every event: auditors, validators, compliance and admins."""
+    if "verify_audit_trail" in capabilities(user):
+        return None
+    return ("Full verification of the audit log is for auditors, validators, compliance and "
+            "admins; anyone can check a checkpoint and an inclusion proof "
+            "(/api/v1/audit/checkpoints/latest/, tools/gatehouse_verify.py).")
+
+
 def capabilities(user) -> list[str]:
     """What the user may do, for the API (`/api/v1/me/`) and the portal to show."""
     if not user.is_authenticated:

@@ -11,9 +11,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from common.errors import NotFound
+from common.errors import Forbidden, NotFound
 from common.portal import paginate, portal_view
 from governance import audit, selectors
+from governance import permissions as perms
 from governance.action_labels import action_label
 from governance.auditlog import proofs as auditlog_proofs
 
@@ -92,6 +93,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         "signature_valid": checkpoint is not None
         and auditlog_proofs.checkpoint_signature_valid(checkpoint),
         "form": form, "page": paginate(request, qs), "export_query": query + "&" if query else "",
+        "can_verify": perms.explain_cannot_verify_audit_trail(request.user) is None,
         "object_filter_not_exported": bool(form.is_bound and form.is_valid() and form.cleaned_data.get("object")),
     })
 
@@ -109,6 +111,9 @@ def audit_event(request: HttpRequest, seq: int) -> HttpResponse:
 @portal_view
 def audit_verify(request: HttpRequest) -> HttpResponse:
     """Walk the whole hash chain and say whether it is intact (an htmx fragment or a page)."""
-    result = audit.verify_chain()
+    refusal = perms.explain_cannot_verify_audit_trail(request.user)
+    if refusal:
+        raise Forbidden(refusal)
+    result = audit.verify_chain_once()
     template = "governance/_chain_status.html" if request.htmx else "governance/chain_status.html"
     return render(request, template, {"result": result, "checked_at": timezone.now()})

@@ -264,3 +264,26 @@ def test_verify_handles_payloads_with_unicode_and_floats(personas):
                      payload={"ünï": "café €", "f": 0.1, "n": None, "l": [3, 1.25, 2e-7]})
     _seal()
     assert audit.verify_chain().ok
+
+
+def test_full_verification_is_for_the_roles_that_audit_and_runs_once_at_a_time(
+    client_for, personas
+):
+    engineer = client_for("engineer")
+    refused = engineer.get("/api/v1/audit-events/verify/")
+    assert refused.status_code == 403 and "auditors, validators, compliance" in refused.json()["detail"]
+    assert client_for("compliance").get("/api/v1/audit-events/verify/").status_code == 200
+    if connection.vendor == "postgresql":  # another process is verifying: told to wait, not queued
+        from django.db import connections
+
+        from governance.audit import _VERIFY_LOCK
+
+        other = connections.create_connection("default")
+        try:
+            with other.cursor() as cur:
+                cur.execute("SELECT pg_advisory_lock(%s)", [_VERIFY_LOCK])
+            busy = client_for("auditor").get("/api/v1/audit-events/verify/")
+            assert busy.status_code == 409 and "already running" in busy.json()["detail"]
+        finally:
+            other.close()
+        assert client_for("auditor").get("/api/v1/audit-events/verify/").status_code == 200

@@ -135,3 +135,10 @@ def test_audit_page_says_when_a_checkpoint_signature_is_not_valid(web_for, regis
                     ["ab" * 32, cp.pk])
     html = web_for("auditor").get("/audit/").content.decode()
     assert "NOT VALID" in html
+
+
+def test_the_verify_button_is_offered_to_the_roles_that_may_run_it(web_for):
+    assert web_for("engineer").get("/audit/verify/").status_code == 403
+    page = web_for("engineer").get("/audit/").content.decode()
+    assert 'data-testid="verify-chain"' not in page and "tools/gatehouse_verify.py" in page
+    assert 'data-testid="verify-chain"' in web_for("validator").get("/audit/").content.decode()
