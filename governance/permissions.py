@@ -310,6 +310,17 @@ def explain_cannot_handle_incident(user, model) -> str | None:
     return "Only the owning team, validators, compliance or admins may report or handle an incident."
 
 
+def explain_cannot_download_dataset_file(user, dataset) -> str | None:
+    """Dataset records are visible to every team; the raw file of one holding personal data is
+    for its own team and the roles that read everything (data minimisation)."""
+    if not dataset.contains_personal_data:
+        return None
+    if can_read_everything(user) or dataset.team_id in user.team_ids:
+        return None
+    return (f"Dataset {dataset.name!r} holds personal data: its files are downloadable by its "
+            "own team and by validators, compliance, auditors and admins.")
+
+
 def explain_cannot_verify_audit_trail(user) -> str | None:
     """A full verification reads every event: auditors, validators, compliance and admins."""
     if "verify_audit_trail" in capabilities(user):

@@ -12,8 +12,9 @@ from rest_framework.views import APIView
 
 from common import artifact_store
 from common.api import check_content_length
-from common.errors import NotFound, ValidationFailed
+from common.errors import Forbidden, NotFound, ValidationFailed
 from common.idempotency import idempotent
+from governance import permissions as perms
 from governance.models import Team
 from registry import filters, selectors, services
 from registry.api import serializers as s
@@ -236,7 +237,11 @@ class DatasetVersionFileView(APIView):
 
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
     def get(self, request, dataset_name: str, version: str):
-        dv = selectors.dataset_version_get(selectors.dataset_get(dataset_name), version)
+        dataset = selectors.dataset_get(dataset_name)
+        refusal = perms.explain_cannot_download_dataset_file(request.user, dataset)
+        if refusal:
+            raise Forbidden(refusal)
+        dv = selectors.dataset_version_get(dataset, version)
         suffix = ".parquet" if dv.data_format == "parquet" else ".csv"
         original = dv.file.original_name if dv.file else ""
         return _stored_file_response(

@@ -44,7 +44,7 @@ NOT_TEAM_SCOPED = {
     "/api/v1/datasets/{dataset_name}/versions/": "datasets are visible to every team",
     "/api/v1/datasets/{dataset_name}/versions/{version}/": "datasets are visible to every team",
     "/api/v1/datasets/{dataset_name}/versions/{version}/file/": "datasets are visible to every "
-    "team, their files with them",
+    "team, their files with them, except a personal-data dataset's (a 403 naming the rule)",
 }
 
 

@@ -72,3 +72,22 @@ def test_dataset_list_query_count_bounded(client_for, personas):
             factories.dataset(personas["engineer"], name=f"d{i}")
 
     contract.assert_list_queries_bounded(client_for("engineer"), URL, grow)
+
+
+def test_a_personal_data_file_is_for_its_team_and_the_roles_that_read_everything(
+    client_for, personas
+):
+    eng = personas["engineer"]
+    personal = factories.dataset(eng, name="applicants", contains_personal_data=True)
+    factories.dataset_version(eng, personal)
+    public = factories.dataset(eng, name="rates")
+    factories.dataset_version(eng, public)
+    outsider = client_for("other_engineer")
+    assert outsider.get("/api/v1/datasets/applicants/").status_code == 200  # the record: open
+    refused = outsider.get("/api/v1/datasets/applicants/versions/1/file/")
+    assert refused.status_code == 403 and "holds personal data" in refused.json()["detail"]
+    assert outsider.get("/api/v1/datasets/rates/versions/1/file/").status_code == 200
+    for name in ("engineer", "validator", "auditor"):
+        got = client_for(name).get("/api/v1/datasets/applicants/versions/1/file/")
+        assert got.status_code == 200, name
+        assert b"".join(got.streaming_content).startswith(b"a,b,label")
