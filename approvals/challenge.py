@@ -34,6 +34,10 @@ from oversight.choices import Severity
 from oversight.selectors import challenge as ov_challenge
 
 DEFAULT_PERIOD_DAYS = 90
+#: The dates the period picker accepts: nothing was governed before 1900, and a year past today
+#: is as far as a period can usefully reach (and keeps date arithmetic far from year 1 / 9999).
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_DAYS_AHEAD = 366
 SEVERITIES = [s.value for s in Severity]
 
 
@@ -90,8 +94,10 @@ def _median_days(values: list[dt.timedelta]) -> float | None:
 
 
 def parse_period(start: str | None, end: str | None, *, today: dt.date | None = None) -> tuple[dt.date, dt.date]:
-    """The period picker's dates (inclusive); default: the last DEFAULT_PERIOD_DAYS days."""
+    """The period picker's dates (inclusive, each from EARLIEST_DATE to LATEST_DAYS_AHEAD days
+    after today); default: the last DEFAULT_PERIOD_DAYS days."""
     today = today or timezone.localdate()
+    latest = today + dt.timedelta(days=LATEST_DAYS_AHEAD)
     errors: dict[str, list[str]] = {}
     parsed: dict[str, dt.date | None] = {}
     for name, raw in (("start", start), ("end", end)):
@@ -99,6 +105,11 @@ def parse_period(start: str | None, end: str | None, *, today: dt.date | None = 
             parsed[name] = dt.date.fromisoformat(raw) if raw else None
         except ValueError:
             errors[name] = [f"{name} must be a date (YYYY-MM-DD)."]
+            continue
+        value = parsed[name]
+        if value is not None and not EARLIEST_DATE <= value <= latest:
+            errors[name] = [f"{name} must be between {EARLIEST_DATE.isoformat()} and "
+                            f"{latest.isoformat()} ({LATEST_DAYS_AHEAD} days after today)."]
     if errors:
         first = next(iter(errors))
         raise ValidationFailed(errors[first][0], errors=errors)

@@ -193,3 +193,22 @@ def test_bad_period_is_refused_naming_the_field(known, personas):
     response = client.get("/challenge.csv?start=yesterday")
     assert response.status_code == 400
     assert "start must be a date" in response.content.decode()
+
+
+@pytest.mark.parametrize("query", ["?end=9999-12-31", "?end=0001-01-01", "?start=0001-01-01",
+                                   "?start=2026-01-01&end=9999-12-31"])
+def test_a_date_out_of_range_is_refused_naming_the_field_and_the_rule(known, personas, query):
+    client = _client(personas, "auditor")
+    field = "end" if "end=" in query else "start"
+    latest = (timezone.localdate() + dt.timedelta(days=366)).isoformat()
+    for path in ("/challenge/", "/challenge.csv"):
+        response = client.get(path + query)
+        assert response.status_code == 400, (path, query)
+        assert f"{field} must be between 1900-01-01 and {latest}" in response.content.decode()
+
+
+def test_the_outermost_dates_allowed_still_give_a_report(known, personas):
+    latest = (timezone.localdate() + dt.timedelta(days=366)).isoformat()
+    response = _client(personas, "auditor").get(f"/challenge.csv?start=1900-01-01&end={latest}")
+    assert response.status_code == 200
+    assert next(csv.reader(io.StringIO(response.content.decode()))) == ["period", "1900-01-01", latest]
