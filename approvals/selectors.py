@@ -96,15 +96,16 @@ def allowed_actions(user, req: PromotionRequest) -> dict:
             approver_ids={d.approver_id for d in approvals},
         )
     may_decide_as = [role for role, why in decide.items() if why is None]
+    writes = perms.explain_cannot_write(user) is None  # the services refuse auditors first
     return {
         "decide_as": may_decide_as,
         "decide_refusals": {role: why for role, why in decide.items() if why},
-        "withdraw": req.state in LIVE_STATES and user.pk == req.requested_by_id,
-        "execute": req.state == State.APPROVED and (
+        "withdraw": writes and req.state in LIVE_STATES and user.pk == req.requested_by_id,
+        "execute": writes and req.state == State.APPROVED and (
             user.pk == req.requested_by_id or user.pk == req.model.owner_id or user.pk in developer_ids
         ),
         # condition_resolve's rule: the requester or the model's owner marks a condition met.
-        "resolve_conditions": user.pk in (req.requested_by_id, req.model.owner_id),
+        "resolve_conditions": writes and user.pk in (req.requested_by_id, req.model.owner_id),
     }
 
 

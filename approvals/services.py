@@ -336,6 +336,9 @@ def promotion_execute(*, actor, request_id: int, now=None) -> PromotionRequest:
     or one the policy makes a separate step (`execution: "separate"`). The move is the actor's.
     Only the requester or the model's owner and developers; every gate is judged again."""
     now = now or timezone.now()
+    refusal = perms.explain_cannot_write(actor)  # an auditor listed as a developer stays read-only
+    if refusal:
+        raise Forbidden(refusal)
     req = _lock(request_id)
     if req.state != State.APPROVED:
         raise InvalidTransition(f"Promotion request #{req.pk} is {req.state}; only an approved request can be executed.")
@@ -352,8 +355,11 @@ def promotion_execute(*, actor, request_id: int, now=None) -> PromotionRequest:
 
 @transaction.atomic(durable=True)
 def promotion_withdraw(*, actor, request_id: int, reason: str = "", now=None) -> PromotionRequest:
-    """Only the requester withdraws their request."""
+    """Only the requester withdraws their request (and not once they are read-only)."""
     now = now or timezone.now()
+    refusal = perms.explain_cannot_write(actor)
+    if refusal:
+        raise Forbidden(refusal)
     req = _lock(request_id)
     if actor.pk != req.requested_by_id:
         raise Forbidden("Only the person who made a request may withdraw it.")
@@ -399,8 +405,12 @@ def promotion_expire_due(*, now=None) -> list[int]:
 
 @transaction.atomic(durable=True)
 def condition_resolve(*, actor, request_id: int, condition_id: int, note: str = "", now=None) -> ApprovalCondition:
-    """The requester or model owner marks a condition met, with a note (the evidence)."""
+    """The requester or model owner marks a condition met, with a note (the evidence); never an
+    auditor, whatever else they are on the request."""
     now = now or timezone.now()
+    refusal = perms.explain_cannot_write(actor)
+    if refusal:
+        raise Forbidden(refusal)
     req = _lock(request_id)
     cond = ApprovalCondition.objects.select_for_update().filter(pk=condition_id, request=req).first()
     if cond is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from approvals import services
+from approvals import selectors, services
 from common.errors import Forbidden
 from governance import selectors as gov_selectors
 from governance import services as gov_services
@@ -68,6 +68,20 @@ def test_only_permitted_people_execute(personas, make_ready):
     for who in ("auditor", "validator", "business"):
         with pytest.raises(Forbidden):
             services.promotion_execute(actor=personas[who], request_id=req.pk)
+
+
+def test_an_auditor_listed_as_a_developer_cannot_execute(personas, make_ready, client_for):
+    _separate(personas)
+    req = _approved(personas, make_ready(tier=1))
+    req.model.developers.add(personas["auditor"])
+    assert selectors.allowed_actions(personas["auditor"], req)["execute"] is False  # no button
+    with pytest.raises(Forbidden, match="Auditors have read-only access"):
+        services.promotion_execute(actor=personas["auditor"], request_id=req.pk)
+    refused = client_for("auditor").post(f"/api/v1/promotions/{req.pk}/execute/")
+    assert refused.status_code == 403 and "read-only" in refused.json()["detail"]
+    req.refresh_from_db()
+    assert req.state == "approved"
+    assert not AuditEvent.objects.filter(action="approvals.promotion.executed").exists()
 
 
 def test_default_execution_stays_automatic_by_the_system(personas, make_ready):

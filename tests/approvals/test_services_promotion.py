@@ -7,7 +7,8 @@ from django.utils import timezone
 from approvals import services
 from approvals.models import Notification, PromotionRequest
 from common.errors import Conflict, Forbidden, ValidationFailed
-from governance.models import AuditEvent
+from governance.choices import Role
+from governance.models import AuditEvent, RoleGrant
 from oversight.services import findings as finding_services
 from oversight.services import risk as risk_services
 from registry.models import ModelVersion
@@ -397,3 +398,36 @@ def test_tier3_needs_only_a_validator(personas, make_ready):
     req = open_request(personas, version)
     assert req.required_roles == ["validator"]
     assert approve(personas, req, "validator", "validator").state == "executed"
+
+
+def _now_an_auditor(user):
+    """The requester moved to internal audit after opening the request: read-only from now."""
+    RoleGrant.objects.create(user=user, role=Role.AUDITOR)
+    user._role_cache = None
+    return user
+
+
+def test_a_requester_who_became_an_auditor_cannot_withdraw(personas, make_ready, client_for):
+    req = open_request(personas, make_ready(tier=1))
+    auditor = _now_an_auditor(personas["engineer"])
+    with pytest.raises(Forbidden, match="Auditors have read-only access"):
+        services.promotion_withdraw(actor=auditor, request_id=req.pk)
+    refused = client_for("engineer").post(f"/api/v1/promotions/{req.pk}/withdraw/", {"reason": "x"})
+    assert refused.status_code == 403 and "read-only" in refused.json()["detail"]
+    req.refresh_from_db()
+    assert req.state == "open"
+    assert not AuditEvent.objects.filter(action="approvals.promotion.withdrawn").exists()
+
+
+def test_a_requester_who_became_an_auditor_cannot_resolve_a_condition(personas, make_ready):
+    req = open_request(personas, make_ready(tier=1))
+    due = (timezone.now() + dt.timedelta(days=3)).date().isoformat()
+    approve(personas, req, "validator", "validator", conditions=[{"text": "Publish the model card", "due_date": due}])
+    cond = req.conditions.get()
+    auditor = _now_an_auditor(personas["engineer"])
+    with pytest.raises(Forbidden, match="Auditors have read-only access"):
+        services.condition_resolve(actor=auditor, request_id=req.pk, condition_id=cond.pk,
+                                   note="Published.")
+    cond.refresh_from_db()
+    assert cond.status == "open"
+    assert not AuditEvent.objects.filter(action="approvals.condition.met").exists()
