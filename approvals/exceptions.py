@@ -183,9 +183,9 @@ def exception_decide(
     *, actor, exception_id: int, decision: str, role: str, comment: str = "",
     now: dt.datetime | None = None,
 ) -> PolicyException:
-    """One decision in one role. The requester never decides (403, segregation of duties); a
-    rejection closes the exception; the last role's approval approves it, from which moment
-    (until its expiry) the gate is waived."""
+    """One decision in one role. The requester and the person who registered the version never
+    decide (403, segregation of duties); a rejection closes the exception; the last role's
+    approval approves it, from which moment (until its expiry) the gate is waived."""
     now = now or timezone.now()
     exc = _lock(exception_id)
     if decision not in (DecisionKind.APPROVE, DecisionKind.REJECT):
@@ -198,6 +198,7 @@ def exception_decide(
     refusal = perms.explain_cannot_decide_exception(
         actor, role=role, approver_roles=exc.approver_roles,
         filled_roles={d.role for d in approvals}, requester_id=exc.requested_by_id,
+        version_creator_id=exc.version.created_by_id,
         developer_ids=frozenset(exc.model.developers.values_list("id", flat=True)),
         approver_ids={d.approver_id for d in approvals},
     )

@@ -107,7 +107,7 @@ def _decide_as(user, exc) -> list[str]:
     return [role for role in exc.approver_roles if perms.explain_cannot_decide_exception(
         user, role=role, approver_roles=exc.approver_roles,
         filled_roles={d.role for d in approvals}, requester_id=exc.requested_by_id,
-        developer_ids=developer_ids, approver_ids={d.approver_id for d in approvals}) is None]
+        version_creator_id=exc.version.created_by_id, developer_ids=developer_ids, approver_ids={d.approver_id for d in approvals}) is None]
 
 
 def _detail_context(request: HttpRequest, exc, form=None) -> dict:
@@ -119,6 +119,9 @@ def _detail_context(request: HttpRequest, exc, form=None) -> dict:
     refusal = None
     if exc.status == ExceptionStatus.REQUESTED and request.user.pk == exc.requested_by_id:
         refusal = "Segregation of duties: nobody decides on a policy exception they requested."
+    elif exc.status == ExceptionStatus.REQUESTED and request.user.pk == exc.version.created_by_id:
+        refusal = ("Segregation of duties: nobody decides on a policy exception for a model "
+                   "version they registered.")
     return {
         "exception": exc, "gate_label": gates.label(exc.gate), "form": form, "refusal": refusal,
         "state": selectors.exception_display_state(exc, now=now),

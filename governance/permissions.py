@@ -264,16 +264,20 @@ def explain_cannot_request_exception(user, model, developer_ids: frozenset[int])
 
 def explain_cannot_decide_exception(
     user, *, role: str, approver_roles: list[str], filled_roles: set[str], requester_id: int,
-    developer_ids: frozenset[int], approver_ids: set[int],
+    version_creator_id: int | None, developer_ids: frozenset[int], approver_ids: set[int],
 ) -> str | None:
     """A policy exception is approved by the roles the tier policy names, never by the person
-    who asked for it (nor the model's developers), one role per person."""
+    who asked for it, the person who registered the version (as for promotions) nor the model's
+    developers, one role per person."""
     if not user.is_authenticated:
         return "Sign in first."
     if is_auditor_only(user):
         return "Auditors have read-only access: they can read everything and change nothing."
     if user.pk == requester_id:
         return "Segregation of duties: nobody decides on a policy exception they requested."
+    if user.pk == version_creator_id:
+        return ("Segregation of duties: nobody decides on a policy exception for a model version "
+                "they registered.")
     if not user.has_role(role):
         return f"You do not hold the role '{role}', so you cannot decide in that role."
     if role not in approver_roles:

@@ -120,6 +120,29 @@ def test_requester_cannot_approve_their_own_exception(personas, make_ready):
     assert exc.status == "requested"
 
 
+def test_the_person_who_registered_the_version_cannot_decide_its_exception(personas, make_ready, client):
+    version = make_ready(tier=1, shap=False)
+    # A validator who registered the version on the team's behalf (not a developer of the model).
+    registrant = gov.user_create(username="registrant", roles=[Role.VALIDATOR], teams=["credit"],
+                                 password="pw-registrant")
+    type(version).objects.filter(pk=version.pk).update(created_by=registrant)
+    exc = ask(personas, version)
+    for decision in ("approve", "reject"):
+        with pytest.raises(Forbidden, match="for a model version they registered"):
+            exceptions.exception_decide(actor=registrant, exception_id=exc.pk, decision=decision,
+                                        role="validator", comment="no")
+    assert not ExceptionApproval.objects.exists()
+    client.force_login(registrant)
+    page = client.get(f"/exceptions/{exc.pk}/").content.decode()
+    assert "for a model version they registered" in page
+    assert "exception-decide-form" not in page
+    refused = client.post(f"/exceptions/{exc.pk}/decide/",
+                          {"decision": "approve", "role": "validator", "comment": ""})
+    assert refused.status_code == 403
+    exc = approve_all(personas, exc)  # another validator may
+    assert exc.status == "approved"
+
+
 def test_developers_and_other_roles_cannot_approve(personas, make_ready):
     version = make_ready(tier=1, shap=False)
     exc = ask(personas, version)
