@@ -45,9 +45,10 @@ class InvalidExceptionTransition(workflow.IllegalTransition):
 
 
 def waivable_gates() -> list[str]:
-    """The gates an exception may waive: every evidence key a tier policy may require (the
-    EU AI Act's prohibited practices are never waived)."""
-    return [key for key, e in gates.EVIDENCE.items() if e.policy_may_require]
+    """The gates an exception may waive: the evidence registry's waivable entries (never the
+    EU AI Act's prohibited practices, the risk assessment they are judged from, nor an
+    always-applied gate such as an open serious incident)."""
+    return [key for key, e in gates.EVIDENCE.items() if e.waivable]
 
 
 def exception_link(exc: PolicyException) -> str:
@@ -128,7 +129,10 @@ def exception_request(
     max_days, roles = exception_rules(policy.rules)
     errors: dict[str, list[str]] = {}
     allowed = waivable_gates()
-    if gate not in allowed:
+    if gate in gates.EVIDENCE and gate not in allowed:
+        errors["gate"] = [f"{gates.label(gate)} ({gate}) cannot be waived by an exception; an "
+                          f"exception may waive one of: {', '.join(allowed)}."]
+    elif gate not in allowed:
         errors["gate"] = [f"Unknown gate {gate!r}; an exception may waive one of: {', '.join(allowed)}."]
     if not (reason or "").strip():
         errors["reason"] = ["Say why the gate should be waived (reason is required)."]

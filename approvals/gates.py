@@ -36,6 +36,9 @@ class Evidence:
     policy_may_require: bool = True
     #: Judged for every promotion whatever the policy names (a policy cannot waive it).
     always: bool = False
+    #: A policy exception may waive it. Never the Art. 5 check, the risk assessment it is read
+    #: from, nor an always-applied gate.
+    waivable: bool = True
 
 
 def _register(*items: Evidence) -> dict[str, Evidence]:
@@ -160,9 +163,10 @@ def _apply_exceptions(report: GateReport, version, now) -> None:
     """A gate not met is met while an approved policy exception waives it at `now` (approved
     and not yet past its expiry, whatever beat has recorded): "waived by exception #N until D".
     The waivers in force are part of the evidence the approvals are bound to."""
-    # Only gates a policy may require can be waived (never Art. 5, never an open serious incident).
+    # Only waivable gates (never Art. 5 nor the risk assessment it rests on, never an open
+    # serious incident), whatever exception rows exist.
     failing = {item["key"] for item in report.items if not item["met"]
-               and item["key"] in EVIDENCE and EVIDENCE[item["key"]].policy_may_require}
+               and item["key"] in EVIDENCE and EVIDENCE[item["key"]].waivable}
     if not failing:
         return
     waivers = {
@@ -425,8 +429,10 @@ def _failed_fairness_metrics(result: dict) -> list[str]:
 #: governance's policy validation accepts exactly these keys (declared at start-up).
 EVIDENCE: dict[str, Evidence] = _register(
     Evidence("not_prohibited", "Not a prohibited practice (EU AI Act Art. 5)",
-             policy_may_require=False),
-    Evidence("risk_assessment", "Current risk assessment (not prohibited, not expired)"),
+             policy_may_require=False, waivable=False),
+    # The Art. 5 (not_prohibited) verdict is read from it: waiving it would waive that too.
+    Evidence("risk_assessment", "Current risk assessment (not prohibited, not expired)",
+             waivable=False),
     Evidence("shap", "Explainability (SHAP) job succeeded on this exact artifact", _shap_gate),
     Evidence("fairness", "Fairness job within the tier's thresholds", _fairness_gate),
     Evidence("documentation", "Documentation complete and signed off"),
@@ -435,7 +441,7 @@ EVIDENCE: dict[str, Evidence] = _register(
     Evidence("outcome_analysis", "Outcome analysis on recorded decisions", _outcome_gate),
     Evidence("drift", "Drift check without alert", _drift_gate),
     Evidence("no_open_serious_incident", "No open serious incident (EU AI Act Art. 73)",
-             _incident_gate, policy_may_require=False, always=True),
+             _incident_gate, policy_may_require=False, always=True, waivable=False),
     Evidence("evaluation_dataset", "Evaluation dataset named (evaluated_on lineage)",
              _evaluation_dataset_gate),
     Evidence("performance_metrics", "Performance metrics or outcome analysis", _performance_gate),

@@ -52,6 +52,17 @@ def test_unknown_gate_is_a_400_listing_the_gates(client_for, version):
     assert "vibes" in message and "shap, fairness" in message
 
 
+def test_waiving_the_risk_assessment_is_a_400_listing_the_waivable_gates(client_for, version):
+    response = client_for("engineer").post(
+        "/api/v1/exceptions/", body(version, gate="risk_assessment"), format="json")
+    assert response.status_code == 400
+    message = response.json()["errors"]["gate"][0]
+    assert "(risk_assessment) cannot be waived" in message
+    assert message.endswith(f"may waive one of: {', '.join(exceptions.waivable_gates())}.")
+    assert "risk_assessment" not in message.split("may waive one of: ")[1]
+    assert not PolicyException.objects.exists()
+
+
 def test_requester_is_refused_with_a_403_that_says_so(client_for, personas, version):
     from governance import services as gov
     from governance.choices import Role

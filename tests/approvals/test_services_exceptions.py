@@ -77,6 +77,43 @@ def test_unknown_gate_is_refused_listing_the_gates(personas, make_ready):
     assert not PolicyException.objects.exists()
 
 
+@pytest.mark.parametrize("gate", ["risk_assessment", "not_prohibited", "no_open_serious_incident"])
+def test_the_risk_assessment_and_the_always_applied_gates_cannot_be_waived(personas, make_ready, gate):
+    version = make_ready(tier=1, shap=False)
+    with pytest.raises(ValidationFailed) as caught:
+        ask(personas, version, gate=gate)
+    message = caught.value.errors["gate"][0]
+    assert f"({gate}) cannot be waived by an exception" in message
+    waivable = message.split("may waive one of: ")[1].rstrip(".").split(", ")
+    assert waivable == exceptions.waivable_gates()
+    assert {"shap", "fairness", "documentation"} <= set(waivable)
+    assert not {"risk_assessment", "not_prohibited", "no_open_serious_incident"} & set(waivable)
+    assert not PolicyException.objects.exists()
+
+
+def test_an_approved_exception_row_never_waives_the_risk_assessment(personas, make_ready):
+    # E.g. one approved before the rule: the risk assessment feeds Art. 5, so it stays required.
+    version = make_ready(tier=1)
+    assessment = version.model.risk_assessments.order_by("-pk").first()
+    later = assessment.expires_at + dt.timedelta(days=1)
+    item = next(i for i in gates.evaluate(version, "production", now=later).items
+                if i["key"] == "risk_assessment")
+    assert item["met"] is False
+    exc = ask(personas, version, now=later - dt.timedelta(days=2))
+    PolicyException.objects.filter(pk=exc.pk).update(
+        gate="risk_assessment", status="approved", approved_at=later - dt.timedelta(days=1))
+    report = gates.evaluate(version, "production", now=later)
+    item = next(i for i in report.items if i["key"] == "risk_assessment")
+    assert item["met"] is False and "waived_by" not in item
+    assert report.passed is False and "exceptions" not in report.evidence
+
+
+def test_always_applied_gates_are_never_waivable():
+    for key, kind in gates.EVIDENCE.items():
+        if kind.always or not kind.policy_may_require:
+            assert kind.waivable is False, key
+
+
 def test_reason_and_compensating_controls_are_required(personas, make_ready):
     version = make_ready(tier=1, shap=False)
     with pytest.raises(ValidationFailed) as caught:
