@@ -7,6 +7,7 @@ to exactly that evidence: if it changes before execution, the approvals are revo
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from approvals.choices import ExceptionStatus
 from approvals.models import PolicyException
 from explainability import selectors as evidence
 from governance import selectors as gov
+from governance.policy import exception_rules
 from oversight import selectors as ov_selectors
 from registry import selectors as registry_selectors
 from registry.choices import EdgeKind, VersionKind
@@ -159,10 +161,38 @@ def evaluate(version, target_stage: str, *, now=None, policy=None) -> GateReport
     return report
 
 
+def _no_longer_applies(exc: PolicyException, policy) -> str | None:
+    """Why an approved exception does not waive under `policy` (the one the gates are judged
+    under), or None. It waives only under the tier it was approved under, and not once that
+    tier's policy is stricter than the one that granted it where it matters to this exception:
+    a lower exception_max_days than its own length (counted from the request, as when asked),
+    or an approver role that did not approve it."""
+    granted = exc.policy
+    head = f"Exception #{exc.pk} no longer applies: "
+    if policy is None:
+        return None
+    if granted.tier != policy.tier:
+        return (head + f"it was approved under the tier {granted.tier} policy and the model is "
+                f"now judged under tier {policy.tier}; ask for a new exception.")
+    max_days, roles = exception_rules(policy.rules or {})
+    granted_days, _ = exception_rules(granted.rules or {})
+    if max_days < granted_days and exc.expires_at > exc.created_at + dt.timedelta(days=max_days):
+        return (head + f"the tier {policy.tier} policy (v{policy.version}) now allows at most "
+                f"{max_days} days (exception_max_days) and it runs until "
+                f"{exc.expires_at:%Y-%m-%d}; ask for a new exception.")
+    unapproved = [r for r in roles if r not in (exc.approver_roles or [])]
+    if unapproved:
+        return (head + f"the tier {policy.tier} policy (v{policy.version}) now needs approval by "
+                f"{', '.join(unapproved)} (exception_approver_roles), who did not approve it; "
+                "ask for a new exception.")
+    return None
+
+
 def _apply_exceptions(report: GateReport, version, now) -> None:
     """A gate not met is met while an approved policy exception waives it at `now` (approved
-    and not yet past its expiry, whatever beat has recorded): "waived by exception #N until D".
-    The waivers in force are part of the evidence the approvals are bound to."""
+    and not yet past its expiry, whatever beat has recorded): "waived by exception #N until D",
+    and only under the tier policy it was approved under (`_no_longer_applies`; the checklist
+    says why not). The waivers in force are part of the evidence the approvals are bound to."""
     # Only waivable gates (never Art. 5 nor the risk assessment it rests on, never an open
     # serious incident), whatever exception rows exist.
     failing = {item["key"] for item in report.items if not item["met"]
@@ -170,11 +200,18 @@ def _apply_exceptions(report: GateReport, version, now) -> None:
     if not failing:
         return
     waivers = {
-        e.gate: e for e in PolicyException.objects.filter(
+        e.gate: e for e in PolicyException.objects.select_related("policy").filter(
             version=version, gate__in=failing, status=ExceptionStatus.APPROVED,
             expires_at__gt=now, approved_at__lte=now)
     }
+    lapsed = {gate: why for gate, e in waivers.items()
+              if (why := _no_longer_applies(e, report.policy))}
+    for gate in lapsed:
+        waivers.pop(gate)
     for item in report.items:
+        if not item["met"] and item["key"] in lapsed:
+            item.update(exception_lapsed=lapsed[item["key"]],
+                        detail=f"{item['detail']} {lapsed[item['key']]}")
         exc = waivers.get(item["key"])
         if item["met"] or exc is None:
             continue

@@ -8,9 +8,12 @@ from django.utils import timezone
 from approvals import exceptions, gates, services
 from approvals.models import ExceptionApproval, Notification, PolicyException
 from common.errors import Conflict, Forbidden, ValidationFailed
+from governance import selectors as gov_selectors
 from governance import services as gov
 from governance.choices import Role
 from governance.models import AuditEvent
+from oversight.services import risk as risk_services
+from tests.governance.helpers import CREDIT_ANSWERS
 
 
 def ask(personas, version, *, gate="shap", days=30, who="engineer", now=None):
@@ -241,6 +244,65 @@ def test_approved_exception_waives_its_gate_in_the_readiness_checklist(personas,
     assert item["detail"].startswith(f"Waived by exception #{exc.pk} until {exc.expires_at:%Y-%m-%d}")
     assert report.passed is True
     assert report.evidence["exceptions"] == [[exc.pk, "shap", exc.expires_at.isoformat()]]
+
+
+def _republish_tier1(personas, **changes):
+    rules = {**gov_selectors.policy_for_tier(1).rules, **changes}
+    return gov.tier_policy_publish(actor=personas["admin_user"], tier=1, rules=rules)
+
+
+def test_a_waiver_approved_under_another_tier_no_longer_waives(personas, make_ready):
+    version = make_ready(tier=3, shap=False)
+    model = version.model
+    assert model.risk_tier == 3
+    exc = ask(personas, version)
+    assert exc.approver_roles == ["validator"]
+    exceptions.exception_decide(actor=personas["validator"], exception_id=exc.pk,
+                                decision="approve", role="validator")
+    later = timezone.now() + dt.timedelta(minutes=1)
+    assert shap_item(version, later)[0]["waived_by"] == exc.pk
+    # Reassessed as high risk: tier 1's policy asks more, and never granted this waiver.
+    risk_services.risk_assessment_create(actor=personas["owner"], model=model, answers=CREDIT_ANSWERS)
+    model.refresh_from_db()
+    assert model.risk_tier == 1
+    item, report = shap_item(version, later)
+    assert item["met"] is False and "waived_by" not in item and report.passed is False
+    assert item["detail"].endswith(item["exception_lapsed"])
+    assert (f"Exception #{exc.pk} no longer applies: it was approved under the tier 3 policy "
+            "and the model is now judged under tier 1") in item["detail"]
+    assert "exceptions" not in report.evidence
+
+
+def test_a_stricter_maximum_ends_a_waiver_longer_than_it_allows(personas, make_ready):
+    version = make_ready(tier=1, shap=False)
+    exc = approve_all(personas, ask(personas, version, days=60))
+    _republish_tier1(personas, exception_max_days=90)  # a new version, same rules: still waives
+    later = timezone.now() + dt.timedelta(minutes=1)
+    assert shap_item(version, later)[0]["waived_by"] == exc.pk
+    policy = _republish_tier1(personas, exception_max_days=30)
+    item, report = shap_item(version, later)
+    assert item["met"] is False and report.passed is False
+    assert (f"Exception #{exc.pk} no longer applies: the tier 1 policy (v{policy.version}) now "
+            "allows at most 30 days (exception_max_days)") in item["detail"]
+
+
+def test_a_stricter_maximum_keeps_a_waiver_within_it(personas, make_ready):
+    version = make_ready(tier=1, shap=False)
+    exc = approve_all(personas, ask(personas, version, days=20))
+    _republish_tier1(personas, exception_max_days=30)
+    item, _ = shap_item(version, timezone.now() + dt.timedelta(minutes=1))
+    assert item["met"] is True and item["waived_by"] == exc.pk
+
+
+def test_a_new_approver_role_ends_a_waiver_it_did_not_approve(personas, make_ready):
+    version = make_ready(tier=1, shap=False)
+    exc = approve_all(personas, ask(personas, version))
+    policy = _republish_tier1(personas, exception_approver_roles=[
+        "validator", "compliance", "business_approver"])
+    item, report = shap_item(version, timezone.now() + dt.timedelta(minutes=1))
+    assert item["met"] is False and report.passed is False
+    assert (f"Exception #{exc.pk} no longer applies: the tier 1 policy (v{policy.version}) now "
+            "needs approval by business_approver (exception_approver_roles)") in item["detail"]
 
 
 def test_expired_exception_recloses_its_gate_at_the_evaluations_now(personas, make_ready):
