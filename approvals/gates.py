@@ -234,14 +234,18 @@ def _shap_gate(report: GateReport, version, *, replaces_shap: bool) -> None:
 def _fairness_gate(report: GateReport, version, *, replaces_shap: bool) -> None:
     """Met by the latest fairness job passing every thresholded metric (the tier's thresholds,
     possibly tightened by the job's parameters) over every sensitive attribute its dataset
-    declares and the tier's policy names (`fairness_attributes`), and over every intersection
-    the policy asks for (`fairness_intersections`). The engineer chooses the attributes when
-    starting a job, so a job over fewer is refused, naming what it left out."""
+    declares, the version's own training and evaluation datasets declare (its lineage: running
+    the job on another dataset does not shed them) and the tier's policy names
+    (`fairness_attributes`), and over every intersection the policy asks for
+    (`fairness_intersections`). The engineer chooses the attributes when starting a job, so a
+    job over fewer is refused, naming what it left out and who asks for it."""
     job = _job_gate(report, version, "fairness")
     if job is None:
         return
     result = job.result or {}
-    required = required_fairness_attributes(job, report.policy)
+    lineage = registry_selectors.lineage_datasets([version.pk])[version.pk]
+    datasets = [job.dataset, *lineage[EdgeKind.TRAINED_ON], *lineage[EdgeKind.EVALUATED_ON]]
+    required = required_fairness_attributes(job, report.policy, datasets=datasets)
     # What the job computed, not what it was asked for: an attribute it could not measure
     # (e.g. too few rows per group) is absent from the result and so not covered.
     tested = sorted((result.get("attributes") or {}).keys())
@@ -264,7 +268,7 @@ def _fairness_gate(report: GateReport, version, *, replaces_shap: bool) -> None:
     if missing:
         report.add("fairness", False,
                    f"Job #{job.pk} tested {tested_text} but not {', '.join(missing)}, which "
-                   f"{_attribute_sources(job, report.policy, missing)}; run a fairness job over "
+                   f"{_attribute_sources(datasets, report.policy, missing)}; run a fairness job over "
                    "every required attribute.", job_id=job.pk, **coverage)
     elif lacking:
         report.add("fairness", False,
@@ -283,11 +287,13 @@ def _fairness_gate(report: GateReport, version, *, replaces_shap: bool) -> None:
                    job_id=job.pk, **coverage)
 
 
-def required_fairness_attributes(job, policy) -> list[str]:
-    """The sensitive attributes a fairness result must cover: those the job's dataset declares,
-    then those the tier's policy names, then those of the intersections it asks for, in that
-    order, without repeats."""
-    declared = list(job.dataset.dataset.sensitive_attributes or [])
+def required_fairness_attributes(job, policy, *, datasets=None) -> list[str]:
+    """The sensitive attributes a fairness result must cover: those the job's dataset declares
+    (or, given, those `datasets` declare: the job's, then the version's lineage), then those
+    the tier's policy names, then those of the intersections it asks for, in that order,
+    without repeats."""
+    declared = [a for ds in (datasets or [job.dataset])
+                for a in (ds.dataset.sensitive_attributes or [])]
     named = list((policy.rules or {}).get("fairness_attributes", [])) if policy else []
     crossed = [a for pair in required_fairness_intersections(policy) for a in pair]
     return list(dict.fromkeys(declared + named + crossed))
@@ -298,15 +304,18 @@ def required_fairness_intersections(policy) -> list[list[str]]:
     return [list(p) for p in ((policy.rules or {}).get("fairness_intersections") or [])] if policy else []
 
 
-def _attribute_sources(job, policy, missing: list[str]) -> str:
-    declared = set(job.dataset.dataset.sensitive_attributes or [])
-    from_dataset = all(a in declared for a in missing)
-    from_policy = not any(a in declared for a in missing)
-    if from_dataset:
-        return f"dataset {job.dataset.ref} declares sensitive"
-    if from_policy:
-        return f"the tier {policy.tier} policy requires" if policy else "the policy requires"
-    return "the dataset declares sensitive or the tier's policy requires"
+def _attribute_sources(datasets, policy, missing: list[str]) -> str:
+    """Who asks for the missing attributes: the first dataset declaring each (the job's, then
+    the lineage's), else the policy; "(attributes)" after each when there are several."""
+    by_source: dict[str, list[str]] = {}
+    for attr in missing:
+        ds = next((d for d in datasets if attr in (d.dataset.sensitive_attributes or [])), None)
+        source = (f"dataset {ds.ref} declares sensitive" if ds is not None else
+                  f"the tier {policy.tier} policy requires" if policy else "the policy requires")
+        by_source.setdefault(source, []).append(attr)
+    if len(by_source) == 1:
+        return next(iter(by_source))
+    return " and ".join(f"{source} ({', '.join(attrs)})" for source, attrs in by_source.items())
 
 
 def _drift_gate(report: GateReport, version, *, replaces_shap: bool) -> None:

@@ -1,5 +1,6 @@
 """The fairness gate cannot be gamed by leaving attributes out of the job: its result must cover
-every sensitive attribute the job's dataset declares and the tier's policy names."""
+every sensitive attribute the job's dataset declares, the version's own training and evaluation
+datasets declare (whatever dataset the job ran on) and the tier's policy names."""
 
 from __future__ import annotations
 
@@ -49,6 +50,50 @@ def test_a_job_over_fewer_attributes_than_the_dataset_declares_is_refused(person
     assert item["attributes_missing"] == ["age_band"]
     assert report.evidence["fairness_attributes"] == {"required": ["sex", "age_band"],
                                                       "tested": ["sex"]}
+
+
+def _version_trained_on(personas, make_ready, *, training: list[str], evaluation: list[str]):
+    """A version of credit-default trained on a dataset declaring `training` and evaluated on
+    one declaring `evaluation`."""
+    model = make_ready(tier=1, fairness=False).model
+    eng = personas["engineer"]
+    train = factories.dataset_version(eng, factories.dataset(
+        eng, name="applicants-train", sensitive_attributes=training))
+    holdout = factories.dataset_version(eng, factories.dataset(
+        eng, name="applicants-holdout", sensitive_attributes=evaluation))
+    version = factories.version(eng, model, training_datasets=[train.ref],
+                                evaluation_datasets=[holdout.ref])
+    return version, train, holdout
+
+
+def test_a_job_on_another_dataset_still_owes_the_lineages_attributes(personas, make_ready):
+    version, train, _ = _version_trained_on(personas, make_ready, training=["sex", "age_band"],
+                                            evaluation=["sex"])
+    # The dodge: a fairness job on a dataset that declares only sex.
+    elsewhere = _applicants(personas, declares=["sex"])
+    job = succeeded_job(version, elsewhere, "fairness", _result("sex"))
+    item, report = _fairness_item(version)
+    assert item["met"] is False and not report.passed
+    assert item["attributes_required"] == ["sex", "age_band"]
+    assert item["attributes_missing"] == ["age_band"]
+    assert (f"Job #{job.pk} tested sex but not age_band, which dataset {train.ref} declares "
+            "sensitive") in item["detail"]
+    succeeded_job(version, elsewhere, "fairness", _result("sex", "age_band"))
+    item, report = _fairness_item(version)
+    assert item["met"] is True, item["detail"]
+
+
+def test_the_reason_names_each_source_of_a_missing_attribute(personas, make_ready):
+    version, _, holdout = _version_trained_on(personas, make_ready, training=["sex"],
+                                              evaluation=["sex", "region"])
+    rules = gov_selectors.policy_for_tier(1).rules
+    gov_services.tier_policy_publish(actor=personas["admin_user"], tier=1,
+                                     rules={**rules, "fairness_attributes": ["age_band"]})
+    succeeded_job(version, _applicants(personas, declares=["sex"]), "fairness", _result("sex"))
+    item, _ = _fairness_item(version)
+    assert item["attributes_missing"] == ["region", "age_band"]
+    assert (f"not region, age_band, which dataset {holdout.ref} declares sensitive (region) and "
+            "the tier 1 policy requires (age_band)") in item["detail"]
 
 
 def test_a_job_over_every_declared_attribute_meets_the_gate(personas, make_ready):
