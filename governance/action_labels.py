@@ -73,6 +73,7 @@ ACTION_LABELS: dict[str, str] = {
     "oversight.use_restriction.withdrawn": "Use restriction withdrawn",
     "oversight.incident.reported": "Incident reported",
     "oversight.incident.transitioned": "Incident status changed",
+    "oversight.incident.reclassified": "Incident reclassified",
     "oversight.monitoring.crossing_ended": "Monitoring threshold back within limits",
     "oversight.monitoring.threshold_crossed": "Monitoring threshold crossed",
     "oversight.monitoring_plan.saved": "Monitoring plan saved",

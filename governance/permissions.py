@@ -227,6 +227,11 @@ def explain_cannot_move_finding(user, model, finding_owner_id: int | None, to_st
     return None
 
 
+def is_second_line_or_admin(user) -> bool:
+    """Validators, compliance and admins: who may undo or loosen what the second line set."""
+    return bool(user.is_authenticated and (is_admin(user) or user.role_names & SECOND_LINE))
+
+
 def explain_cannot_edit_use_restrictions(user, model) -> str | None:
     """Use restrictions are recorded (and withdrawn) by the owning team, validators and
     compliance: the first line knows the uses, the second line may restrict them."""
@@ -236,6 +241,19 @@ def explain_cannot_edit_use_restrictions(user, model) -> str | None:
     if is_admin(user) or user.role_names & SECOND_LINE or _is_first_line(user, model):
         return None
     return "Only the owning team, validators, compliance or admins may record a model's use restrictions."
+
+
+def explain_cannot_withdraw_use_restriction(user, model, *, imposed_by_second_line: bool) -> str | None:
+    """Withdrawing: as recording, except that a restriction the second line imposed (its
+    recorder is a validator, compliance or an admin) is withdrawn only by the second line or
+    an admin; the owning team cannot lift a restriction put on it."""
+    refusal = explain_cannot_edit_use_restrictions(user, model)
+    if refusal:
+        return refusal
+    if imposed_by_second_line and not is_second_line_or_admin(user):
+        return ("This restriction was imposed by the second line (a validator, compliance or an "
+                "admin recorded it): only validators, compliance or admins may withdraw it.")
+    return None
 
 
 def explain_cannot_view_challenge(user) -> str | None:
@@ -303,6 +321,33 @@ def explain_cannot_manage_monitoring_plan(user, model) -> str | None:
             "monitoring plan.")
 
 
+#: Roles that see every model (`can_read_everything`), named for queries of who can see one.
+READ_EVERYTHING_ROLES = frozenset(
+    {Role.AUDITOR, Role.VALIDATOR, Role.COMPLIANCE, Role.BUSINESS_APPROVER, Role.ADMIN})
+
+
+def explain_cannot_loosen_monitoring(user, changes: list[str]) -> str | None:
+    """Loosening a threshold (alerting later, or with a lower finding severity) or retiring a
+    watched metric: the second line or an admin; the owning team may tighten and add."""
+    if not changes or is_second_line_or_admin(user):
+        return None
+    return ("Only validators, compliance or admins may loosen or retire a monitoring threshold "
+            f"(the owning team may tighten and add): {'; '.join(changes)}.")
+
+
+def explain_cannot_be_responsible_for_monitoring(user, model) -> str | None:
+    """The person responsible for a model's monitoring must be able to act: active, not an
+    auditor, and able to see the model."""
+    if user is None or not user.is_active:
+        return "Name an active user responsible for the monitoring."
+    if is_auditor_only(user):
+        return "An auditor cannot be responsible: auditors change nothing."
+    if not can_view_model(user, model):
+        return (f"{user.username} cannot see {model.name}: name a member of the owning team or "
+                "someone in a governance role.")
+    return None
+
+
 def explain_cannot_handle_incident(user, model) -> str | None:
     """Reporting an incident and moving it through investigation to closure: the owning team,
     validators, compliance and admins (auditors read it)."""
@@ -332,6 +377,33 @@ def explain_cannot_verify_audit_trail(user) -> str | None:
     return ("Full verification of the audit log is for auditors, validators, compliance and "
             "admins; anyone can check a checkpoint and an inclusion proof "
             "(/api/v1/audit/checkpoints/latest/, tools/gatehouse_verify.py).")
+
+
+#: The moves of a serious incident the second line makes (Art. 73: the first line does not
+#: sign off its own serious incident to the authority, nor lift its promotion block).
+SECOND_LINE_INCIDENT_MOVES = frozenset({"reported_to_authority", "closed"})
+
+
+def explain_cannot_move_incident(user, model, *, serious: bool, to_status: str) -> str | None:
+    """Every handler may investigate (and note) an incident; a serious one is reported to the
+    authority and closed only by validators, compliance or admins."""
+    refusal = explain_cannot_handle_incident(user, model)
+    if refusal:
+        return refusal
+    if serious and to_status in SECOND_LINE_INCIDENT_MOVES and not is_second_line_or_admin(user):
+        return ("Only validators, compliance or admins may report a serious incident to the "
+                "authority or close it; the owning team may investigate it and add notes.")
+    return None
+
+
+def explain_cannot_reclassify_incident(user) -> str | None:
+    """Upgrading or downgrading an incident's seriousness (and its kind): the second line."""
+    refusal = explain_cannot_write(user)
+    if refusal:
+        return refusal
+    if not is_second_line_or_admin(user):
+        return "Only validators, compliance or admins may reclassify an incident."
+    return None
 
 
 def capabilities(user) -> list[str]:

@@ -30,6 +30,7 @@ class OversightConfig(AppConfig):
             "oversight.monitoring.crossing_ended",
             "oversight.incident.reported",
             "oversight.incident.transitioned",
+            "oversight.incident.reclassified",
         )
         # New job results (and every other evidence change) are judged against the model's
         # post-market monitoring plan in a worker, after they commit. explainability sits below

@@ -48,4 +48,6 @@ urlpatterns = [
     path("incidents/<int:pk>/", views_incidents.incident_detail, name="incident-detail"),
     path("incidents/<int:pk>/transition/", views_incidents.incident_transition,
          name="incident-transition"),
+    path("incidents/<int:pk>/reclassify/", views_incidents.incident_reclassify,
+         name="incident-reclassify"),
 ]

@@ -87,8 +87,9 @@ def _plan_initial(plan) -> dict:
     return initial
 
 
-def _users():
-    return User.objects.filter(is_active=True).order_by("username")
+def _users(model) -> list[User]:
+    """The people who may be responsible: those who can see the model (one query)."""
+    return list(selectors.responsible_candidates(model))
 
 
 @portal_view
@@ -103,7 +104,7 @@ def monitoring_plan(request: HttpRequest, name: str) -> HttpResponse:
     if request.method == "POST":
         if refusal:
             raise Forbidden(refusal)
-        form = MonitoringPlanForm(request.POST, users=_users())
+        form = MonitoringPlanForm(request.POST, users=_users(model))
         if form.is_valid():
             data = form.cleaned_data
             try:
@@ -113,17 +114,20 @@ def monitoring_plan(request: HttpRequest, name: str) -> HttpResponse:
                     cadence_days=data["cadence_days"], notes=data["notes"],
                     thresholds=form.thresholds(),
                 )
+            except Forbidden as exc:  # a loosening the owning team may not make: keep the form
+                form.add_error(None, exc.detail)
+                status = 403
             except DomainError as exc:
-                if isinstance(exc, (Forbidden, NotFound)):
+                if isinstance(exc, NotFound):
                     raise
                 form_errors_from(form, exc)
             else:
                 messages.success(request, "Monitoring plan saved; the latest production results "
                                           "are judged against it.")
                 return redirect("oversight:monitoring-plan", name=model.name)
-        status = 400
+        status = 403 if status == 403 else 400
     elif refusal is None:
-        form = MonitoringPlanForm(initial=_plan_initial(plan), users=_users())
+        form = MonitoringPlanForm(initial=_plan_initial(plan), users=_users(model))
     due = plan.results_due_by(plan.live_thresholds) if plan else None
     return render(request, "oversight/monitoring_plan.html", {
         "model": model, "plan": plan, "form": form, "refusal": refusal,
@@ -143,7 +147,8 @@ class IncidentReportForm(forms.Form):
     occurred_at = forms.DateTimeField(widget=forms.DateTimeInput(attrs=_DT), label="Occurred at (UTC)")
     became_known_at = forms.DateTimeField(widget=forms.DateTimeInput(attrs=_DT),
                                           label="Became known at (UTC)")
-    affected_persons = forms.IntegerField(min_value=0, initial=0, label="Persons affected")
+    affected_persons = forms.IntegerField(min_value=0, max_value=services.MAX_AFFECTED_PERSONS,
+                                          initial=0, label="Persons affected")
     affected_description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
                                            label="Who was affected, and how")
     serious = forms.BooleanField(required=False, label="Serious incident (EU AI Act Art. 3(49))")
@@ -169,6 +174,20 @@ class IncidentTransitionForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["to_status"].choices = [("", "Choose a status…")] + [
             (s, STATUS_LABELS.get(s, s)) for s in statuses]
+
+
+class IncidentReclassifyForm(forms.Form):
+    """The second line's judgement of seriousness; the kind's clock runs from became_known_at."""
+
+    serious = forms.BooleanField(required=False, label="Serious incident (EU AI Act Art. 3(49))")
+    seriousness = forms.ChoiceField(required=False, label="Kind of serious incident")
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000,
+                             label="Why reclassify")
+
+    def __init__(self, *args, clocks=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["seriousness"].choices = [("", "Not serious")] + [
+            (c.key, f"{c.label}: report within {c.days} days of becoming known") for c in clocks]
 
 
 @portal_view
@@ -238,14 +257,32 @@ def _moves(incident: Incident) -> list[str]:
     return [s for s in IncidentStatus.values if s in INCIDENT_TRANSITIONS[incident.status]]
 
 
-def _incident_context(request: HttpRequest, incident: Incident, *, form=None) -> dict:
-    refusal = perms.explain_cannot_handle_incident(request.user, incident.model)
-    moves = _moves(incident)
+def _incident_context(request: HttpRequest, incident: Incident, *, form=None,
+                      reclassify_form=None) -> dict:
+    user = request.user
+    refusal = perms.explain_cannot_handle_incident(user, incident.model)
+    moves: list[str] = []
+    held: list[str] = []  # the moves of a serious incident left to the second line
+    for move in _moves(incident) if refusal is None else ():
+        if perms.explain_cannot_move_incident(user, incident.model, serious=incident.serious,
+                                              to_status=move):
+            held.append(move)
+        else:
+            moves.append(move)
     if refusal is None and moves and form is None:
         form = IncidentTransitionForm(statuses=moves)
+    can_reclassify = (perms.explain_cannot_reclassify_incident(user) is None
+                      and incident.status != IncidentStatus.CLOSED)
+    if can_reclassify and reclassify_form is None:
+        reclassify_form = IncidentReclassifyForm(
+            clocks=selectors.incident_clocks(),
+            initial={"serious": incident.serious,
+                     "seriousness": incident.seriousness.key if incident.seriousness_id else ""})
     return {
         "incident": incident, "now": timezone.now(), "overdue": incident.is_overdue(timezone.now()),
         "form": form if refusal is None and moves else None, "refusal": refusal,
+        "held_moves": [STATUS_LABELS[m].lower() for m in held],
+        "reclassify_form": reclassify_form if can_reclassify else None,
         "trail": AuditEvent.objects.filter(
             object_type="oversight.incident", object_id=str(incident.pk)).order_by("-seq")[:50],
     }
@@ -285,6 +322,34 @@ def incident_transition(request: HttpRequest, pk: int) -> HttpResponse:
     incident.refresh_from_db()
     return render(request, "oversight/incident_detail.html",
                   _incident_context(request, incident, form=form), status=400)
+
+
+@require_POST
+@portal_view
+def incident_reclassify(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = selectors.incident_get_for_user(request.user, pk)
+    if refusal := perms.explain_cannot_reclassify_incident(request.user):
+        raise Forbidden(refusal)
+    form = IncidentReclassifyForm(request.POST, clocks=selectors.incident_clocks())
+    if form.is_valid():
+        d = form.cleaned_data
+        try:
+            incident = services.incident_reclassify(
+                actor=request.user, incident=incident, serious=d["serious"],
+                seriousness=d["seriousness"] or None, reason=d["reason"],
+            )
+        except DomainError as exc:
+            if isinstance(exc, (Forbidden, NotFound)):
+                raise
+            form_errors_from(form, exc)
+        else:
+            messages.success(request, f"Incident #{incident.pk} reclassified: " + (
+                f"serious, report to the authority by {incident.deadline_at:%Y-%m-%d %H:%M} UTC."
+                if incident.serious else "not serious."))
+            return redirect("oversight:incident-detail", pk=incident.pk)
+    incident.refresh_from_db()
+    return render(request, "oversight/incident_detail.html",
+                  _incident_context(request, incident, reclassify_form=form), status=400)
 
 
 # --- the block on the model page ------------------------------------------------------------

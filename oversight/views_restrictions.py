@@ -37,8 +37,12 @@ def banner(request: HttpRequest, model) -> dict | None:
 
 def model_section(request: HttpRequest, model) -> dict:
     can_edit = perms.explain_cannot_edit_use_restrictions(request.user, model) is None
-    return {"model": model, "rows": selectors.use_restrictions_for(model, include_withdrawn=True),
-            "can_edit": can_edit, "form": UseRestrictionForm() if can_edit else None}
+    rows = selectors.use_restrictions_for(model, include_withdrawn=True)
+    if can_edit:
+        selectors.mark_imposed_by_second_line(rows)
+    return {"model": model, "rows": rows, "can_edit": can_edit,
+            "second_line": perms.is_second_line_or_admin(request.user),
+            "form": UseRestrictionForm() if can_edit else None}
 
 
 def _back(model) -> HttpResponse:

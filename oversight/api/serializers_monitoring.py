@@ -8,6 +8,7 @@ from rest_framework import serializers
 from common.api import InputSerializer
 from oversight.choices import IncidentStatus, MonitoredMetric, Severity, ThresholdDirection
 from oversight.models import Incident, IncidentClock, MonitoringCrossing, MonitoringPlan
+from oversight.services.incidents import MAX_AFFECTED_PERSONS
 
 
 def _username(user) -> str | None:
@@ -92,7 +93,7 @@ class IncidentInput(InputSerializer):
     description = serializers.CharField(help_text="What happened.")
     occurred_at = serializers.DateTimeField()
     became_known_at = serializers.DateTimeField(help_text="When the provider became aware of it.")
-    affected_persons = serializers.IntegerField(min_value=0, default=0)
+    affected_persons = serializers.IntegerField(min_value=0, max_value=MAX_AFFECTED_PERSONS, default=0)
     affected_description = serializers.CharField(required=False, allow_blank=True, default="")
     serious = serializers.BooleanField(default=False)
     seriousness = serializers.SlugField(
@@ -106,6 +107,16 @@ class IncidentTransitionInput(InputSerializer):
     note = serializers.CharField(required=False, allow_blank=True, default="")
     authority_reference = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
     resolution = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class IncidentReclassifyInput(InputSerializer):
+    serious = serializers.BooleanField(help_text="Serious incident (EU AI Act Art. 3(49)) or not.")
+    seriousness = serializers.SlugField(
+        required=False, allow_null=True, default=None,
+        help_text="For a serious incident: its kind (an incident clock key); the deadline is "
+                  "became_known_at + that kind's days.",
+    )
+    reason = serializers.CharField(help_text="Why the incident is reclassified.")
 
 
 class IncidentOutput(serializers.ModelSerializer):

@@ -57,6 +57,8 @@ urlpatterns = [
     path("incidents/<int:pk>/", monitoring.IncidentDetailView.as_view(), name="incident-detail"),
     path("incidents/<int:pk>/transition/", monitoring.IncidentTransitionView.as_view(),
          name="incident-transition"),
+    path("incidents/<int:pk>/reclassify/", monitoring.IncidentReclassifyView.as_view(),
+         name="incident-reclassify"),
     path("incidents/<int:pk>/export/", monitoring.IncidentExportView.as_view(),
          name="incident-export"),
 ]

@@ -155,6 +155,20 @@ class IncidentTransitionView(APIView):
         return Response(_incident_out(request.user, pk))
 
 
+class IncidentReclassifyView(APIView):
+    """Validators, compliance and admins: make an incident serious (naming its kind), change its
+    kind, or make it not serious, with a reason. The deadline follows the kind from
+    became_known_at."""
+
+    @extend_schema(request=s.IncidentReclassifyInput, responses={200: s.IncidentOutput})
+    def post(self, request, pk: int):
+        incident = selectors.incident_get_for_user(request.user, pk)
+        data = s.IncidentReclassifyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.incident_reclassify(actor=request.user, incident=incident, **data.validated_data)
+        return Response(_incident_out(request.user, pk))
+
+
 _FORMATS = ("json", "pdf", "html")
 
 

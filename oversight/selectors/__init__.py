@@ -47,8 +47,10 @@ from oversight.selectors.monitoring import (
     monitoring_register_state,
     monitoring_register_states,
     plan_for,
+    responsible_candidates,
 )
 from oversight.selectors.restrictions import (
+    mark_imposed_by_second_line,
     use_restrictions_for,
     use_restrictions_for_models,
     use_restrictions_register,
@@ -71,10 +73,12 @@ __all__ = [
     "open_blocking_findings", "open_blocking_findings_for_models", "governance_gate_items",
     "is_prohibited", "overdue_reviews", "risk_assessment_current", "risk_assessment_get",
     "risk_assessment_list", "risk_assessments_current", "use_restrictions_for",
+    "mark_imposed_by_second_line",
     "use_restrictions_for_models", "use_restrictions_register", "use_restrictions_registers",
     "incident_register_states", "monitoring_register_states",
     "incident_clocks", "incident_get_for_user", "incident_list_for_user",
     "incident_register_state", "incidents_for_model", "open_serious", "overdue_incidents",
     "crossings_for", "metric_value", "monitoring_register_state", "plan_for",
+    "responsible_candidates",
     "lapse_sentence", "lapsed_in_production", "lapses_open", "sign_off_at_stake",
 ]

@@ -6,9 +6,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from explainability.choices import JobKind
+from governance import permissions as perms
+from governance.choices import Role
+from governance.models import RoleGrant, User
 from oversight.choices import MonitoredMetric
 from oversight.models import MonitoringCrossing, MonitoringPlan, MonitoringThreshold
 
@@ -20,6 +23,22 @@ METRIC_JOB_KIND: dict[str, str] = {
     MonitoredMetric.OUTCOME_AUC: JobKind.FAIRNESS,
     MonitoredMetric.FAIRNESS_FAILED_METRICS: JobKind.FAIRNESS,
 }
+
+
+def responsible_candidates(model) -> QuerySet[User]:
+    """Who may be made responsible for the model's monitoring, in one query, as
+    `permissions.explain_cannot_be_responsible_for_monitoring` judges one person: active, not
+    an auditor (unless also an admin), and able to see the model (its team, or a role that
+    reads everything, or a superuser)."""
+
+    def holds(roles) -> Exists:
+        return Exists(RoleGrant.objects.filter(user=OuterRef("pk"), role__in=roles))
+
+    in_team = Exists(User.teams.through.objects.filter(user=OuterRef("pk"), team_id=model.team_id))
+    sees = Q(is_superuser=True) | holds(perms.READ_EVERYTHING_ROLES - {Role.AUDITOR}) | in_team
+    return (User.objects.filter(is_active=True)
+            .filter(holds({Role.ADMIN}) | (~holds({Role.AUDITOR}) & sees))
+            .order_by("username"))
 
 
 def _number(value: Any) -> float | None:

@@ -8,6 +8,9 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from governance import permissions as perms
+from governance.choices import Role
+from governance.models import RoleGrant
 from oversight.models import UseRestriction
 
 
@@ -25,6 +28,19 @@ def use_restrictions_for(model, *, today: dt.date | None = None,
         r.expired = r.is_expired(today)
         r.withdrawn = r.withdrawn_at is not None
     return sorted(rows, key=lambda r: (r.withdrawn, r.expired, r.kind, r.created_at, r.pk))
+
+
+def mark_imposed_by_second_line(rows: list[UseRestriction]) -> list[UseRestriction]:
+    """Set `imposed_by_second_line` on each row (its recorder is a validator, compliance or an
+    admin: `permissions.is_second_line_or_admin`), in one query for all of them. Rows come
+    with `created_by` (as `use_restrictions_for` reads them)."""
+    ids = {r.created_by_id for r in rows}
+    second = set(RoleGrant.objects.filter(
+        user_id__in=ids, role__in=perms.SECOND_LINE | {Role.ADMIN}).values_list("user_id", flat=True)
+    ) if ids else set()
+    for r in rows:
+        r.imposed_by_second_line = r.created_by_id in second or r.created_by.is_superuser
+    return rows
 
 
 def use_restrictions_register(model, *, today: dt.date | None = None) -> dict[str, Any]:

@@ -12,7 +12,12 @@ from oversight.services.documents import (
     document_sign_off,
 )
 from oversight.services.findings import finding_open, finding_respond, finding_transition
-from oversight.services.incidents import incident_report, incident_transition
+from oversight.services.incidents import (
+    MAX_AFFECTED_PERSONS,
+    incident_reclassify,
+    incident_report,
+    incident_transition,
+)
 from oversight.services.monitoring import monitoring_evaluate, monitoring_plan_save
 from oversight.services.restrictions import use_restriction_add, use_restriction_withdraw
 from oversight.services.reviews import review_mark_overdue, review_schedule_after_approval
@@ -23,6 +28,7 @@ __all__ = [
     "document_section_save", "document_sign_off", "finding_open", "finding_respond",
     "finding_transition", "review_mark_overdue", "review_schedule_after_approval",
     "risk_assessment_create", "risk_assessment_override", "use_restriction_add",
-    "use_restriction_withdraw", "incident_report", "incident_transition", "monitoring_evaluate",
+    "use_restriction_withdraw", "incident_reclassify", "incident_report", "incident_transition",
+    "MAX_AFFECTED_PERSONS", "monitoring_evaluate",
     "monitoring_plan_save",
 ]

@@ -15,12 +15,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from common import workflow
-from common.errors import Forbidden, ValidationFailed
+from common.errors import Conflict, Forbidden, ValidationFailed
 from governance import audit, notify
 from governance import permissions as perms
 from governance.events import evidence_changed
 from oversight.choices import INCIDENT_TRANSITIONS, IncidentStatus
 from oversight.models import Incident, IncidentClock
+
+#: The largest count the database column holds (a PostgreSQL integer).
+MAX_AFFECTED_PERSONS = 2_147_483_647
 
 
 class InvalidIncidentTransition(workflow.IllegalTransition):
@@ -80,8 +83,10 @@ def incident_report(
             "Cannot be before the incident occurred (occurred_at): it became known "
             f"{_when(became_known_at)}, it occurred {_when(occurred_at)}."
         )
-    if isinstance(affected_persons, bool) or not isinstance(affected_persons, int) or affected_persons < 0:
-        errors["affected_persons"] = ["A whole number of persons, 0 or more."]
+    if (isinstance(affected_persons, bool) or not isinstance(affected_persons, int)
+            or not 0 <= affected_persons <= MAX_AFFECTED_PERSONS):
+        errors["affected_persons"] = [
+            f"A whole number of persons, from 0 to {MAX_AFFECTED_PERSONS}."]
     if version is not None and version.model_id != model.pk:
         errors["version"] = [f"Version {version.ref} is not a version of {model.name}."]
     clock = None
@@ -132,7 +137,8 @@ def incident_transition(
     if to_status not in IncidentStatus.values:
         raise ValidationFailed(f"Unknown status {to_status!r}.",
                                errors={"status": [f"Choose one of: {', '.join(IncidentStatus.values)}."]})
-    if refusal := perms.explain_cannot_handle_incident(actor, incident.model):
+    if refusal := perms.explain_cannot_move_incident(actor, incident.model, serious=incident.serious,
+                                                     to_status=to_status):
         raise Forbidden(refusal)
     changes: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
@@ -173,4 +179,78 @@ def incident_transition(
            f"Incident {to_status.replace('_', ' ')}: {incident.title}",
            f"{actor.username} moved incident #{incident.pk} from {before} to {to_status}."
            + (f"\n\n{note}" if note else ""), _link(incident))
+    return incident
+
+
+def _classification(incident: Incident) -> dict[str, Any]:
+    return {"serious": incident.serious,
+            "seriousness": incident.seriousness.key if incident.seriousness_id else None,
+            "clock_days": incident.clock_days, "deadline_at": incident.deadline_at}
+
+
+@transaction.atomic(durable=True)
+def incident_reclassify(
+    *, actor, incident: Incident, serious: bool, seriousness: str | None, reason: str,
+    now: dt.datetime | None = None,
+) -> Incident:
+    """The second line's judgement of seriousness: make an incident serious (naming its kind),
+    change its kind, or make it not serious, saying why. The reporting clock follows the new
+    kind from `became_known_at` (not from now): the deadline may already have passed. A closed
+    incident is re-opened first. Serious or not decides the promotion gate, so it is announced."""
+    now = now or timezone.now()
+    incident = (Incident.objects.select_for_update(of=("self",))
+                .select_related("model", "seriousness").get(pk=incident.pk))
+    if refusal := perms.explain_cannot_reclassify_incident(actor):
+        raise Forbidden(refusal)
+    if incident.status == IncidentStatus.CLOSED:
+        raise Conflict(f"Incident #{incident.pk} is closed: re-open it (investigating) before "
+                       "reclassifying it.")
+    errors: dict[str, list[str]] = {}
+    if not (reason or "").strip():
+        errors["reason"] = ["Say why the incident is reclassified (reason is required)."]
+    clock = None
+    if serious:
+        clock = IncidentClock.objects.filter(key=seriousness or "").first()
+        if clock is None:
+            keys = ", ".join(IncidentClock.objects.values_list("key", flat=True))
+            errors["seriousness"] = [f"A serious incident names its kind: one of {keys}."]
+    elif seriousness:
+        errors["seriousness"] = ["Only a serious incident has a kind of seriousness; set serious."]
+    if not errors and bool(serious) == incident.serious and (
+            clock is None or clock.pk == incident.seriousness_id):
+        what = f"serious ({clock.key})" if clock else "not serious"
+        errors["seriousness" if clock else "serious"] = [
+            f"Incident #{incident.pk} is already classified {what}: nothing to change."]
+    _fail(errors)
+    was_serious, before = incident.serious, _classification(incident)
+    incident.serious, incident.seriousness = bool(serious), clock
+    incident.clock_days = clock.days if clock else None
+    incident.deadline_at = incident.became_known_at + dt.timedelta(days=clock.days) if clock else None
+    incident.save(update_fields=["serious", "seriousness", "clock_days", "deadline_at", "updated_at"])
+    overdue = incident.is_overdue(now)
+    payload: dict[str, Any] = {"before": before, "after": _classification(incident),
+                               "reason": reason.strip(), "status": incident.status}
+    if clock:
+        payload["deadline_basis"] = (
+            f"became_known_at {_when(incident.became_known_at)} + {clock.days} days "
+            f"({clock.key}, {clock.legal_basis}), not the time of reclassification")
+        payload["overdue"] = overdue
+    audit.record(
+        action="oversight.incident.reclassified", actor=actor, target=incident,
+        model_name=incident.model.name, payload=payload,
+    )
+    if was_serious or incident.serious:
+        evidence_changed(incident.model.name)  # serious or not decides the promotion gate
+    if clock:
+        body = (f"{actor.username} classified incident #{incident.pk} on {incident.model.name} "
+                f"as serious ({clock.label}): report it to the market surveillance authority by "
+                f"{_when(incident.deadline_at)} ({clock.days} days after it became known)"
+                + (", which has already passed" if overdue else "")
+                + f". Promotions of {incident.model.name} are blocked until it closes.")
+    else:
+        body = (f"{actor.username} classified incident #{incident.pk} on {incident.model.name} "
+                "as not serious: it no longer has a reporting deadline nor blocks promotion.")
+    notify([incident.model.owner_id, incident.reported_by_id],
+           f"Incident reclassified: {incident.title}", f"{body}\n\nReason: {reason.strip()}",
+           _link(incident))
     return incident

@@ -67,6 +67,33 @@ def _clean_thresholds(raw: Any) -> tuple[list[dict[str, Any]], list[str]]:
     return cleaned, problems
 
 
+_SEVERITY_RANK = {value: rank for rank, value in enumerate(Severity.values)}
+
+
+def _loosening(live: list[MonitoringThreshold], cleaned: list[dict[str, Any]]) -> list[str]:
+    """What the new thresholds loosen against the live ones, in words: a metric retired, a
+    threshold that alerts later (a higher one when alerting above, a lower one when alerting
+    below, as `MonitoringThreshold.crossed_by` judges), a changed direction, a lower finding
+    severity. Tightening and adding a metric are not loosening."""
+    new = {item["metric"]: item for item in cleaned}
+    changes = []
+    for row in live:
+        item = new.get(row.metric)
+        if item is None:
+            changes.append(f"{row.metric} would be retired")
+            continue
+        if item["direction"] != row.direction:
+            changes.append(f"{row.metric} would alert {item['direction']} instead of {row.direction}")
+        elif (item["threshold"] > row.threshold if row.direction == ThresholdDirection.ABOVE
+              else item["threshold"] < row.threshold):
+            changes.append(f"{row.metric} would alert {row.direction} {item['threshold']:g} "
+                           f"instead of {row.threshold:g}")
+        if _SEVERITY_RANK[item["severity"]] < _SEVERITY_RANK[row.severity]:
+            changes.append(f"{row.metric} would open {item['severity']} findings instead of "
+                           f"{row.severity}")
+    return changes
+
+
 def _plan_snapshot(plan: MonitoringPlan | None, thresholds) -> dict[str, Any] | None:
     if plan is None:
         return None
@@ -88,10 +115,8 @@ def monitoring_plan_save(
     if refusal := perms.explain_cannot_manage_monitoring_plan(actor, model):
         raise Forbidden(refusal)
     errors: dict[str, list[str]] = {}
-    if responsible is None or not responsible.is_active:
-        errors["responsible"] = ["Name an active user responsible for the monitoring."]
-    elif perms.is_auditor_only(responsible):
-        errors["responsible"] = ["An auditor cannot be responsible: auditors change nothing."]
+    if refusal := perms.explain_cannot_be_responsible_for_monitoring(responsible, model):
+        errors["responsible"] = [refusal]
     if isinstance(cadence_days, bool) or not isinstance(cadence_days, int) or not 1 <= cadence_days <= 366:
         errors["cadence_days"] = ["The review cadence is a whole number of days from 1 to 366."]
     cleaned, problems = _clean_thresholds(thresholds)
@@ -99,8 +124,12 @@ def monitoring_plan_save(
         errors["thresholds"] = problems
     _fail(errors)
     now = timezone.now()
+    # The model row is the lock of its plan: two first saves at once would both create one.
+    RegisteredModel.objects.select_for_update().filter(pk=model.pk).first()
     plan = MonitoringPlan.objects.select_for_update().select_related("responsible").filter(model=model).first()
     live = list(plan.thresholds.filter(retired_at__isnull=True).select_for_update()) if plan else []
+    if refusal := perms.explain_cannot_loosen_monitoring(actor, _loosening(live, cleaned)):
+        raise Forbidden(refusal)
     before = _plan_snapshot(plan, live)
     if plan is None:
         plan = MonitoringPlan.objects.create(

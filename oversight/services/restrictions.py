@@ -50,10 +50,13 @@ def use_restriction_add(
 
 @transaction.atomic(durable=True)
 def use_restriction_withdraw(*, actor, restriction: UseRestriction, reason: str) -> UseRestriction:
-    """Withdraw a restriction that no longer applies, saying why (kept in the record)."""
-    restriction = (UseRestriction.objects.select_for_update().select_related("model")
-                   .get(pk=restriction.pk))
-    refusal = perms.explain_cannot_edit_use_restrictions(actor, restriction.model)
+    """Withdraw a restriction that no longer applies, saying why (kept in the record). One
+    the second line imposed is withdrawn only by the second line (or an admin)."""
+    restriction = (UseRestriction.objects.select_for_update(of=("self",))
+                   .select_related("model", "created_by").get(pk=restriction.pk))
+    refusal = perms.explain_cannot_withdraw_use_restriction(
+        actor, restriction.model,
+        imposed_by_second_line=perms.is_second_line_or_admin(restriction.created_by))
     if refusal:
         raise Forbidden(refusal)
     if restriction.withdrawn_at is not None:

@@ -76,12 +76,90 @@ def test_plan_saved_with_audit_and_selector(personas, setup):
 
 def test_plan_edit_retires_a_dropped_metric(personas, setup):
     _plan(personas, setup)
-    _plan(personas, setup, thresholds=[{"metric": "drift.max_psi", "direction": "above", "threshold": 0.2}])
+    _plan(personas, setup, who="validator",
+          thresholds=[{"metric": "drift.max_psi", "direction": "above", "threshold": 0.2}])
     plan = selectors.plan_for(setup["model"])
     assert [(t.metric, t.threshold) for t in plan.live_thresholds] == [("drift.max_psi", 0.2)]
     last = AuditEvent.objects.filter(action="oversight.monitoring_plan.saved").order_by("-seq").first()
     assert last.payload["retired"] == ["outcome.accuracy"]
     assert last.payload["before"]["thresholds"][0]["threshold"] == 0.25
+
+
+def _live(setup):
+    return {t.metric: (t.direction, t.threshold, t.severity)
+            for t in selectors.plan_for(setup["model"]).live_thresholds}
+
+
+def test_owning_team_tightens_and_adds_but_does_not_loosen_or_retire(personas, setup):
+    _plan(personas, setup)
+    tighter = [{"metric": "drift.max_psi", "direction": "above", "threshold": 0.2},
+               {"metric": "outcome.accuracy", "direction": "below", "threshold": 0.75,
+                "severity": "high"},
+               {"metric": "drift.drifted_features", "direction": "above", "threshold": 2}]
+    _plan(personas, setup, who="engineer", thresholds=tighter)  # tighter, graver, one more
+    assert _live(setup) == {"drift.max_psi": ("above", 0.2, "high"),
+                            "outcome.accuracy": ("below", 0.75, "high"),
+                            "drift.drifted_features": ("above", 2, "high")}
+    saved = AuditEvent.objects.filter(action="oversight.monitoring_plan.saved").count()
+    psi, acc, drifted = tighter
+    for loosened, words in (
+        ([{**psi, "threshold": 0.3}, acc, drifted], "drift.max_psi would alert above 0.3 instead of 0.2"),
+        ([psi, {**acc, "threshold": 0.6}, drifted], "outcome.accuracy would alert below 0.6 instead of 0.75"),
+        ([psi, {**acc, "direction": "above"}, drifted], "outcome.accuracy would alert above instead of below"),
+        ([psi, {**acc, "severity": "low"}, drifted], "outcome.accuracy would open low findings instead of high"),
+        ([psi, acc], "drift.drifted_features would be retired"),
+    ):
+        with pytest.raises(Forbidden) as exc:
+            _plan(personas, setup, who="owner", thresholds=loosened)
+        assert words in exc.value.detail and "validators, compliance or admins" in exc.value.detail
+    assert _live(setup) == {"drift.max_psi": ("above", 0.2, "high"),  # nothing half-written
+                            "outcome.accuracy": ("below", 0.75, "high"),
+                            "drift.drifted_features": ("above", 2, "high")}
+    assert AuditEvent.objects.filter(action="oversight.monitoring_plan.saved").count() == saved
+    # The second line (and admins) may loosen and retire.
+    _plan(personas, setup, who="compliance", thresholds=[{**psi, "threshold": 0.3}])
+    _plan(personas, setup, who="admin_user", thresholds=[{**psi, "threshold": 0.35}])
+    assert _live(setup) == {"drift.max_psi": ("above", 0.35, "high")}
+    last = AuditEvent.objects.filter(action="oversight.monitoring_plan.saved").order_by("-seq")[1]
+    assert last.actor_name == "compliance" and last.payload["retired"] == [
+        "drift.drifted_features", "outcome.accuracy"]
+
+
+def test_the_responsible_person_must_see_the_model(personas, setup):
+    def save(who):
+        return services.monitoring_plan_save(
+            actor=personas["owner"], model=setup["model"], responsible=personas[who],
+            cadence_days=30, thresholds=PLAN)
+
+    for who, words in (("other_engineer", "other_engineer cannot see credit-default"),
+                       ("auditor", "auditor cannot be responsible")):
+        with pytest.raises(ValidationFailed) as exc:
+            save(who)
+        assert words in exc.value.errors["responsible"][0]
+    assert selectors.plan_for(setup["model"]) is None
+    assert save("validator").responsible.username == "validator"  # the second line sees all
+
+
+def test_responsible_candidates_are_who_the_rule_allows_in_one_query(
+        personas, setup, django_assert_num_queries):
+    from governance import permissions as perms
+    from governance import services as gov
+    from governance.models import User
+
+    gov.user_create(username="auditor_admin", roles=["auditor", "admin"], teams=[])
+    gov.user_create(username="auditor_validator", roles=["auditor", "validator"], teams=[])
+    gov.user_create(username="gone", roles=["engineer"], teams=["credit"])
+    User.objects.filter(username="gone").update(is_active=False)
+    User.objects.create(username="root", is_superuser=True)  # no role, no team: sees everything
+
+    with django_assert_num_queries(1):
+        names = [u.username for u in selectors.responsible_candidates(setup["model"])]
+    allowed = sorted(u.username for u in User.objects.all()
+                     if perms.explain_cannot_be_responsible_for_monitoring(u, setup["model"]) is None)
+    assert names == allowed
+    assert {"engineer", "owner", "validator", "compliance", "business", "admin_user",
+            "auditor_admin", "root"} <= set(names)
+    assert not {"other_engineer", "auditor", "auditor_validator", "gone"} & set(names)
 
 
 @pytest.mark.parametrize(("thresholds", "cadence", "field"), [

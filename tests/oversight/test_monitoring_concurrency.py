@@ -40,3 +40,27 @@ def test_concurrent_evaluations_open_one_finding(personas, monkeypatch):
     assert errors == []
     assert sorted(len(r) for r in results) == [0, 0, 0, 1]
     assert Finding.objects.count() == 1 and MonitoringCrossing.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_first_saves_of_a_plan_both_succeed_one_plan(personas, monkeypatch):
+    """Two first saves at once (two tabs, a retried PUT): the model row serialises them, so the
+    second updates the plan the first created instead of failing on the one-plan-per-model key."""
+    from governance.models import AuditEvent
+    from oversight import tasks
+    from oversight.models import MonitoringPlan
+
+    monkeypatch.setattr(tasks.evaluate_monitoring, "delay", lambda *a: None)
+    model = factories.model(personas["engineer"], owner="owner")
+
+    def save(who, psi):
+        return lambda: services.monitoring_plan_save(
+            actor=personas[who], model=model, responsible=personas["engineer"], cadence_days=7,
+            thresholds=[{"metric": "drift.max_psi", "direction": "above", "threshold": psi}])
+
+    results, errors = _run_all([save(who, 0.25) for who in ("owner", "engineer", "engineer2",
+                                                            "validator")])
+    assert errors == []
+    assert len(results) == 4 and MonitoringPlan.objects.count() == 1
+    events = AuditEvent.objects.filter(action="oversight.monitoring_plan.saved").order_by("seq")
+    assert [e.payload["before"] is None for e in events] == [True, False, False, False]
