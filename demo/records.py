@@ -119,11 +119,15 @@ def _monitoring_and_incidents(users: dict, gbm) -> None:
         affected_persons=23, affected_description="Retail loan applicants, declined and re-offered.",
         serious=True, seriousness="serious-harm",
     )
-    for status, extra in (("investigating", {}),
-                          ("reported_to_authority", {"authority_reference": "MSA-UK-2026-0117"}),
-                          ("closed", {"resolution": "Feed mapping fixed and tested; the 23 "
-                                                    "applications re-decided and re-offered."})):
-        services.incident_transition(actor=users["omar"], incident=serious, to_status=status, **extra)
+    # The owner investigates; the second line (compliance) reports a serious incident to the
+    # authority and closes it.
+    for who, status, extra in (
+        ("omar", "investigating", {}),
+        ("cora", "reported_to_authority", {"authority_reference": "MSA-UK-2026-0117"}),
+        ("cora", "closed", {"resolution": "Feed mapping fixed and tested; the 23 "
+                                          "applications re-decided and re-offered."}),
+    ):
+        services.incident_transition(actor=users[who], incident=serious, to_status=status, **extra)
     minor = services.incident_report(
         actor=users["eve"], model=gbm, title="Scores delayed for 40 minutes",
         description="The scoring endpoint queued requests during a deployment; no decision changed.",

@@ -85,3 +85,34 @@ def test_closed_incident_unblocks_and_held_approvals_execute(personas, make_read
 def test_tier_policy_evidence_keys_are_unchanged(db):
     policy = gov_selectors.policy_for_tier(1)
     assert "no_open_serious_incident" not in policy.stage_rules("production")["evidence"]
+
+
+def test_the_owning_team_cannot_lift_its_own_block(personas, make_ready):
+    from common.errors import Forbidden
+
+    version = make_ready(tier=1)
+    incident = _incident(personas, version.model)
+    ov_services.incident_transition(actor=personas["engineer"], incident=incident,
+                                    to_status="investigating")
+    with pytest.raises(Forbidden):
+        ov_services.incident_transition(actor=personas["owner"], incident=incident,
+                                        to_status="reported_to_authority", authority_reference="MSA-1")
+    assert _item(gates.evaluate(version, "production"))["met"] is False
+    ov_services.incident_transition(actor=personas["compliance"], incident=incident,
+                                    to_status="reported_to_authority", authority_reference="MSA-1")
+    ov_services.incident_transition(actor=personas["compliance"], incident=incident,
+                                    to_status="closed", resolution="Cut-off corrected.")
+    assert _item(gates.evaluate(version, "production"))["met"] is True
+
+
+def test_an_incident_upgraded_by_compliance_blocks_and_downgraded_unblocks(personas, make_ready):
+    version = make_ready(tier=1)
+    incident = _incident(personas, version.model, serious=False)
+    assert _item(gates.evaluate(version, "production"))["met"] is True
+    ov_services.incident_reclassify(actor=personas["compliance"], incident=incident, serious=True,
+                                    seriousness="death", reason="An applicant died.")
+    item = _item(gates.evaluate(version, "production"))
+    assert item["met"] is False and item["incident_ids"] == [incident.pk]
+    ov_services.incident_reclassify(actor=personas["validator"], incident=incident, serious=False,
+                                    seriousness=None, reason="Unrelated to the model after all.")
+    assert _item(gates.evaluate(version, "production"))["met"] is True

@@ -18,7 +18,8 @@ def test_demo_step_assesses_documents_and_opens_a_finding_once(personas):
     eng = personas["engineer"]
     model = factories.model(eng, name="credit-default-gbm", owner="owner")
     factories.version(eng, model)
-    users = {"omar": personas["owner"], "eve": eng, "hana": eng, "val": personas["validator"]}
+    users = {"omar": personas["owner"], "eve": eng, "hana": eng, "val": personas["validator"],
+             "cora": personas["compliance"]}
     load_governance_demo(users, io.StringIO())
     load_governance_demo(users, io.StringIO())
     model.refresh_from_db()

@@ -173,3 +173,69 @@ def test_documentation_pack_and_model_card_carry_the_plan_and_incidents(client_f
         f"/api/v1/models/{model.name}/versions/{version.version}/documentation-pack/?format=json").json()
     assert card["post_market_monitoring"]["thresholds"][0]["metric"] == "drift.max_psi"
     assert [(i["title"], i["seriousness"]) for i in card["incidents"]] == [("Wrongful denials", "death")]
+
+
+def test_affected_persons_beyond_the_column_is_400_not_500(client_for, model):
+    r = client_for("engineer").post(URL, _body(affected_persons=2_147_483_648), format="json")
+    assert r.status_code == 400, r.content
+    assert "affected_persons" in r.json()["errors"] and "2147483647" in r.json()["detail"]
+    assert Incident.objects.count() == 0
+    r = client_for("engineer").post(URL, _body(affected_persons=2_147_483_647), format="json")
+    assert r.status_code == 201 and r.json()["affected_persons"] == 2_147_483_647
+
+
+def test_owning_team_cannot_report_or_close_a_serious_incident(client_for, model):
+    engineer, compliance = client_for("engineer"), client_for("compliance")
+    incident_id = engineer.post(URL, _body(), format="json").json()["id"]
+    move = f"{URL}{incident_id}/transition/"
+    assert engineer.post(move, {"status": "investigating", "note": "On it."},
+                         format="json").status_code == 200
+    for body in ({"status": "reported_to_authority", "authority_reference": "MSA-1"},
+                 {"status": "closed", "resolution": "Fixed."}):
+        r = client_for("owner").post(move, body, format="json")
+        assert r.status_code == 403 and r.json()["code"] == "forbidden"
+        assert "Only validators, compliance or admins may report a serious incident" in r.json()["detail"]
+    assert engineer.get(f"{URL}{incident_id}/").json()["blocks_promotion"]
+    assert compliance.post(move, {"status": "reported_to_authority", "authority_reference": "MSA-1"},
+                           format="json").status_code == 200
+
+
+def test_reclassify_through_the_api(client_for, model):
+    incident = client_for("engineer").post(URL, _body(serious=False, seriousness=None),
+                                           format="json").json()
+    url = f"{URL}{incident['id']}/reclassify/"
+    upgrade = {"serious": True, "seriousness": "death", "reason": "An applicant died."}
+    contract.assert_auditor_403(client_for("auditor"), url, data=upgrade)
+    r = client_for("engineer").post(url, upgrade, format="json")
+    assert r.status_code == 403 and "reclassify" in r.json()["detail"]
+    compliance = client_for("compliance")
+    r = compliance.post(url, {**upgrade, "reason": ""}, format="json")
+    assert r.status_code == 400 and "reason" in r.json()["errors"]
+    r = compliance.post(url, {**upgrade, "seriousness": "meh"}, format="json")
+    assert r.status_code == 400 and "death" in r.json()["errors"]["seriousness"][0]
+    before = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
+    r = compliance.post(url, upgrade, format="json")
+    assert r.status_code == 200, r.content
+    body = r.json()
+    assert body["serious"] and body["seriousness"] == "death" and body["blocks_promotion"]
+    known = dt.datetime.fromisoformat(body["became_known_at"])
+    assert dt.datetime.fromisoformat(body["deadline_at"]) == known + dt.timedelta(days=10)
+    [event] = AuditEvent.objects.filter(seq__gt=before)
+    assert event.action == "oversight.incident.reclassified" and event.payload["after"]["clock_days"] == 10
+    r = compliance.post(url, upgrade, format="json")
+    assert r.status_code == 400 and "already classified serious (death)" in r.json()["detail"]
+    contract.assert_outsider_404(client_for("other_engineer"), url, method="post", data=upgrade)
+
+
+def test_monitoring_plan_put_refuses_loosening_and_invisible_responsible(client_for, model):
+    url = "/api/v1/models/credit-default/monitoring-plan/"
+    plan = {"responsible": "engineer", "cadence_days": 30,
+            "thresholds": [{"metric": "drift.max_psi", "direction": "above", "threshold": 0.25}]}
+    assert client_for("validator").put(url, plan, format="json").status_code == 200
+    looser = {**plan, "thresholds": [{**plan["thresholds"][0], "threshold": 0.4}]}
+    r = client_for("owner").put(url, looser, format="json")
+    assert r.status_code == 403 and "drift.max_psi would alert above 0.4 instead of 0.25" in r.json()["detail"]
+    r = client_for("owner").put(url, {**plan, "responsible": "other_engineer"}, format="json")
+    assert r.status_code == 400 and "cannot see credit-default" in r.json()["errors"]["responsible"][0]
+    assert client_for("compliance").put(url, looser, format="json").status_code == 200
+    assert client_for("owner").get(url).json()["thresholds"][0]["threshold"] == 0.4

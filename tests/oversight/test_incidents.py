@@ -1,6 +1,7 @@
 """Incidents (EU AI Act Art. 73): the reporting clock and its boundaries, bad dates, the workflow."""
 
 import datetime as dt
+from unittest import mock
 
 import pytest
 from django.utils import timezone
@@ -20,12 +21,12 @@ def model(personas):
 
 
 def _report(personas, model, *, serious=True, seriousness="serious-harm", known=None,
-            occurred=None, who="engineer", now=NOW, **kw):
+            occurred=None, who="engineer", now=NOW, affected_persons=40, **kw):
     known = known or NOW - dt.timedelta(days=1)
     return services.incident_report(
         actor=personas[who], model=model, title="Wrongful denials", description="Rejected 40 applicants.",
         occurred_at=occurred or known - dt.timedelta(hours=3), became_known_at=known,
-        affected_persons=40, serious=serious, seriousness=seriousness if serious else None,
+        affected_persons=affected_persons, serious=serious, seriousness=seriousness if serious else None,
         now=now, **kw,
     )
 
@@ -157,3 +158,113 @@ def test_illegal_move_is_a_conflict(personas, model):
     with pytest.raises(Conflict):
         services.incident_transition(actor=personas["compliance"], incident=incident,
                                      to_status="closed", resolution="x")
+
+
+def test_owning_team_cannot_report_or_close_its_own_serious_incident(personas, model):
+    incident = _report(personas, model)
+    services.incident_transition(actor=personas["engineer"], incident=incident,
+                                 to_status="investigating", note="Looking at the cut-off.")
+    for status, kw in (("reported_to_authority", {"authority_reference": "MSA-1"}),
+                       ("closed", {"resolution": "Fixed."})):
+        for who in ("engineer", "owner"):
+            with pytest.raises(Forbidden) as exc:
+                services.incident_transition(actor=personas[who], incident=incident,
+                                             to_status=status, **kw)
+            assert "Only validators, compliance or admins" in exc.value.detail
+    incident.refresh_from_db()
+    assert incident.status == "investigating" and incident.authority_reported_at is None
+    assert list(selectors.open_serious(model)) == [incident]  # the block stays
+    services.incident_transition(actor=personas["validator"], incident=incident,
+                                 to_status="reported_to_authority", authority_reference="MSA-1")
+    services.incident_transition(actor=personas["admin_user"], incident=incident,
+                                 to_status="closed", resolution="Fixed.")
+    assert list(selectors.open_serious(model)) == []
+
+
+def test_owning_team_still_closes_an_incident_that_is_not_serious(personas, model):
+    incident = _report(personas, model, serious=False)
+    services.incident_transition(actor=personas["engineer"], incident=incident, to_status="investigating")
+    services.incident_transition(actor=personas["owner"], incident=incident, to_status="closed",
+                                 resolution="A display glitch; nobody was refused.")
+    incident.refresh_from_db()
+    assert incident.status == "closed"
+
+
+def _reclassify(personas, incident, who="compliance", *, serious=True, seriousness="death",
+                reason="40 refusals are serious harm to livelihoods.", now=NOW):
+    return services.incident_reclassify(actor=personas[who], incident=incident, serious=serious,
+                                        seriousness=seriousness, reason=reason, now=now)
+
+
+def test_second_line_upgrades_an_incident_the_clock_runs_from_became_known(
+        personas, model, mailoutbox, django_capture_on_commit_callbacks):
+    known = NOW - dt.timedelta(days=3)
+    incident = _report(personas, model, serious=False, known=known)
+    assert list(selectors.open_serious(model)) == []
+    with mock.patch("oversight.tasks.evaluate_monitoring.delay"), \
+            mock.patch("approvals.tasks.recheck_promotions.delay") as recheck, \
+            django_capture_on_commit_callbacks(execute=True):
+        _reclassify(personas, incident, seriousness="widespread-infringement")
+    recheck.assert_called_once_with(model.name)  # live promotions re-judge the gate
+    incident.refresh_from_db()
+    assert incident.serious and incident.seriousness.key == "widespread-infringement"
+    assert incident.clock_days == 2 and incident.deadline_at == known + dt.timedelta(days=2)
+    assert incident.is_overdue(NOW)  # known three days ago: the two days have passed
+    assert list(selectors.open_serious(model)) == [incident]  # now it blocks promotion
+    event = AuditEvent.objects.get(action="oversight.incident.reclassified")
+    assert event.actor_name == "compliance"
+    assert event.payload["before"] == {"serious": False, "seriousness": None, "clock_days": None,
+                                       "deadline_at": None}
+    assert event.payload["after"]["seriousness"] == "widespread-infringement"
+    assert event.payload["after"]["clock_days"] == 2
+    assert "became_known_at" in event.payload["deadline_basis"]
+    assert "not the time of reclassification" in event.payload["deadline_basis"]
+    assert event.payload["overdue"] is True and event.payload["reason"].startswith("40 refusals")
+    [mail] = [m for m in mailoutbox if "reclassified" in m.subject]
+    assert "which has already passed" in mail.body and set(mail.to) >= {"owner@example.com"}
+
+
+def test_reclassify_changes_the_kind_or_downgrades(personas, model):
+    known = NOW - dt.timedelta(hours=5)
+    incident = _report(personas, model, seriousness="serious-harm", known=known)
+    _reclassify(personas, incident, who="validator", seriousness="death")
+    incident.refresh_from_db()
+    assert (incident.clock_days, incident.deadline_at) == (10, known + dt.timedelta(days=10))
+    _reclassify(personas, incident, who="admin_user", serious=False, seriousness=None,
+                reason="A test applicant; no person was affected.")
+    incident.refresh_from_db()
+    assert not incident.serious and incident.deadline_at is None and incident.clock_days is None
+    assert list(selectors.open_serious(model)) == []
+    assert AuditEvent.objects.filter(action="oversight.incident.reclassified").count() == 2
+
+
+def test_reclassify_is_second_line_only_and_refuses_bad_input(personas, model):
+    incident = _report(personas, model, serious=False)
+    for who in ("engineer", "owner", "auditor"):
+        with pytest.raises(Forbidden):
+            _reclassify(personas, incident, who=who)
+    with pytest.raises(ValidationFailed) as exc:
+        _reclassify(personas, incident, reason=" ")
+    assert "reason" in exc.value.errors
+    with pytest.raises(ValidationFailed) as exc:
+        _reclassify(personas, incident, seriousness="bad-day")
+    assert "death" in exc.value.errors["seriousness"][0]
+    with pytest.raises(ValidationFailed) as exc:
+        _reclassify(personas, incident, serious=False, seriousness=None)
+    assert "already classified not serious" in exc.value.errors["serious"][0]
+    services.incident_transition(actor=personas["engineer"], incident=incident, to_status="investigating")
+    services.incident_transition(actor=personas["engineer"], incident=incident, to_status="closed",
+                                 resolution="Nothing to do.")
+    with pytest.raises(Conflict) as exc:
+        _reclassify(personas, incident)
+    assert "re-open it" in exc.value.detail
+    incident.refresh_from_db()
+    assert not incident.serious
+    assert not AuditEvent.objects.filter(action="oversight.incident.reclassified").exists()
+
+
+def test_affected_persons_beyond_the_column_is_refused(personas, model):
+    with pytest.raises(ValidationFailed) as exc:
+        _report(personas, model, serious=False, affected_persons=2_147_483_648)
+    assert "2147483647" in exc.value.errors["affected_persons"][0]
+    assert Incident.objects.count() == 0

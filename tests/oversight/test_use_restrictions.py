@@ -105,3 +105,37 @@ def test_restrictions_for_many_models_in_one_query(personas, model, django_asser
     with django_assert_num_queries(1):
         found = selectors.use_restrictions_for_models([model.pk, other.pk])
     assert [r.text for r in found[model.pk]] == ["Retail credit"] and found[other.pk] == []
+
+
+@pytest.mark.parametrize("imposer", ["validator", "compliance", "admin_user"])
+def test_first_line_cannot_withdraw_what_the_second_line_imposed(personas, model, imposer):
+    r = add(personas, model, who=imposer, kind="population", text="Not for applicants under 21")
+    for who in ("owner", "engineer"):
+        with pytest.raises(Forbidden) as exc:
+            services.use_restriction_withdraw(actor=personas[who], restriction=r, reason="Too strict")
+        assert "imposed by the second line" in exc.value.detail
+    r.refresh_from_db()
+    assert r.withdrawn_at is None
+    assert not AuditEvent.objects.filter(action="oversight.use_restriction.withdrawn").exists()
+    services.use_restriction_withdraw(actor=personas["compliance"], restriction=r,
+                                      reason="Superseded by the 18+ population rule")
+    event = AuditEvent.objects.get(action="oversight.use_restriction.withdrawn")
+    assert event.actor_name == "compliance"
+
+
+def test_first_line_withdraws_its_own_restrictions(personas, model):
+    r = add(personas, model, who="owner")
+    services.use_restriction_withdraw(actor=personas["engineer"], restriction=r, reason="Wrong text")
+    r.refresh_from_db()
+    assert r.withdrawn_by == personas["engineer"]
+
+
+def test_second_line_marks_in_one_query(personas, model, django_assert_num_queries):
+    add(personas, model, who="owner", text="Owner's")
+    add(personas, model, who="validator", text="Validator's")
+    add(personas, model, who="admin_user", text="Admin's")
+    rows = selectors.use_restrictions_for(model)
+    with django_assert_num_queries(1):
+        selectors.mark_imposed_by_second_line(rows)
+    assert {r.text: r.imposed_by_second_line for r in rows} == {
+        "Owner's": False, "Validator's": True, "Admin's": True}

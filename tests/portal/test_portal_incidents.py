@@ -68,10 +68,11 @@ def test_report_then_close_through_the_pages(web_for, registry):
     assert 'data-testid="incident-deadline"' in html and "(15 days after it became known)" in html
     assert f"/api/v1/incidents/{incident.pk}/export/?format=pdf" in html
     url = f"/incidents/{incident.pk}/transition/"
-    refused = web.post(url, {"to_status": "reported_to_authority"})
+    compliance = web_for("compliance")  # a serious incident: the second line reports and closes
+    refused = compliance.post(url, {"to_status": "reported_to_authority"})
     assert refused.status_code == 400 and "authority&#x27;s reference" in refused.content.decode()
-    web.post(url, {"to_status": "reported_to_authority", "authority_reference": "MSA-7"})
-    web.post(url, {"to_status": "closed", "resolution": "Cut-off corrected."})
+    compliance.post(url, {"to_status": "reported_to_authority", "authority_reference": "MSA-7"})
+    compliance.post(url, {"to_status": "closed", "resolution": "Cut-off corrected."})
     incident.refresh_from_db()
     assert incident.status == "closed"
     assert AuditEvent.objects.filter(action="oversight.incident.transitioned").count() == 2
@@ -150,3 +151,101 @@ def test_plan_shows_results_late_past_its_cadence(web_for, registry, personas):
     MonitoringPlan.objects.filter(pk=plan.pk).update(created_at=timezone.now() - dt.timedelta(days=8))
     assert 'data-testid="results-late"' in web.get("/models/credit-default/").content.decode()
     assert "late: no drift or outcome result" in web.get("/models/credit-default/monitoring/").content.decode()
+
+
+def _options(html: str, select_id: str) -> list[str]:
+    import re
+
+    start = html.index(f'id="{select_id}"')
+    block = html[start:html.index("</select>", start)]
+    return re.findall(r'<option value="([^"]*)"', block)
+
+
+def test_owning_team_investigates_a_serious_incident_but_the_second_line_closes_it(web_for, registry, personas):
+    incident = _report(personas, registry["base"])
+    engineer = web_for("engineer")
+    html = engineer.get(f"/incidents/{incident.pk}/").content.decode()
+    assert _options(html, "id_to_status") == ["", "investigating"]
+    assert 'data-testid="second-line-moves"' in html and "reported to the authority" in html
+    assert 'data-testid="incident-reclassify-form"' not in html
+    url = f"/incidents/{incident.pk}/transition/"
+    assert engineer.post(url, {"to_status": "investigating", "note": "Checking"}).status_code == 302
+    refused = engineer.post(url, {"to_status": "reported_to_authority", "authority_reference": "MSA-1"})
+    assert refused.status_code == 403 and "Only validators, compliance or admins" in refused.content.decode()
+    incident.refresh_from_db()
+    assert incident.status == "investigating"
+    html = web_for("compliance").get(f"/incidents/{incident.pk}/").content.decode()
+    assert _options(html, "id_to_status") == ["", "reported_to_authority", "closed"]
+    assert 'data-testid="second-line-moves"' not in html
+
+
+def test_compliance_upgrades_an_incident_from_its_page(web_for, registry, personas):
+    incident = _report(personas, registry["base"], kind=None, days_ago=3)
+    compliance = web_for("compliance")
+    html = compliance.get(f"/incidents/{incident.pk}/").content.decode()
+    assert 'data-testid="incident-reclassify-form"' in html
+    url = f"/incidents/{incident.pk}/reclassify/"
+    refused = compliance.post(url, {"serious": "on", "seriousness": "death", "reason": ""})
+    assert refused.status_code == 400 and 'id="id_reason-error"' in refused.content.decode()
+    response = compliance.post(url, {"serious": "on", "seriousness": "death",
+                                     "reason": "The refused applicant died."}, follow=True)
+    assert response.redirect_chain[-1][0] == f"/incidents/{incident.pk}/"
+    html = response.content.decode()
+    assert "reclassified: serious" in html and 'data-testid="incident-blocks"' in html
+    assert "(10 days after it became known)" in html
+    incident.refresh_from_db()
+    assert incident.serious and incident.deadline_at == incident.became_known_at + dt.timedelta(days=10)
+    assert "Incident reclassified" in html  # the trail reads the action by its label
+    assert web_for("engineer").post(url, {"serious": "", "seriousness": "",
+                                          "reason": "Not serious"}).status_code == 403
+
+
+def test_report_form_refuses_a_count_beyond_the_column(web_for, registry):
+    response = web_for("engineer").post("/models/credit-default/incidents/new/", {
+        "title": "Outage", "description": "Scores missing.", "occurred_at": _local(dt.timedelta(hours=-2)),
+        "became_known_at": _local(dt.timedelta(hours=-1)), "affected_persons": "2147483648",
+    })
+    assert response.status_code == 400
+    assert 'id="id_affected_persons-error"' in response.content.decode()
+    assert Incident.objects.count() == 0
+
+
+def test_plan_form_lists_only_people_who_see_the_model(web_for, registry):
+    from governance import services as gov
+
+    web = web_for("owner")
+    web.get("/models/credit-default/monitoring/")
+    with CaptureQueriesContext(connection) as small:
+        html = web.get("/models/credit-default/monitoring/").content.decode()
+    people = _options(html, "id_responsible")
+    assert {"engineer", "engineer2", "owner", "validator", "compliance", "business",
+            "admin_user"} <= set(people)
+    assert "other_engineer" not in people and "auditor" not in people
+    for i in range(5):  # more people: still one query for the list
+        gov.user_create(username=f"analyst{i}", roles=["engineer"], teams=["credit"])
+        gov.user_create(username=f"fraudster{i}", roles=["engineer"], teams=["fraud"])
+    with CaptureQueriesContext(connection) as large:
+        html = web.get("/models/credit-default/monitoring/").content.decode()
+    people = _options(html, "id_responsible")
+    assert "analyst4" in people and "fraudster4" not in people
+    assert len(large.captured_queries) == len(small.captured_queries)
+
+
+def test_owning_team_cannot_loosen_the_plan_from_the_form(web_for, registry, personas):
+    ov_services.monitoring_plan_save(
+        actor=personas["validator"], model=registry["base"], responsible=personas["engineer"],
+        cadence_days=14, thresholds=[{"metric": "drift.max_psi", "direction": "above", "threshold": 0.25}])
+    rows = {f"{k}_{i}": v for i in range(1, 5) for k, v in (("direction", "above"), ("severity", "high"))}
+    response = web_for("owner").post("/models/credit-default/monitoring/", {
+        "responsible": "engineer", "cadence_days": "14", "watch_0": "on", "direction_0": "above",
+        "threshold_0": "0.5", "severity_0": "high", **rows,
+    })
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert 'data-testid="plan-form"' in html and "would alert above 0.5 instead of 0.25" in html
+    assert [t.threshold for t in MonitoringPlan.objects.get().thresholds.all()] == [0.25]
+    refused = web_for("owner").post("/models/credit-default/monitoring/", {
+        "responsible": "other_engineer", "cadence_days": "14", "watch_0": "on",
+        "direction_0": "above", "threshold_0": "0.2", "severity_0": "high", **rows,
+    })
+    assert refused.status_code == 400 and 'id="id_responsible-error"' in refused.content.decode()

@@ -90,3 +90,23 @@ def test_auditors_see_restrictions_but_no_form_and_cannot_post(web_for, registry
                             {"kind": "geography", "text": "EU"})
     assert response.status_code == 403
     assert UseRestriction.objects.count() == 1
+
+
+def test_owning_team_sees_no_withdraw_button_for_a_second_line_restriction(web_for, registry, personas):
+    model = registry["base"]
+    imposed = ov.use_restriction_add(actor=personas["validator"], model=model, kind="population",
+                                     text="Not for applicants under 21")
+    own = ov.use_restriction_add(actor=personas["owner"], model=model, kind="allowed_use",
+                                 text="Retail credit decisions")
+    withdraw = f"/models/{model.name}/use-restrictions/{{}}/withdraw/"
+    page = web_for("owner").get(f"/models/{model.name}/").content.decode()
+    assert withdraw.format(own.pk) in page and withdraw.format(imposed.pk) not in page
+    assert 'data-testid="second-line-restriction"' in page
+    refused = web_for("owner").post(withdraw.format(imposed.pk), {"reason": "Too strict"})
+    assert refused.status_code == 403 and "imposed by the second line" in refused.content.decode()
+    imposed.refresh_from_db()
+    assert imposed.withdrawn_at is None
+    page = web_for("compliance").get(f"/models/{model.name}/").content.decode()
+    assert withdraw.format(imposed.pk) in page and 'data-testid="second-line-restriction"' not in page
+    assert web_for("compliance").post(withdraw.format(imposed.pk),
+                                      {"reason": "Superseded"}).status_code == 302
