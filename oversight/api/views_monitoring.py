@@ -33,7 +33,9 @@ def _plan_out(model) -> dict:
 
 class MonitoringPlanView(APIView):
     """GET: the model's post-market monitoring plan (404 when it has none). PUT: create or
-    replace it (the owning team, validators, compliance)."""
+    replace it (the owning team, validators, compliance). Loosening a threshold or retiring a
+    watched metric is for validators, compliance and admins (403 naming the change); the
+    responsible person must be able to see the model."""
 
     @extend_schema(responses={200: s.MonitoringPlanOutput})
     def get(self, request, name: str):
@@ -140,7 +142,8 @@ class IncidentDetailView(APIView):
 
 class IncidentTransitionView(APIView):
     """Move an incident: investigating, reported_to_authority (with the authority's reference),
-    closed (with a resolution; a serious one only after the authority was told)."""
+    closed (with a resolution; a serious one only after the authority was told). A serious
+    incident is reported to the authority and closed only by validators, compliance or admins."""
 
     @extend_schema(request=s.IncidentTransitionInput, responses={200: s.IncidentOutput})
     def post(self, request, pk: int):

@@ -39,6 +39,9 @@ class UseRestrictionListView(APIView):
 
 
 class UseRestrictionWithdrawView(APIView):
+    """Withdraw a restriction, with a reason. One recorded by a validator, compliance or an admin
+    is withdrawn only by them (403 otherwise)."""
+
     @extend_schema(request=s.UseRestrictionWithdrawInput, responses={200: s.UseRestrictionOutput})
     def post(self, request, name: str, pk: int):
         model = model_for_user(request.user, name)
