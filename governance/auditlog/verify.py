@@ -47,7 +47,10 @@ SELECT seq, sha256('\\x00'::bytea || convert_to(body, 'UTF8')), {{columns}},
     prev_hash, hash, CASE WHEN hash IS NOT NULL THEN body END
 FROM {_EVENTS} ORDER BY seq
 """
-_PG_FIRST_MISMATCH = f"SELECT min(seq) FROM {_EVENTS} WHERE NOT ({_COLUMNS_MATCH})"
+# `min(seq + 0)`, not `min(seq)`: PostgreSQL answers a bare min() by walking the seq index in
+# order, one process, testing each row (11.6 s at 1M rows here); over an expression it plans a
+# parallel sequential scan with partial aggregates (5.5 s on 2 CPUs).
+_PG_FIRST_MISMATCH = f"SELECT min(seq + 0) FROM {_EVENTS} WHERE NOT ({_COLUMNS_MATCH})"
 _SNAPSHOT_ID = re.compile(r"^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$")
 _LEAVES = f"SELECT start, hashes FROM {_TILES} WHERE height = 0 ORDER BY start"
 
