@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 
-from common.errors import NotFound
+from common.errors import NotFound, ValidationFailed
 from governance import permissions as perms
 from registry.models import LineageEdge, ModelVersion, RegisteredModel
 
@@ -26,4 +26,17 @@ def version_for_user(user, name: str, number: int) -> ModelVersion:
     )
     if version is None:
         raise NotFound(f"Model {name!r} has no version {number}.")
+    return version
+
+
+def version_from_input(model: RegisteredModel, fields: dict) -> ModelVersion | None:
+    """Pop an input's optional `version` (a number) and return that version of `model`, or None
+    when none was given; an unknown number is a 400 on the field."""
+    if "version" not in fields:
+        return None
+    number = fields.pop("version")
+    version = ModelVersion.objects.filter(model=model, version=number).first()
+    if version is None:
+        msg = f"Model {model.name!r} has no version {number}."
+        raise ValidationFailed(msg, errors={"version": [msg]})
     return version

@@ -14,9 +14,8 @@ from governance.models import User
 from oversight import selectors, services
 from oversight.api import serializers as s
 from oversight.api.filters import FindingFilter
-from oversight.api.lookups import model_for_user
+from oversight.api.lookups import model_for_user, version_from_input
 from oversight.models import Document
-from registry.models import ModelVersion
 
 
 def _finding_out(user, pk: int) -> dict:
@@ -47,11 +46,7 @@ class FindingListView(GenericAPIView):
         data.is_valid(raise_exception=True)
         v = dict(data.validated_data)
         model = model_for_user(request.user, v.pop("model"))
-        version = None
-        if "version" in v:
-            version = ModelVersion.objects.filter(model=model, version=v.pop("version")).first()
-            if version is None:
-                raise ValidationFailed("No such version of this model.", errors={"version": ["Unknown version."]})
+        version = version_from_input(model, v)
         document = None
         if "document" in v:
             document = Document.objects.select_related("version", "template").filter(pk=v.pop("document")).first()

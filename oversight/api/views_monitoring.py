@@ -18,10 +18,9 @@ from common.idempotency import idempotent
 from governance.models import User
 from oversight import export_incidents, selectors, services
 from oversight.api import serializers_monitoring as s
-from oversight.api.lookups import model_for_user
+from oversight.api.lookups import model_for_user, version_from_input
 from oversight.choices import OPEN_INCIDENT_STATUSES, IncidentStatus
 from oversight.models import Incident
-from registry.models import ModelVersion
 
 
 def _plan_out(model) -> dict:
@@ -124,12 +123,7 @@ class IncidentListView(GenericAPIView):
         data.is_valid(raise_exception=True)
         v = dict(data.validated_data)
         model = model_for_user(request.user, v.pop("model"))
-        version = None
-        if "version" in v:
-            version = ModelVersion.objects.filter(model=model, version=v.pop("version")).first()
-            if version is None:
-                msg = f"Model {model.name!r} has no such version."
-                raise ValidationFailed(msg, errors={"version": [msg]})
+        version = version_from_input(model, v)
         incident = services.incident_report(actor=request.user, model=model, version=version, **v)
         return Response(_incident_out(request.user, incident.pk), status=status.HTTP_201_CREATED)
 
