@@ -7,6 +7,7 @@ new endpoint cannot forget them. A view that needs a different rule says so in i
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 
@@ -46,7 +47,24 @@ class InputSerializer(serializers.Serializer):
     extra_known_fields: tuple[str, ...] = ()
 
     def get_fields(self):
-        fields = super().get_fields()
+        """The declared fields with the two caps, built once per class and copied per instance.
+
+        DRF deep-copies every declared field for every serializer instance (each copy re-runs the
+        field's ``__init__``): a third of a registration's Python time went there. Fields keep
+        no state of a request on themselves (``bind`` sets only names and the parent), so a
+        shallow copy of a prototype, bound to this instance, behaves the same; a field holding a
+        mutable default or a nested serializer is still deep-copied. The prototypes are keyed by
+        the API_TEXT_MAX_LENGTH they were capped with, so a changed setting (tests) applies.
+        """
+        key = settings.API_TEXT_MAX_LENGTH
+        cached = type(self).__dict__.get("_field_prototypes")
+        if cached is None or cached[0] != key:
+            cached = (key, self._capped(super().get_fields()))
+            type(self)._field_prototypes = cached
+        return {name: _copy_field(field) for name, field in cached[1].items()}
+
+    @staticmethod
+    def _capped(fields):
         for name, field in fields.items():
             if field.read_only:
                 continue
@@ -72,6 +90,20 @@ class InputSerializer(serializers.Serializer):
                     }
                 )
         return super().to_internal_value(data)
+
+
+def _copy_field(field: serializers.Field) -> serializers.Field:
+    """A copy of a prototype field for one serializer instance (see InputSerializer.get_fields)."""
+    if isinstance(field, serializers.BaseSerializer) or isinstance(
+        field.default, (list, dict, set)
+    ):
+        return copy.deepcopy(field)
+    clone = copy.copy(field)
+    child = getattr(field, "child", None)
+    if child is not None:  # ListField / DictField: the child's parent must be the copy
+        clone.child = _copy_field(child)
+        clone.child.parent = clone  # already bound (field name "") when the prototype was made
+    return clone
 
 
 #: Sent by browsers' HTML forms (and DRF's browsable API) alongside the real fields.
