@@ -131,3 +131,31 @@ def test_every_write_endpoint_parses_its_body_with_a_strict_input():
         if not issubclass(cls, InputSerializer):
             lenient.append(f"{method} {path}: {cls.__name__}")
     assert lenient == []
+
+
+def test_inputs_validated_one_after_another_do_not_share_state(settings):
+    """The fields are built once per class and copied per instance (common.api): one body's
+    values, errors and list items never show up in the next, and a changed cap applies."""
+    from registry.api.serializers import VersionCreateInput
+
+    first = VersionCreateInput(data={"artifact_uri": "s3://m/1.onnx", "artifact_sha256": "a" * 64,
+                                     "tags": ["gold", "x" * 201]})
+    assert not first.is_valid()
+    assert list(first.errors) == ["tags"] and "200" in str(first.errors["tags"])
+    second = VersionCreateInput(data={"artifact_uri": "s3://m/2.onnx", "artifact_sha256": "b" * 64,
+                                      "tags": ["silver"], "metrics": {"auc": 0.8}})
+    assert second.is_valid(), second.errors
+    assert second.validated_data["tags"] == ["silver"]
+    assert second.validated_data["artifact_uri"] == "s3://m/2.onnx"
+    assert second.fields["tags"].child.parent is second.fields["tags"]
+    assert second.fields["tags"] is not first.fields["tags"]
+    bad = VersionCreateInput(data={"metrics": {"auc": "high"}})
+    assert not bad.is_valid() and "auc" in str(bad.errors["metrics"])
+    good = VersionCreateInput(data={"artifact_uri": "s3://m/4.onnx", "metrics": {"f1": 0.1}})
+    assert good.is_valid(), good.errors
+
+    settings.API_TEXT_MAX_LENGTH = 10
+    capped = VersionCreateInput(data={"artifact_uri": "s3://m/3.onnx", "artifact_sha256": "c" * 64,
+                                      "description": "x" * 11})
+    assert not capped.is_valid()
+    assert "10" in str(capped.errors["description"][0])
