@@ -106,3 +106,46 @@ def test_the_migration_publishes_tier_1s_next_version_asking_for_performance(per
     assert active.rules["stages"]["production"]["evidence"][-3:] == list(PERFORMANCE)
     assert "performance evidence" in active.notes
     assert TierPolicy.objects.filter(tier=1, version=before + 1, is_active=False).exists()
+
+
+def test_the_follow_up_migration_audits_the_version_0010_published(personas):
+    """0010 published tier 1's next policy version without an audit event; 0011 records it
+    (once), in the log's canonical form, so sealing and full verification cover it."""
+    import importlib
+    from types import SimpleNamespace
+
+    from django.apps import apps
+    from django.db import connection
+
+    from governance import audit
+    from governance.auditlog.sealer import seal
+    from governance.models import AuditEvent, TierPolicy
+
+    publish = importlib.import_module("governance.migrations.0010_tier1_performance_evidence")
+    follow_up = importlib.import_module("governance.migrations.0011_audit_tier1_performance_policy")
+    current = TierPolicy.objects.get(tier=1, is_active=True)
+    old = default_rules(1)
+    old["stages"]["production"]["evidence"] = [
+        k for k in old["stages"]["production"]["evidence"] if k not in PERFORMANCE]
+    TierPolicy.objects.filter(pk=current.pk).update(is_active=False)
+    TierPolicy.objects.create(tier=1, version=current.version + 1, is_active=True, rules=old)
+    publish.forwards(apps, None)  # what an installation upgraded through 0010 got: no event
+    published = TierPolicy.objects.get(tier=1, is_active=True)
+    assert not AuditEvent.objects.filter(object_type="governance.tierpolicy",
+                                         object_id=str(published.pk)).exists()
+
+    editor = SimpleNamespace(connection=connection)
+    follow_up.forwards(apps, editor)
+    follow_up.forwards(apps, editor)  # a second run writes nothing more
+    events = AuditEvent.objects.filter(action="governance.policy.published",
+                                       object_id=str(published.pk))
+    assert events.count() == 1
+    event = events.get()
+    assert event.actor_name == "system" and event.object_repr == f"Tier 1 policy v{published.version}"
+    assert event.payload["after"]["version"] == published.version
+    assert event.payload["before"]["version"] == current.version + 1
+    assert event.payload["source"] == "migration governance.0010_tier1_performance_evidence"
+    assert event.body == audit.event_body(event)
+    seal()
+    result = audit.verify_chain()
+    assert result.ok, result
