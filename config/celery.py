@@ -35,6 +35,15 @@ def _check_artifact_storage(**kwargs) -> None:
 
 
 @worker_init.connect
+def _preload_job_code(**kwargs) -> None:
+    """Each pool process is forked with the libraries and numba kernels a job uses already loaded
+    (explainability.preload), instead of spending its first job loading them."""
+    from explainability.preload import preload_worker
+
+    preload_worker()
+
+
+@worker_init.connect
 def _share_pages_with_the_pool(**kwargs) -> None:
     """Prefork children start as copies of this process: objects frozen here are never touched by
     the children's garbage collector, so their memory pages stay shared (copy-on-write)."""

@@ -42,11 +42,7 @@ from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from .errors import JobInputError
 from .fairness_counts import MISSING_GROUP, group_codes
 from .jsonable import to_jsonable
-
-try:  # numba ships with shap (a pinned dependency)
-    import numba
-except ImportError:  # pragma: no cover - numba is pinned in requirements.txt
-    numba = None
+from .kernels import jit, kernel_input
 
 DEFAULT_DRIFT_THRESHOLDS: dict[str, Any] = {
     "psi": {"warn": 0.1, "alert": 0.25},
@@ -294,8 +290,7 @@ def ks_test(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
         test = ks_2samp(a, b)
         return float(test.statistic), float(test.pvalue)
     # The empirical CDFs at every observed value; D is their largest gap (as scipy's ``d``).
-    max_s, min_s = _ks_gaps(np.ascontiguousarray(a, dtype=np.float64),
-                            np.ascontiguousarray(b, dtype=np.float64))
+    max_s, min_s = _sorted_gaps(a, b)
     min_s = float(np.clip(-min_s, 0, 1))
     d = min_s if min_s > max_s else float(max_s)
     m, n = sorted([float(n1), float(n2)], reverse=True)
@@ -353,13 +348,16 @@ def _numeric_feature(
     }
 
 
-def _jit(function):
-    if numba is None:  # pragma: no cover
-        return function
-    return numba.njit(cache=True, nogil=True)(function)
+def warm_up() -> None:
+    """Load (or, with a cold cache, compile) the KS merge walk (see ``kernels.warm_up``)."""
+    _sorted_gaps(np.array([0.0, 1.0]), np.array([0.5]))
 
 
-@_jit
+def _sorted_gaps(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    return _ks_gaps(kernel_input(a, np.float64), kernel_input(b, np.float64))
+
+
+@jit
 def _ks_gaps(a, b):
     """Largest and smallest ``F_a(v) - F_b(v)`` over every value ``v`` of the sorted samples
     ``a`` and ``b`` (``F`` counting values ``<= v``), in one merge walk of the two."""

@@ -17,6 +17,10 @@ positives in the run count the group's negatives below it plus half of those in 
 count one half, which is what scikit-learn's ``roc_auc_score`` computes). The statistic is summed
 in integers, doubled, so the AUC is one exact division. No per-group mask, sort or copy of the
 rows: extra memory is the sort order and the codes, a few bytes per row.
+
+The kernels get one type per argument whatever the caller passed (``kernels.kernel_input``), so
+a model's probability column and a vendor's recorded scores run the code a worker loaded before
+its first job (``warm_up``).
 """
 
 from typing import Any
@@ -26,17 +30,7 @@ import pandas as pd
 
 from .fairness_counts import binary_array, code_columns
 from .jsonable import to_jsonable
-
-try:  # numba ships with shap (a pinned dependency)
-    import numba
-except ImportError:  # pragma: no cover - numba is pinned in requirements.txt
-    numba = None
-
-
-def _jit(function):
-    if numba is None:  # pragma: no cover
-        return function
-    return numba.njit(cache=True, nogil=True)(function)
+from .kernels import jit, kernel_input
 
 
 def outcome_analysis(
@@ -55,8 +49,8 @@ def outcome_analysis(
     ``{"bin", "lower", "upper", "count", "mean_score", "observed_rate"}``). ``coded`` is the
     sensitive columns' ``code_columns`` when the caller already has them.
     """
-    truth = binary_array(y_true, "outcome")
-    predicted = binary_array(y_pred, "prediction")
+    truth = kernel_input(binary_array(y_true, "outcome"), np.bool_)
+    predicted = kernel_input(binary_array(y_pred, "prediction"), np.bool_)
     n = len(truth)
     if sensitive is not None and coded is None:
         frame = sensitive.to_frame() if isinstance(sensitive, pd.Series) else sensitive
@@ -72,7 +66,7 @@ def outcome_analysis(
     for at, (column, (column_codes, _)) in enumerate(coded.items(), start=1):
         np.add(column_codes, offsets[column], out=codes[:, at], casting="unsafe")
 
-    score = None if y_score is None else np.asarray(y_score, dtype=np.float64)
+    score = None if y_score is None else kernel_input(y_score, np.float64)
     edges = None
     if score is not None:
         finite = np.isfinite(score)
@@ -88,7 +82,7 @@ def outcome_analysis(
             which, n_bins = np.zeros(n, np.int32), 0
         which[~finite] = -1
     else:
-        score, which, n_bins = np.zeros(0), np.zeros(0, np.int32), 0
+        score, which, n_bins = kernel_input(np.zeros(0), np.float64), np.zeros(0, np.int32), 0
     sums = _group_sums(codes, truth, predicted, score, which, width, max(n_bins, 1),
                        y_score is not None)
     counts, right, positive, selected, scored, scored_pos, score_sum, cells = sums
@@ -140,6 +134,13 @@ def outcome_analysis(
     return to_jsonable(result)
 
 
+def warm_up() -> None:
+    """Load (or, with a cold cache, compile) both kernels, on a few rows with a score (see
+    ``kernels.warm_up``)."""
+    sensitive = pd.DataFrame({"group": ["a", "b", "a", "b"]})
+    outcome_analysis([0, 1, 1, 0], [0, 1, 0, 0], [0.2, 0.9, 0.4, 0.4], sensitive)
+
+
 def _rates(count: int, correct: int, positives: int, selected: int) -> dict[str, Any]:
     return {
         "count": count,
@@ -153,7 +154,7 @@ def _rates(count: int, correct: int, positives: int, selected: int) -> dict[str,
     }
 
 
-@_jit
+@jit
 def _group_sums(codes, truth, predicted, score, which, width, n_bins, has_score):
     """Per group: rows, correct, positives, selected, rows with a finite score, their positives,
     their score sum, and per calibration bin (rows, score sum, positives)."""
@@ -189,7 +190,7 @@ def _group_sums(codes, truth, predicted, score, which, width, n_bins, has_score)
     return counts, right, positive, selected, scored, scored_pos, score_sum, cells
 
 
-@_jit
+@jit
 def _auc_twice_u(order, score, truth, codes, width):
     """Twice the Mann-Whitney U of every group: for each run of equal scores (rows ``order``,
     ascending), each group's positives in the run times (2 x its negatives below + its negatives
