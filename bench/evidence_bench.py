@@ -8,8 +8,9 @@
    2 workers vs shap called directly (target <= 0.65x).
 3. Fairness at 1,000,000 rows: a model-based job (the split read / predict / metrics from its
    result) vs the model's own predict_proba on the same rows (target: total <= 1.1x predict
-   + 1 s); a recorded-decisions job, and its metric computation in-process (target <= 1 s)
-   with its peak memory (tracemalloc; target <= 100 MB).
+   + 1 s); the worker's first recorded-decisions job (target: its metrics <= 1 s) and the same
+   job again, and the metric computation in-process (target <= 1 s) with its peak memory
+   (tracemalloc; target <= 100 MB).
 4. Drift, 1,000,000 x 20 features, compute only: the first comparison with a reference (its
    columns sorted then) and the next ones (the reference's profile kept). Target <= 2 s.
 
@@ -20,7 +21,7 @@ best of 3) is printed before and after; a summary table ends the output.
 
     BENCH_BROKER_URL=redis://127.0.0.1:6379/2 BENCH_RESULT_BACKEND=redis://127.0.0.1:6379/3 \
         .venv/bin/python bench/evidence_bench.py [--xgb-rows 100000] [--gbm-rows 10000] \
-        [--skip-xgb]
+        [--skip-xgb] [--only xgb|chunks|fairness|drift]
 
 With BENCH_BROKER_URL the workers use that Redis broker and result backend (the bench empties
 both databases first: give it databases of its own); without, kombu's filesystem transport,
@@ -77,6 +78,19 @@ def workers_cpu() -> float:
         if int(fields[3]) in sessions:  # field 6 of stat: the session id
             total += int(fields[11]) + int(fields[12])  # utime + stime
     return total / ticks
+
+
+def wait_idle(timeout: float = 120) -> tuple[float, float]:
+    """Wait until the bench workers have started (their CPU clock stops moving), so no job's
+    time includes a worker's start; (wall seconds waited, worker CPU seconds used)."""
+    start, last = time.perf_counter(), -1.0
+    while time.perf_counter() - start < timeout:
+        time.sleep(1)
+        used = workers_cpu()
+        if used - last < 0.02:
+            break
+        last = used
+    return time.perf_counter() - start, workers_cpu()
 
 
 class Clock:
@@ -172,6 +186,9 @@ def main() -> None:
         sections.remove("xgb")
     if set(sections) & {"xgb", "chunks", "fairness"}:
         WORKERS.append(jb.Worker("ev-1"))
+        wall, cpu = wait_idle()
+        print(f"worker ev-1 started: idle after {wall:.1f} s, {cpu:.2f} s CPU (the libraries and "
+              "numba kernels a job uses are loaded before the pool forks)")
     try:
         features20 = [f"x{i}" for i in range(20)]
         if "xgb" in sections:
@@ -256,7 +273,7 @@ def chunks_section(args, user, gbm_version, gbm_dv, gbm) -> None:
     direct_s, gbm_gap = jb.shap_direct(gbm, whole[0][2])  # wall time of the shap call alone
     direct_cpu = time.process_time() - before
     WORKERS.append(jb.Worker("ev-2"))
-    time.sleep(8)
+    wait_idle()
     # Warm both workers (imports, model, frame, explainer): a chunked job's chunks land on each.
     jb.timed_job(user, gbm_version, kind="shap", dataset=gbm_dv,
                  params={**chunked, "sample_size": 40, "chunk_rows": 10})
@@ -320,12 +337,18 @@ def fairness_section(args, user, dataset, gbm_version, gbm) -> None:
     dec_params = {"mode": "decisions", "prediction_column": "score", "threshold": 0.5,
                   "outcome_column": "default", "sensitive_attributes": ["sex", "age_band"],
                   "chunk_rows": 10 * args.fairness_rows}
-    dec_s, dec_cpu, dec = job_run(user, gbm_version, kind="fairness", dataset=dec_dv,
-                                  params=dec_params)
+    # The worker's first decisions job (its kernels were loaded before the pool forked), then
+    # the same job again: the two should cost the same.
+    runs = [job_run(user, gbm_version, kind="fairness", dataset=dec_dv, params=dec_params)
+            for _ in range(2)]
+    for label, (run_s, run_cpu, run) in zip(("decisions job (score + threshold)", "  the same again"),
+                                            runs, strict=True):
+        d = run.result["timings"]
+        line(label, run_s, run_cpu,
+             f"in the worker: read {d['read_s']:.2f} / metrics {d['metrics_s']:.2f} s (CPU "
+             f"{d['cpu']['read_s']:.2f} / {d['cpu']['metrics_s']:.2f} s)")
+    dec_s, dec_cpu, dec = runs[0]
     d = dec.result["timings"]
-    line("decisions job (score + threshold)", dec_s, dec_cpu,
-         f"in the worker: read {d['read_s']:.2f} / metrics {d['metrics_s']:.2f} s (CPU "
-         f"{d['cpu']['read_s']:.2f} / {d['cpu']['metrics_s']:.2f} s)")
     verdict(f"decisions job metrics (in the worker), {args.fairness_rows:,} rows",
             f"{d['metrics_s']:.2f} s", "<= 1 s", d["metrics_s"] <= 1)
 
