@@ -37,6 +37,12 @@ def test_decisions_chord_on_a_real_worker_equals_one_pass_and_fairlearn(
     assert chunked.status == "succeeded", chunked.error_message
     assert whole.status == "succeeded", whole.error_message
     assert (chunked.result["chunks"], whole.result["chunks"]) == (4, 1)
+    # The one pass says where the worker's time went (read vs metrics, wall and CPU seconds).
+    timings = whole.result["timings"]
+    assert "timings" not in chunked.result
+    assert set(timings["cpu"]) == {"read_s", "metrics_s", "total_s"}
+    for split in (timings, timings["cpu"]):
+        assert abs(split["read_s"] + split["metrics_s"] - split["total_s"]) <= 0.001
     assert (chunked.chunks_total, chunked.chunks_done, chunked.progress) == (4, 4, 100)
     for key in ("attributes", "intersections", "population", "outcomes", "passed"):
         assert chunked.result[key] == whole.result[key], key

@@ -319,3 +319,17 @@ def test_the_portal_shows_the_population_decision_rule_and_outcome_analysis(
     assert f"AUC {job.result['outcomes']['overall']['auc']:.3f}" in html
     assert 'data-testid="calibration"' in html and 'data-testid="outcomes-race"' in html
     assert "Medium, High" in html
+
+
+def test_a_one_pass_decisions_job_reports_where_its_time_went(personas, client_for,
+                                                              vendor_version, df):
+    job = run(client_for("engineer"), vendor_version, upload(personas["engineer"], df), params())
+
+    assert job.status == "succeeded", job.error_message
+    timings = job.result["timings"]
+    assert set(timings) == {"read_s", "metrics_s", "total_s", "cpu"}  # no model, no predict
+    wall = {key: value for key, value in timings.items() if key != "cpu"}
+    for split in (wall, timings["cpu"]):  # wall seconds, and CPU seconds of the worker
+        assert set(split) == {"read_s", "metrics_s", "total_s"}
+        assert min(split.values()) >= 0
+        assert abs(split["read_s"] + split["metrics_s"] - split["total_s"]) <= 0.001
