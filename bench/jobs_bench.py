@@ -75,14 +75,32 @@ CELERY = str(Path(sys.executable).with_name("celery"))
 
 class Worker:
     def __init__(self, name: str) -> None:
+        self.name = name
         self.log = TMP / f"{name}.log"
         self.proc = subprocess.Popen(
             [CELERY, "-A", "config", "worker", "--pool=prefork", "--concurrency=1", "-n",
              f"{name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
-             "--loglevel=WARNING"],
+             f"--loglevel={os.environ.get('BENCH_WORKER_LOGLEVEL', 'WARNING')}"],
             cwd=ROOT, env={**os.environ}, stdout=open(self.log, "wb"),  # noqa: SIM115
             stderr=subprocess.STDOUT, start_new_session=True,
         )
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        """Until the worker answers a ping (it consumes from the queue from then on); a fixed
+        sleep is not enough on a loaded machine, and a worker still starting takes no chunks."""
+        from config.celery import app
+
+        if ENV["CELERY_BROKER_URL"].startswith("filesystem://"):
+            time.sleep(8)  # no broadcast (ping) on kombu's filesystem transport
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"worker {self.name} exited:\n{self.log.read_text()[-3000:]}")
+            replies = app.control.ping(timeout=0.5)
+            if any(name.startswith(f"{self.name}@") for reply in replies for name in reply):
+                return
+        raise SystemExit(f"worker {self.name} did not answer a ping in {timeout}s")
 
     def stop(self) -> None:
         if self.proc.poll() is None:

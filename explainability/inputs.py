@@ -32,6 +32,7 @@ from registry import skops_types
 _CACHE_SIZE = 4
 _lock = threading.Lock()
 _cache: OrderedDict[tuple, Any] = OrderedDict()
+_built: list[str] = []  # what this process built, in order ("model", "frame", ...)
 
 
 def remember(key: tuple, build: Callable[[], Any]) -> Any:
@@ -47,10 +48,24 @@ def _cached(key: tuple, build: Callable[[], Any]) -> Any:
             return _cache[key]
     value = build()
     with _lock:
+        _built.append(str(key[0]))
         _cache[key] = value
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return value
+
+
+def built_count() -> int:
+    """How many inputs this process has built (loaded, not found in its cache) so far."""
+    with _lock:
+        return len(_built)
+
+
+def built_since(mark: int) -> list[str]:
+    """The kinds of input (``"model"``, ``"frame"``...) this process built since
+    ``built_count()`` was ``mark``: a chunk records what it had to load."""
+    with _lock:
+        return list(_built[mark:])
 
 
 def trusted_types() -> list[str]:

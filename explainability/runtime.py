@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import threading
 import traceback
@@ -22,9 +23,10 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 
-from explainability import compute, outputs, selectors, services, strategies
+from explainability import compute, inputs, outputs, selectors, services, strategies
 from explainability.models import Job
 from explainability.runners.errors import JobInputError, TransientJobError, UnsafeArtifactError
+from explainability.runners.timing import Span
 
 log = logging.getLogger(__name__)
 
@@ -180,12 +182,41 @@ def resume_chunks(job: Job, *, dispatch: Dispatch) -> bool:
     return True
 
 
-def run_chunk(job_id: int, attempt: int, spec: dict[str, Any], *, requeue: Requeue | None) -> None:
+def _run_record_path(out_dir: Path, spec: dict[str, Any]) -> Path:
+    return out_dir / compute.CHUNK_DIR / f"{int(spec['index']):06d}.run.json"
+
+
+def chunk_runs(out_dir: Path, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Who computed each chunk and when (the records `run_chunk` left beside the chunk files),
+    in chunk order; a chunk whose worker died between its file and its record has none."""
+    runs = []
+    for spec in specs:
+        path = _run_record_path(out_dir, spec)
+        if outputs.exists(path):
+            runs.append(compute._read_json(path))
+    return runs
+
+
+def run_chunk(
+    job_id: int, attempt: int, spec: dict[str, Any], *, requeue: Requeue | None,
+    worker: str = "", span: Span | None = None,
+) -> None:
+    """Compute one chunk and record beside it which worker process ran it, from when to when
+    (`span`: from the moment the task began, when the task gives it), its CPU seconds and which
+    inputs it had to load rather than find in the process's cache; the merge puts these records
+    in the result (`chunk_runs`), so anyone can see whether a job's chunks ran side by side."""
+    span = span or Span()
     if not services.job_is_current(job_id=job_id, attempt=attempt):
         return  # cancelled, failed or superseded: skip the work
     job = selectors.job_for_worker(job_id)
+    out_dir = attempt_dir(job_id, attempt)
     with Heartbeat(job_id, attempt), guarded(job, attempt, requeue=requeue):
-        if strategies.for_job(job).run_chunk(job, attempt_dir(job_id, attempt), spec):
+        mark = inputs.built_count()
+        if strategies.for_job(job).run_chunk(job, out_dir, spec):
+            compute.write_json_once(_run_record_path(out_dir, spec), {
+                "index": int(spec["index"]), "worker": worker, "pid": os.getpid(),
+                **span.record(), "loaded": inputs.built_since(mark),
+            })
             services.job_chunk_done(job_id=job_id, attempt=attempt)
 
 
@@ -200,7 +231,8 @@ def run_merge(
         services.job_set_progress(
             job_id=job_id, attempt=attempt, progress=services.PROGRESS_MERGING
         )
-        _store(job, attempt, out_dir, strategies.for_job(job).run_merge(job, out_dir, specs))
+        result = strategies.for_job(job).run_merge(job, out_dir, specs)
+        _store(job, attempt, out_dir, {**result, "chunk_runs": chunk_runs(out_dir, specs)})
 
 
 def run_inline(job_id: int, *, worker: str = "inline") -> Job:

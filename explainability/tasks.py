@@ -73,9 +73,13 @@ def run_job(self, job_id: int) -> str:
 
 @shared_task(bind=True, name="explainability.tasks.run_chunk", **RELIABLE)
 def run_chunk(self, job_id: int, attempt: int, spec: dict[str, Any]) -> None:
+    from explainability.runners.timing import Span
+
+    span = Span()  # the chunk's record counts a fresh worker's first imports too
     from explainability import runtime  # pandas, SHAP: loaded by workers, not by the web
 
-    runtime.run_chunk(job_id, attempt, spec, requeue=_requeue)
+    runtime.run_chunk(job_id, attempt, spec, requeue=_requeue,
+                      worker=self.request.hostname or "worker", span=span)
 
 
 @shared_task(bind=True, name="explainability.tasks.merge_chunks", **RELIABLE)

@@ -10,6 +10,7 @@ wall time includes waiting for a core, CPU time does not.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import time
 from collections.abc import Iterator
 
@@ -39,6 +40,27 @@ class Stopwatch:
             **_split(self.sections, time.perf_counter() - self.started, rest_name),
             "cpu": _split(self.cpu, time.process_time() - self.started_cpu, rest_name),
         }
+
+
+class Span:
+    """One piece of work from when it began: UTC timestamps, so spans recorded by different
+    processes and machines can be laid side by side, plus its wall and CPU seconds."""
+
+    def __init__(self) -> None:
+        self.started_at = _now()
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def record(self) -> dict[str, str | float]:
+        """``{"started_at", "finished_at": ISO 8601 UTC, "seconds", "cpu_seconds"}`` so far."""
+        return {
+            "started_at": self.started_at, "finished_at": _now(),
+            "seconds": round(time.perf_counter() - self._wall, 3),
+            "cpu_seconds": round(time.process_time() - self._cpu, 3),
+        }
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
 def _split(sections: dict[str, float], total: float, rest_name: str) -> dict[str, float]:

@@ -103,6 +103,48 @@ def test_chunked_shap_job_splits_into_a_chord_and_merges_to_the_same_values(
     np.testing.assert_allclose(stored["values"], expected, rtol=1e-6, atol=1e-8)
 
 
+def test_the_chunks_of_one_job_run_side_by_side_on_two_free_workers_each_loading_once(
+    personas, client_for, start_worker, job_done
+):
+    """Two idle workers share one job's chord: both compute chunks, at the same time, and each
+    worker process loads the model and the data at most once for all its chunks; the result
+    records who ran which chunk, when, and what it had to load."""
+    from collections import Counter
+    from datetime import datetime
+
+    eng = personas["engineer"]
+    df = jobdata.credit(n=300)
+    dv = jobdata.upload_dataset(eng, df)
+    # A Pipeline is explained by the permutation explainer: chunks long enough to overlap.
+    mv = jobdata.register(eng, jobdata.fit("pipeline", df), training=dv)
+    a, b = start_worker(), start_worker()
+    client = client_for("engineer")
+
+    job_id = _start(client, mv, {"kind": "shap", "dataset": dv.ref, "params": {
+        "sample_size": 24, "background_size": 50, "chunk_rows": 4}})
+    job = job_done(job_id, timeout=300, workers=[a, b])
+
+    assert job.status == "succeeded", job.error_detail
+    runs = job.result["chunk_runs"]
+    assert [r["index"] for r in runs] == list(range(6)) and job.result["chunks"] == 6
+    assert {r["worker"].split("@")[0] for r in runs} == {
+        w.name.split("@")[0] for w in (a, b)}, runs
+    spans = [(datetime.fromisoformat(r["started_at"]), datetime.fromisoformat(r["finished_at"]),
+              r["worker"]) for r in runs]
+    assert all(start < end for start, end, _ in spans)
+    assert any(s1 < e2 and s2 < e1 and w1 != w2
+               for s1, e1, w1 in spans for s2, e2, w2 in spans), runs
+    for process in {(r["worker"], r["pid"]) for r in runs}:
+        loaded = Counter(kind for r in runs if (r["worker"], r["pid"]) == process
+                         for kind in r["loaded"])
+        assert all(count == 1 for count in loaded.values()), (process, runs)
+    # The worker that planned the job had loaded both already: only the other one's first
+    # chunk loaded them.
+    assert [r["loaded"] for r in runs if r["loaded"]] == [["model", "frame"]], runs
+    assert all(r["cpu_seconds"] >= 0 and r["seconds"] > 0 for r in runs)
+    assert len(_npz(client, job_id)["values"]) == 24
+
+
 @pytest.mark.parametrize("chunk_rows", [None, 150])
 def test_fairness_job_equals_fairlearn_called_directly(
     chunk_rows, personas, client_for, start_worker, job_done
