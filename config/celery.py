@@ -36,11 +36,15 @@ def _check_artifact_storage(**kwargs) -> None:
 
 @worker_init.connect
 def _preload_job_code(**kwargs) -> None:
-    """Each pool process is forked with the libraries and numba kernels a job uses already loaded
-    (explainability.preload), instead of spending its first job loading them."""
-    from explainability.preload import preload_worker
+    """WORKER_PRELOAD_JOBS: the job libraries and numba kernels loaded here, in the parent, so
+    every pool process (and every replacement of one) is forked with them (explainability.preload)
+    instead of spending its first job loading them, and shares their pages."""
+    from django.conf import settings
 
-    preload_worker()
+    if settings.WORKER_PRELOAD_JOBS:
+        from explainability.preload import preload_worker
+
+        preload_worker()
 
 
 @worker_init.connect

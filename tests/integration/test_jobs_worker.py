@@ -145,6 +145,35 @@ def test_the_chunks_of_one_job_run_side_by_side_on_two_free_workers_each_loading
     assert len(_npz(client, job_id)["values"]) == 24
 
 
+def test_a_worker_preloading_the_job_code_forks_its_pool_after_it_and_runs_chunked_jobs(
+    personas, client_for, start_worker, job_done
+):
+    """WORKER_PRELOAD_JOBS=1: shap, scikit-learn, skops and matplotlib are imported before the
+    pool forks; the forked process runs a chunked SHAP job to the same values as shap."""
+    import shap
+
+    eng = personas["engineer"]
+    df = jobdata.credit(n=200)
+    dv = jobdata.upload_dataset(eng, df)
+    fitted = jobdata.fit("gbm", df)
+    mv = jobdata.register(eng, fitted, training=dv)
+    worker = start_worker(extra_env={"WORKER_PRELOAD_JOBS": "1"})
+    assert "preloaded the job code: shap, skops.io" in worker.log()
+    client = client_for("engineer")
+
+    job = job_done(_start(client, mv, {"kind": "shap", "dataset": dv.ref, "params": {
+        "sample_size": 40, "background_size": 20, "chunk_rows": 20,
+        "feature_perturbation": "interventional"}}), workers=[worker])
+
+    assert job.status == "succeeded", job.error_detail
+    assert job.result["chunks"] == 2 and len(job.result["chunk_runs"]) == 2
+    stored = _npz(client, job.pk)
+    direct = shap.TreeExplainer(fitted, data=stored["background"],
+                                feature_perturbation="interventional")
+    expected = direct(jobdata.rows_as_array(df)[stored["row_indices"]]).values
+    np.testing.assert_allclose(stored["values"], expected, rtol=1e-6, atol=1e-8)
+
+
 @pytest.mark.parametrize("chunk_rows", [None, 150])
 def test_fairness_job_equals_fairlearn_called_directly(
     chunk_rows, personas, client_for, start_worker, job_done
