@@ -269,8 +269,16 @@ def chunk_timeline(job) -> str:
             side_by_side += moment - last
         running, last = running + step, moment
     finished = (job.finished_at.timestamp() - t0) if job.finished_at else float("nan")
+    per_worker: dict[str, float] = {}
+    for run in runs:
+        per_worker[run["worker"]] = per_worker.get(run["worker"], 0.0) + run["cpu_seconds"]
+    busiest = max(per_worker.values(), default=0.0)
+    first = min((a for a, _ in spans), default=0.0)
+    after = finished - max((b for _, b in spans), default=0.0)
     out.append(f"     {len(chunk_workers(job))} worker(s); two or more chunks side by side for "
-               f"{side_by_side:.2f} s; job done at {finished:.2f} s")
+               f"{side_by_side:.2f} s; job done at {finished:.2f} s; the busiest worker's chunks "
+               f"used {busiest:.2f} s CPU (+ {first:.2f} s before the first chunk and "
+               f"{after:.2f} s after the last: {busiest + first + after:.2f} s on free cores)")
     return "\n".join(out)
 
 

@@ -99,3 +99,28 @@ def job_file_open(job: Job, name: str) -> IO[bytes] | None:
     if job.file_path(name) is None:
         return None
     return outputs.open_result_file(job.files_dir, name)
+
+
+def job_chunk_runs(job: Job) -> dict | None:
+    """How a chunked job's chunks ran, from its result's `chunk_runs`: per chunk the worker,
+    start (UTC), wall and CPU seconds and what it loaded; the workers that took part with their
+    chunks; and for how many seconds two or more chunks ran at the same time. None for a job
+    that was not chunked (or finished before chunks were recorded)."""
+    import datetime as dt
+
+    runs = list((job.result or {}).get("chunk_runs") or [])
+    if not runs:
+        return None
+    edges, rows, workers = [], [], {}
+    for run in runs:
+        start = dt.datetime.fromisoformat(run["started_at"])
+        end = dt.datetime.fromisoformat(run["finished_at"])
+        edges += [(start, 1), (end, -1)]
+        workers.setdefault(run["worker"], []).append(run["index"])
+        rows.append({**run, "started": start})
+    side_by_side, running, last = 0.0, 0, None
+    for moment, step in sorted(edges):
+        if running >= 2:
+            side_by_side += (moment - last).total_seconds()
+        running, last = running + step, moment
+    return {"runs": rows, "workers": workers, "side_by_side_seconds": round(side_by_side, 2)}

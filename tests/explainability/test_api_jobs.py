@@ -225,3 +225,56 @@ def test_all_jobs_list_shows_only_visible_models(setup, client_for):
     assert client_for("engineer").get("/api/v1/jobs/").json()["count"] == 1
     assert client_for("auditor").get("/api/v1/jobs/").json()["count"] == 1
     assert client_for("other_engineer").get("/api/v1/jobs/").json()["count"] == 0
+
+
+def _page(setup, job_id: int) -> str:
+    from django.test import Client
+    from django.urls import reverse
+
+    browser = Client()
+    browser.force_login(setup["eng"])
+    page = browser.get(reverse("explainability:job-detail", args=[job_id]))
+    assert page.status_code == 200
+    return page.content.decode()
+
+
+def test_a_chunked_job_records_who_ran_each_chunk_in_its_result_and_on_its_page(
+    setup, client_for, no_heartbeat
+):
+    """The chunks of one job, run by two (named) workers: the result lists one record per chunk
+    with its worker and times, a chunk sent twice is recorded once, and the job page says how
+    the chunks were shared out."""
+    client = client_for("engineer")
+    job_id = client.post(setup["url"], _payload(setup, params={
+        "sample_size": 40, "chunk_rows": 10}), format="json").json()["id"]
+    claimed = services.job_claim(job_id=job_id, worker="planner@host")
+
+    def dispatch(job, attempt, specs):
+        for spec in specs:
+            runtime.run_chunk(job.pk, attempt, spec, requeue=None,
+                              worker=f"w{spec['index'] % 2}@host")
+        runtime.run_chunk(job.pk, attempt, specs[0], requeue=None, worker="late@host")  # again
+        runtime.run_merge(job.pk, attempt, specs, requeue=None)
+
+    runtime.run_attempt(claimed, dispatch=dispatch)
+    body = client.get(f"/api/v1/jobs/{job_id}/").json()
+
+    assert body["status"] == "succeeded" and body["result"]["chunks"] == 4
+    runs = body["result"]["chunk_runs"]
+    assert [(r["index"], r["worker"]) for r in runs] == [
+        (0, "w0@host"), (1, "w1@host"), (2, "w0@host"), (3, "w1@host")]
+    for run in runs:
+        assert run["started_at"] <= run["finished_at"] and run["started_at"].endswith("+00:00")
+        assert run["seconds"] >= 0 and run["cpu_seconds"] >= 0 and isinstance(run["loaded"], list)
+    page = _page(setup, job_id)
+    assert "4 on 2 workers (w0@host: 0, 2; w1@host: 1, 3)" in page
+    assert "two or more side by side for 0.0 s" in page  # one process ran them one by one
+    assert "late@host" not in page
+
+
+def test_an_unchunked_job_has_no_chunk_records(setup, client_for, no_heartbeat):
+    client = client_for("engineer")
+    job_id = client.post(setup["url"], _payload(setup), format="json").json()["id"]
+    runtime.run_inline(job_id)
+    assert "chunk_runs" not in client.get(f"/api/v1/jobs/{job_id}/").json()["result"]
+    assert 'data-testid="chunk-runs"' not in _page(setup, job_id)
