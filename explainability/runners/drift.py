@@ -28,6 +28,8 @@ reference, so a drift job sorts only the current data. Features run on one threa
 (NumPy's sort and the numba walk release the GIL).
 """
 
+from __future__ import annotations
+
 import math
 import os
 import threading
@@ -66,6 +68,17 @@ class _Side:
         self.summary = _numeric_summary(self.present, self.rows)
         self._edges: dict[int, np.ndarray] = {}
 
+    @classmethod
+    def restored(
+        cls, present: np.ndarray, rows: int, summary: dict[str, Any],
+        edges: Mapping[int, np.ndarray],
+    ) -> _Side:
+        """A side read back from a stored profile (``drift_profile``): nothing sorted again."""
+        side = cls.__new__(cls)
+        side.present, side.rows, side.summary = present, rows, summary
+        side._edges = dict(edges)
+        return side
+
     def edges(self, bins: int) -> np.ndarray:
         """Inner quantile edges for ``bins`` bins (repeated quantiles merged)."""
         if bins not in self._edges:
@@ -78,24 +91,64 @@ class _Side:
 
 
 class ReferenceProfile:
-    """The reference dataset made ready for comparisons: the frame (for categorical features)
-    and, per numeric feature, its sorted present values with their edges and summary, built on
-    first use and kept. Build it once per reference (``profile_reference``) and pass it to
-    ``run_drift`` in place of the frame."""
+    """The reference dataset made ready for comparisons: per numeric feature, its sorted present
+    values with their edges and summary (built on first use and kept), and the frame itself for
+    categorical features. Build it once per reference (``profile_reference``) and pass it to
+    ``run_drift`` in place of the frame.
+
+    A profile read back from storage (``drift_profile.load_profile``) has every numeric column
+    sorted already and no frame: ``read`` gives the frame only if a comparison needs the
+    reference's rows (a categorical feature), so an all-numeric comparison never reads the
+    reference file."""
 
     def __init__(self, frame: pd.DataFrame) -> None:
         if not isinstance(frame, pd.DataFrame) or len(frame) == 0:
             raise JobInputError("The reference dataset has no rows")
-        self.frame = frame
+        self._frame: pd.DataFrame | None = frame
+        self._read: Callable[[], pd.DataFrame] | None = None
+        self.columns: list = list(frame.columns)
+        self.rows = len(frame)
+        self._numeric: set[str] | None = None
         self._sides: dict[str, _Side] = {}
         self._lock = threading.Lock()
 
+    @classmethod
+    def restored(
+        cls, *, columns: Sequence[str], rows: int, sides: Mapping[str, _Side],
+        read: Callable[[], pd.DataFrame],
+    ) -> ReferenceProfile:
+        """A profile of ``rows`` rows whose numeric ``columns`` are ``sides`` (the others are
+        not numeric); ``read()`` returns the reference frame when a comparison needs it."""
+        if rows <= 0:
+            raise JobInputError("The reference dataset has no rows")
+        profile = cls.__new__(cls)
+        profile._frame, profile._read = None, read
+        profile.columns, profile.rows = list(columns), int(rows)
+        profile._numeric = set(sides)
+        profile._sides = dict(sides)
+        profile._lock = threading.Lock()
+        return profile
+
     @property
-    def columns(self) -> pd.Index:
-        return self.frame.columns
+    def frame(self) -> pd.DataFrame:
+        """The reference frame (read on first use for a restored profile)."""
+        if self._frame is None:
+            with self._lock:
+                if self._frame is None:
+                    self._frame = self._read()
+        return self._frame
 
     def __len__(self) -> int:
-        return len(self.frame)
+        return self.rows
+
+    def is_numeric(self, name: str) -> bool:
+        """Whether the reference column ``name`` has a numeric (not bool) dtype."""
+        if self._numeric is not None:
+            return name in self._numeric
+        return _numeric(self.frame[name])
+
+    def numeric_columns(self) -> list[str]:
+        return [name for name in self.columns if self.is_numeric(name)]
 
     def side(self, name: str) -> _Side:
         """The sorted side of numeric column ``name`` (sorted on first use)."""
@@ -105,6 +158,10 @@ class ReferenceProfile:
             with self._lock:
                 found = self._sides.setdefault(name, found)
         return found
+
+    def sort_all(self) -> None:
+        """Sort every numeric column now (one thread per core), e.g. before storing."""
+        _parallel(self.side, self.numeric_columns())
 
 
 def profile_reference(
@@ -136,7 +193,8 @@ def run_drift(
     current_importance: Any = None,
 ) -> dict[str, Any]:
     """Compare ``current`` with ``reference`` (see module docstring); ``reference`` may be a
-    ``ReferenceProfile`` of it, which gives the same result without re-sorting its columns.
+    ``ReferenceProfile`` of it (built here, or read back from storage), which gives the same
+    result without re-sorting its columns.
 
     Result: ``{"verdict", "features": [{"feature", "type", "psi", "ks_statistic", "ks_pvalue"
     | "chi2_statistic", "chi2_pvalue", "verdict", "reasons", "reference", "current", "bins"}],
@@ -146,19 +204,20 @@ def run_drift(
     limits = _thresholds(thresholds)
     if psi_bins is None or int(psi_bins) < 2:
         raise JobInputError("psi_bins must be at least 2")
-    profile = reference if isinstance(reference, ReferenceProfile) else None
-    reference_frame = profile.frame if profile is not None else reference
-    for name, frame in (("reference", reference_frame), ("current", current)):
-        if not isinstance(frame, pd.DataFrame) or len(frame) == 0:
-            raise JobInputError(f"The {name} dataset has no rows")
-    names = [str(f) for f in (features if features is not None else reference_frame.columns)]
+    profile = (
+        reference if isinstance(reference, ReferenceProfile) else ReferenceProfile(reference)
+    )
+    if not isinstance(current, pd.DataFrame) or len(current) == 0:
+        raise JobInputError("The current dataset has no rows")
+    names = [str(f) for f in (features if features is not None else profile.columns)]
     if not names:
         raise JobInputError("No features to compare")
+    known = set(profile.columns)
     problems = [
         f"{'Column' if len(missing) == 1 else 'Columns'} {', '.join(repr(m) for m in missing)} "
         f"{'is' if len(missing) == 1 else 'are'} missing from the {side} dataset"
-        for side, frame in (("reference", reference_frame), ("current", current))
-        if (missing := [name for name in names if name not in frame.columns])
+        for side, present in (("reference", known), ("current", current.columns))
+        if (missing := [name for name in names if name not in present])
     ]
     if problems:
         raise JobInputError("; ".join(problems))
@@ -166,13 +225,11 @@ def run_drift(
     if unknown:
         raise JobInputError(f"Categorical columns {', '.join(unknown)} are not among the features")
     listed = set(categorical or [])
-    if profile is None:
-        profile = ReferenceProfile(reference_frame)
 
     def compare(name: str) -> dict[str, Any]:
-        ref, cur = reference_frame[name], current[name]
-        if name in listed or not _numeric(ref) or not _numeric(cur):
-            return _categorical(name, ref, cur, limits)
+        cur = current[name]
+        if name in listed or not profile.is_numeric(name) or not _numeric(cur):
+            return _categorical(name, profile.frame[name], cur, limits)
         return _numeric_feature(
             name, profile.side(name), _Side(cur.to_numpy(dtype=np.float64)), int(psi_bins),
             limits,
@@ -196,7 +253,7 @@ def run_drift(
                 "drifted": [item["feature"] for item in results if item["verdict"] == "drift"],
                 "warned": [item["feature"] for item in results if item["verdict"] == "warn"],
             },
-            "rows": {"reference": len(reference_frame), "current": len(current)},
+            "rows": {"reference": len(profile), "current": len(current)},
             "thresholds": limits,
             "importance": importance,
         }
