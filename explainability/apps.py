@@ -16,4 +16,6 @@ class ExplainabilityConfig(AppConfig):
             "explainability.job.failed",
             "explainability.job.cancelled",
             "explainability.job.retried",
+            "explainability.drift_profile.stored",
+            "explainability.drift_profile.replaced",
         )

@@ -286,14 +286,33 @@ def _shap_importance_on(job: Job, dataset_id: int) -> list[dict] | None:
 
 
 def drift_start(job: Job, out_dir: Path) -> dict[str, Any]:
+    from explainability import reference_profiles
     from explainability.runners import drift
 
     p = job.params
+    stopwatch = Stopwatch()
     features = p.get("features") or inputs.signature_features(job.model_version) or None
-    reference = inputs.read_dataset(
-        job.reference_dataset, job.reference_sha256, columns=features
+
+    def read_reference():
+        return inputs.read_dataset(job.reference_dataset, job.reference_sha256, columns=features)
+
+    # The reference's profile (its numeric columns sorted) is stored once for all workers and
+    # kept per worker process: the checks of one model against its reference (scheduled monthly,
+    # or per new batch) sort only the current data, on any worker.
+    origin = {"reference_profile": "kept"}
+
+    def profile_of_reference():
+        profile, origin["reference_profile"] = reference_profiles.reference_profile(
+            dataset_version=job.reference_dataset, data_sha256=job.reference_sha256,
+            features=features, read=read_reference, job=job, stopwatch=stopwatch,
+        )
+        return profile
+
+    profile = inputs.remember(
+        ("drift-reference", job.reference_sha256, tuple(features or ())), profile_of_reference
     )
-    current = inputs.read_dataset(job.dataset, job.data_sha256, columns=features)
+    with stopwatch.section("read_current"):
+        current = inputs.read_dataset(job.dataset, job.data_sha256, columns=features)
     thresholds, source = policy.drift_thresholds(job.model_version.model, p.get("thresholds"))
     ref_importance = cur_importance = None
     notes = []
@@ -308,16 +327,13 @@ def drift_start(job: Job, out_dir: Path) -> dict[str, Any]:
                 f"datasets; none on {', '.join(missing)}"
             )
             ref_importance = cur_importance = None
-    # The reference's sorted columns are kept per worker process: the checks of one model
-    # against its reference (scheduled monthly, or per new batch) sort only the current data.
-    categorical = p.get("categorical")
-    profile = inputs.remember(
-        ("drift-reference", job.reference_sha256, tuple(features or ()), tuple(categorical or ())),
-        lambda: drift.profile_reference(reference, features=features, categorical=categorical),
+    with stopwatch.section("compare"):
+        result = drift.run_drift(
+            profile, current, features=features, categorical=p.get("categorical"),
+            psi_bins=int(p.get("bins") or 10), thresholds=thresholds,
+            reference_importance=ref_importance, current_importance=cur_importance,
+        )
+    return _finish(
+        job, result, notes=notes, threshold_source=source, chunks=1,
+        reference_profile=origin["reference_profile"], timings=stopwatch.split("rest"),
     )
-    result = drift.run_drift(
-        profile, current, features=features, categorical=categorical,
-        psi_bins=int(p.get("bins") or 10), thresholds=thresholds,
-        reference_importance=ref_importance, current_importance=cur_importance,
-    )
-    return _finish(job, result, notes=notes, threshold_source=source, chunks=1)

@@ -140,3 +140,51 @@ class Job(models.Model):
         if not self.files_dir or name not in set(files.values()):
             return None
         return Path(settings.JOB_OUTPUT_ROOT) / self.files_dir / name
+
+
+class DriftReferenceProfile(models.Model):
+    """The drift runner's profile of one dataset file as a reference: its numeric columns sorted,
+    with their quantile edges and summaries (``runners.drift_profile``), stored once in the
+    artifact storage so no drift job on any worker sorts that reference again.
+
+    Rules: keyed by the sha256 of the file it was computed from (verified when it was read) and
+    the columns it covers (``whole_file``: every column, so it also serves a job that names no
+    features). ``sha256`` is the profile file's own, checked on every read; a file that is
+    missing, altered or unreadable is rebuilt from the reference and replaced (an audited
+    change), and never decides a result: a drift result is the same with or without it.
+    """
+
+    data_sha256 = models.CharField(
+        max_length=64, help_text="sha256 of the dataset file the profile was computed from."
+    )
+    columns_key = models.CharField(
+        max_length=64, help_text="sha256 of the covered columns (and whole_file)."
+    )
+    columns = models.JSONField(help_text="The columns covered, in the file's order.")
+    numeric = models.JSONField(help_text="Those of them with numeric values (sorted, stored).")
+    whole_file = models.BooleanField(default=False)
+    dataset_version = models.ForeignKey(
+        "registry.DatasetVersion", on_delete=models.PROTECT, related_name="+",
+        help_text="The dataset version it was first built for.",
+    )
+    storage_key = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64, help_text="sha256 of the stored profile file.")
+    size_bytes = models.BigIntegerField()
+    build_seconds = models.FloatField(help_text="Wall time of sorting and writing it.")
+    built_by_job = models.ForeignKey(
+        Job, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        help_text="The drift job that built it (empty when prepared ahead of time).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["data_sha256", "columns_key"], name="driftprofile_once_per_file_columns"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"drift profile {self.data_sha256[:12]} ({len(self.columns)} columns)"

@@ -29,6 +29,8 @@ ACTION_LABELS: dict[str, str] = {
     "approvals.webhook.created": "Webhook created",
     "approvals.webhook.updated": "Webhook updated",
     # explainability
+    "explainability.drift_profile.replaced": "Drift reference profile replaced",
+    "explainability.drift_profile.stored": "Drift reference profile stored",
     "explainability.job.cancelled": "Analysis job cancelled",
     "explainability.job.failed": "Analysis job failed",
     "explainability.job.queued": "Analysis job queued",
