@@ -19,3 +19,15 @@ class ExplainabilityConfig(AppConfig):
             "explainability.drift_profile.stored",
             "explainability.drift_profile.replaced",
         )
+        # A version entering production makes its training data the scheduled drift checks'
+        # reference: its profile is prepared in a worker, so the first check does not sort it.
+        from common import events
+        from registry.events import VERSION_IN_PRODUCTION
+
+        events.on(VERSION_IN_PRODUCTION, _prepare_reference_in_a_worker)
+
+
+def _prepare_reference_in_a_worker(version_id: str) -> None:
+    from explainability.tasks import prepare_drift_reference
+
+    prepare_drift_reference.delay(int(version_id))

@@ -213,3 +213,36 @@ def _record(
         except IntegrityError:
             continue
     raise DatabaseError("the drift profile row could not be written")
+
+
+def prepare_for_version(version_id: int) -> str:
+    """Store the profile the version's scheduled drift checks will compare against: its
+    training data (the schedule's reference), with the columns a drift job of it compares (the
+    signature's features, else every column). A sentence saying what happened."""
+    from explainability import inputs
+    from explainability.runners.errors import JobInputError, TransientJobError
+    from explainability.services import training_dataset
+    from registry.models import ModelVersion
+
+    version = ModelVersion.objects.select_related("model").filter(pk=version_id).first()
+    reference = training_dataset(version) if version is not None else None
+    if reference is None or reference.file_id is None:
+        return "no reference dataset file"
+    features = inputs.signature_features(version) or None
+    row = covering(reference.sha256, features)
+    if row is not None and load(row, read=_unused) is not None:
+        return f"stored already ({row.storage_key})"
+    started = time.perf_counter()
+    try:
+        frame = inputs.read_dataset(reference, reference.sha256, columns=features)
+        profile = drift.profile_reference(frame)
+    except (JobInputError, TransientJobError) as exc:  # the first drift job will say so, with the job's own error
+        log.warning("the drift reference of %s was not prepared: %s", version.ref, exc)
+        return f"not prepared: {exc}"
+    stored = store(profile, dataset_version=reference, data_sha256=reference.sha256,
+                   whole_file=features is None, started=started)
+    return f"stored {stored.storage_key}" if stored is not None else "not stored"
+
+
+def _unused() -> pd.DataFrame:
+    raise AssertionError("checking a stored profile reads no rows")

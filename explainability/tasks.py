@@ -106,6 +106,23 @@ def scheduled_drift_checks() -> list[int]:
     return scheduling.queue_drift_checks()
 
 
+@shared_task(name="explainability.tasks.prepare_drift_reference", **RELIABLE)
+def prepare_drift_reference(version_id: int) -> str:
+    """Store the profile of the version's scheduled drift reference (its training data) ahead
+    of the first drift check; nothing when it is stored already."""
+    from explainability import reference_profiles  # pandas: loaded by workers, not by the web
+
+    return reference_profiles.prepare_for_version(version_id)
+
+
+def prepare_drift_references_later(version_ids: list[int]) -> None:
+    """After the caller's transaction commits, prepare the drift reference of each version."""
+    from django.db import transaction
+
+    for version_id in version_ids:
+        transaction.on_commit(lambda v=version_id: prepare_drift_reference.delay(v))
+
+
 @worker_ready.connect
 def _release_orphans_at_start(sender=None, **kwargs) -> None:
     """A worker starting under a name that still holds running jobs was killed before finishing

@@ -11,11 +11,13 @@ from typing import Any, BinaryIO
 from django.db import connection, transaction
 from django.utils import timezone
 
+from common import events
 from common import rows as plain_rows
 from common.errors import Conflict, Forbidden, ValidationFailed
 from governance import audit
 from governance import permissions as perms
 from governance.choices import EuAiActClass
+from registry import events as registry_events
 from registry import refs, storage, uris
 from registry.choices import ArtifactFormat, DataFormat, EdgeKind, Stage, VersionKind
 from registry.models import (
@@ -481,6 +483,8 @@ def set_stage(
         model_name=version.model.name,
         payload={"before": {"stage": before}, "after": {"stage": stage}, "reason": reason, **(cause or {})},
     )
+    if stage == Stage.PRODUCTION:
+        events.publish(registry_events.VERSION_IN_PRODUCTION, key=str(version.pk))
     return version
 
 

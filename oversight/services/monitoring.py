@@ -21,6 +21,7 @@ from django.utils import timezone
 from common.errors import Forbidden, ValidationFailed
 from explainability.choices import JobStatus
 from explainability.models import Job
+from explainability.tasks import prepare_drift_references_later
 from governance import audit, notify
 from governance import permissions as perms
 from governance.events import evidence_changed
@@ -162,6 +163,11 @@ def monitoring_plan_save(
            f"{model.name} (review every {cadence_days} days).", _link(model))
     name = model.name
     transaction.on_commit(lambda: _evaluate_later(name))
+    # The plan relies on the scheduled drift checks: their reference (each production
+    # version's training data) is profiled ahead of the first check, if it is not yet.
+    prepare_drift_references_later(list(
+        model.versions.filter(stage=Stage.PRODUCTION).values_list("pk", flat=True)
+    ))
     return plan
 
 

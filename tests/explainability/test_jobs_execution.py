@@ -252,3 +252,156 @@ def test_the_schedule_queues_one_drift_job_per_production_version_and_new_data(e
     assert (job.kind, job.dataset, job.reference_dataset, job.created_by) == (
         "drift", newer, dv, None)
     assert scheduling.queue_drift_checks() == []  # the same comparison is not queued twice
+
+
+def _fresh_worker(monkeypatch):
+    """A new worker process: nothing kept in memory (its sha256 memo neither)."""
+    from collections import OrderedDict
+
+    from explainability import inputs
+
+    monkeypatch.setattr(inputs, "_cache", OrderedDict())
+    monkeypatch.setattr(artifact_store, "_verified", {})
+
+
+def _profile_file(row):
+    return artifact_store.artifact_root() / row.storage_key
+
+
+def _reads_of(monkeypatch, dataset_version) -> list[int]:
+    """Every read of `dataset_version`'s rows by the jobs (its pk, once per read)."""
+    from explainability import inputs
+
+    reads, real = [], inputs.read_dataset
+
+    def counted(dv, *args, **kwargs):
+        if dv.pk == dataset_version.pk:
+            reads.append(dv.pk)
+        return real(dv, *args, **kwargs)
+
+    monkeypatch.setattr(inputs, "read_dataset", counted)
+    return reads
+
+
+def test_a_drift_job_in_a_fresh_worker_compares_against_the_stored_reference_profile(
+    eng, data, monkeypatch
+):
+    from explainability.models import DriftReferenceProfile
+    from explainability.runners import drift
+    from governance.models import AuditEvent
+
+    df, dv = data
+    mv = jobdata.register(eng, jobdata.fit("gbm", df), training=dv)
+    newer = jobdata.upload_dataset(eng, jobdata.credit(n=300, seed=9, shift=1.5))
+    _fresh_worker(monkeypatch)
+    first = _run(eng, mv, newer, kind="drift")
+
+    row = DriftReferenceProfile.objects.get()
+    assert first.result["reference_profile"] == "built"
+    assert (row.data_sha256, row.columns, row.numeric, row.whole_file, row.built_by_job) == (
+        dv.sha256, jobdata.FEATURES, jobdata.FEATURES, False, first)
+    assert artifact_store.sha256_of(_profile_file(row)) == row.sha256
+    event = AuditEvent.objects.get(action="explainability.drift_profile.stored")
+    assert event.object_id == str(row.pk) and event.payload["after"]["sha256"] == row.sha256
+
+    _fresh_worker(monkeypatch)
+    sorted_again = []
+    real = drift.profile_reference
+    monkeypatch.setattr(drift, "profile_reference",
+                        lambda *a, **k: sorted_again.append(1) or real(*a, **k))
+    reference_reads = _reads_of(monkeypatch, dv)
+    second = _run(eng, mv, newer, kind="drift")
+
+    assert second.result["reference_profile"] == "stored"
+    assert sorted_again == [] and reference_reads == []  # the reference file was not even read
+    assert second.result["features"] == first.result["features"]
+    assert second.result["rows"] == first.result["rows"] == {"reference": 200, "current": 300}
+    assert second.result["timings"]["cpu"]["total_s"] >= 0
+    assert DriftReferenceProfile.objects.count() == 1
+
+
+def test_a_stored_profile_with_a_categorical_feature_reads_the_reference_rows_it_needs(
+    eng, data, monkeypatch
+):
+    df, dv = data
+    mv = jobdata.register(eng, jobdata.fit("gbm", df), training=dv)
+    newer = jobdata.upload_dataset(eng, jobdata.credit(n=300, seed=9, shift=1.5))
+    params = {"features": [*jobdata.FEATURES, "sex"], "bins": 7}
+    _fresh_worker(monkeypatch)
+    built = _run(eng, mv, newer, kind="drift", **params)
+    _fresh_worker(monkeypatch)
+    reference_reads = _reads_of(monkeypatch, dv)
+    stored = _run(eng, mv, newer, kind="drift", **params)
+
+    assert (built.result["reference_profile"], stored.result["reference_profile"]) == (
+        "built", "stored")
+    assert reference_reads == [dv.pk]  # once, for the categorical feature's rows
+    assert stored.result["features"] == built.result["features"]
+    assert {f["feature"]: f["type"] for f in stored.result["features"]}["sex"] == "categorical"
+
+
+def test_a_corrupted_or_missing_reference_profile_is_rebuilt_and_the_result_is_unchanged(
+    eng, data, monkeypatch
+):
+    from explainability.models import DriftReferenceProfile
+    from governance.models import AuditEvent
+
+    df, dv = data
+    mv = jobdata.register(eng, jobdata.fit("gbm", df), training=dv)
+    newer = jobdata.upload_dataset(eng, jobdata.credit(n=300, seed=9, shift=1.5))
+    _fresh_worker(monkeypatch)
+    first = _run(eng, mv, newer, kind="drift")
+    row = DriftReferenceProfile.objects.get()
+    path = _profile_file(row)
+    damaged = bytearray(path.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF  # one flipped byte inside a sorted column
+    path.write_bytes(bytes(damaged))
+
+    _fresh_worker(monkeypatch)
+    after_damage = _run(eng, mv, newer, kind="drift")
+    path.unlink()
+    _fresh_worker(monkeypatch)
+    after_loss = _run(eng, mv, newer, kind="drift")
+
+    assert [j.status for j in (after_damage, after_loss)] == ["succeeded"] * 2
+    assert after_damage.result["reference_profile"] == after_loss.result["reference_profile"] == (
+        "built")
+    assert after_damage.result["features"] == after_loss.result["features"] == (
+        first.result["features"])
+    row.refresh_from_db()
+    assert artifact_store.sha256_of(path) == row.sha256  # written again, intact
+    assert row.built_by_job == after_loss
+    replaced = AuditEvent.objects.filter(action="explainability.drift_profile.replaced")
+    assert [e.payload["job"] for e in replaced.order_by("seq")] == [after_damage.pk, after_loss.pk]
+    _fresh_worker(monkeypatch)
+    assert _run(eng, mv, newer, kind="drift").result["reference_profile"] == "stored"
+
+
+def test_a_version_entering_production_has_its_drift_reference_profiled_ahead(
+    eng, data, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.db import transaction
+
+    from explainability import tasks
+    from explainability.models import DriftReferenceProfile
+    from registry.choices import Stage
+
+    df, dv = data
+    mv = jobdata.register(eng, jobdata.fit("logreg", df), training=dv)
+    sent = []
+    monkeypatch.setattr(tasks.prepare_drift_reference, "delay",
+                        lambda version_id: sent.append(version_id)
+                        or tasks.prepare_drift_reference.apply(args=(version_id,)))
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        registry_services.set_stage(version=mv, stage=Stage.PRODUCTION, actor=eng, reason="test")
+
+    assert sent == [mv.pk]
+    row = DriftReferenceProfile.objects.get()
+    assert (row.data_sha256, row.columns, row.built_by_job) == (dv.sha256, jobdata.FEATURES, None)
+    assert tasks.prepare_drift_reference.apply(args=(mv.pk,)).get().startswith("stored already")
+    newer = jobdata.upload_dataset(eng, jobdata.credit(n=100, seed=4))
+    _fresh_worker(monkeypatch)
+    job = runtime.run_inline(scheduling.queue_drift_checks()[0])
+    assert (job.dataset, job.reference_dataset) == (newer, dv)
+    assert job.result["reference_profile"] == "stored"
+    assert DriftReferenceProfile.objects.count() == 1

@@ -202,8 +202,9 @@ def _previous_numeric(ref: pd.Series, cur: pd.Series, bins: int) -> dict:
     }
 
 
-def test_numeric_results_equal_the_previous_implementation_with_or_without_a_profile():
+def test_numeric_results_equal_the_previous_implementation_with_or_without_a_profile(tmp_path):
     from explainability.runners.drift import profile_reference
+    from explainability.runners.drift_profile import load_profile, save_profile
 
     rng = np.random.default_rng(21)
 
@@ -220,6 +221,10 @@ def test_numeric_results_equal_the_previous_implementation_with_or_without_a_pro
     direct = run_drift(reference, current, psi_bins=12)
     profiled = run_drift(profile_reference(reference), current, psi_bins=12)
     assert profiled == direct
+    save_profile(profile_reference(reference), tmp_path / "profile.npz")
+    stored = load_profile(tmp_path / "profile.npz", read=lambda: pytest.fail("rows read"))
+    assert run_drift(stored, current, psi_bins=12) == direct  # other bins than the stored edges'
+    assert run_drift(stored, current) == run_drift(reference, current)
     for item in direct["features"]:
         before = _previous_numeric(reference[item["feature"]], current[item["feature"]], 12)
         assert item["psi"] == before["psi"]
@@ -229,3 +234,41 @@ def test_numeric_results_equal_the_previous_implementation_with_or_without_a_pro
         for key in ("mean", "std", "min", "max"):
             assert item["current"][key] == before[key]
         assert item["mean_shift_sd"] == before["mean_shift_sd"]
+
+
+def test_a_stored_profile_is_the_same_bytes_whoever_writes_it_and_reads_rows_only_if_needed(
+    frames, tmp_path
+):
+    from explainability.runners.drift import profile_reference
+    from explainability.runners.drift_profile import load_profile, save_profile
+
+    reference, current = frames
+    used = profile_reference(reference)
+    run_drift(used, current, psi_bins=5)  # edges of other bins computed and kept in memory
+    save_profile(used, tmp_path / "a.npz")
+    save_profile(profile_reference(reference), tmp_path / "b.npz")
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+
+    reads = []
+    stored = load_profile(tmp_path / "a.npz", read=lambda: reads.append(1) or reference)
+    assert len(stored) == len(reference) and stored.columns == list(reference.columns)
+    assert run_drift(stored, current, features=["income", "age"]) == run_drift(
+        reference, current, features=["income", "age"])
+    assert reads == []
+    assert run_drift(stored, current, categorical=["binary"]) == run_drift(
+        reference, current, categorical=["binary"])
+    assert reads == [1]  # city, segment and the listed binary need the reference's rows
+
+
+def test_a_file_that_is_not_a_drift_profile_is_refused_and_never_unpickled(tmp_path):
+    from explainability.runners.drift_profile import ProfileUnreadable, load_profile
+
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"not a zip at all")
+    other = tmp_path / "other.npz"
+    np.savez(other, meta=np.frombuffer(b'{"format": "something else"}', dtype=np.uint8))
+    pickled = tmp_path / "pickled.npz"
+    np.savez(pickled, meta=np.array([{"format": "x"}], dtype=object))
+    for path in (garbage, other, pickled):
+        with pytest.raises(ProfileUnreadable):
+            load_profile(path, read=lambda: pytest.fail("rows read"))
