@@ -252,6 +252,40 @@ def test_drift_job_flags_the_shifted_feature_and_not_the_others(
     assert job.result["verdict"] == "drift"
 
 
+def test_a_new_worker_process_compares_against_the_profile_another_worker_stored(
+    personas, client_for, start_worker, job_done, settings
+):
+    """The reference is sorted once, by the first worker; a worker started later reads its
+    stored profile back (same result); a damaged profile file is rebuilt by the next one."""
+    from explainability.models import DriftReferenceProfile
+
+    eng = personas["engineer"]
+    reference = jobdata.credit(n=800, seed=1)
+    current = jobdata.credit(n=800, seed=2)
+    current["income"] = current["income"] * 1.8
+    ref_v = jobdata.upload_dataset(eng, reference)
+    cur_v = jobdata.upload_dataset(eng, current)
+    mv = jobdata.register(eng, jobdata.fit("logreg", reference), training=ref_v)
+    client = client_for("engineer")
+    results = []
+    for _ in range(3):
+        worker = start_worker()
+        job = job_done(_start(client, mv, {"kind": "drift", "dataset": cur_v.ref}),
+                       workers=[worker])
+        worker.stop()
+        assert job.status == "succeeded", job.error_detail
+        results.append(job.result)
+        if len(results) == 2:  # damage the stored file before the third worker reads it
+            path = settings.ARTIFACT_ROOT / DriftReferenceProfile.objects.get().storage_key
+            damaged = bytearray(path.read_bytes())
+            damaged[-100] ^= 0xFF
+            path.write_bytes(bytes(damaged))
+
+    assert [r["reference_profile"] for r in results] == ["built", "stored", "built"]
+    assert results[0]["features"] == results[1]["features"] == results[2]["features"]
+    assert AuditEvent.objects.filter(action="explainability.drift_profile.replaced").count() == 1
+
+
 def test_bad_input_fails_the_job_naming_the_column_and_the_worker_stays_healthy(
     personas, client_for, start_worker, job_done
 ):

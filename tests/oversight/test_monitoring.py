@@ -296,3 +296,16 @@ def test_a_drift_job_finishing_in_the_worker_opens_the_finding(personas, setup,
         assert tasks.evaluate_monitoring.apply(args=queued).get() == []
     crossing = MonitoringCrossing.objects.get()
     assert crossing.job == job and crossing.value == 0.42 and crossing.finding.severity == "high"
+
+
+def test_saving_a_plan_prepares_the_drift_reference_of_the_models_production_versions(
+    personas, setup, django_capture_on_commit_callbacks
+):
+    """The plan relies on the scheduled drift checks: their reference's profile is prepared in
+    a worker once the plan commits (only production versions are checked)."""
+    factories.version(personas["engineer"], setup["model"])  # not in production
+    with mock.patch("oversight.tasks.evaluate_monitoring.delay"), \
+            mock.patch("explainability.tasks.prepare_drift_reference.delay") as prepare, \
+            django_capture_on_commit_callbacks(execute=True):
+        _plan(personas, setup)
+    prepare.assert_called_once_with(setup["version"].pk)
