@@ -28,6 +28,6 @@ class ExplainabilityConfig(AppConfig):
 
 
 def _prepare_reference_in_a_worker(version_id: str) -> None:
-    from explainability.tasks import prepare_drift_reference
+    from explainability.tasks import prepare_drift_reference_soon
 
-    prepare_drift_reference.delay(int(version_id))
+    prepare_drift_reference_soon(int(version_id))

@@ -121,6 +121,7 @@ def store(
     record of a profile of the same file and columns whose file is gone or altered. None, logged,
     when it could not be written."""
     started = time.perf_counter() if started is None else started
+    staged = None
     try:
         staged = _staged(profile)
         key = artifact_store.content_key(staged.sha256, prefix=PREFIX)
@@ -130,17 +131,21 @@ def store(
         intact = present and _intact(key, staged.sha256)
         if present and not intact:
             artifact_store.delete_key(key)
-        size = staged.size
+        sha256, size = staged.sha256, staged.size
         artifact_store.put(staged, prefix=PREFIX)
+        staged = None  # put moved (or removed) it
         return _record(
             profile, dataset_version=dataset_version, data_sha256=data_sha256,
-            whole_file=whole_file, key=key, sha256=staged.sha256, size=size, job=job,
+            whole_file=whole_file, key=key, sha256=sha256, size=size, job=job,
             seconds=time.perf_counter() - started, written=not intact,
         )
     except _WRITE_ERRORS as exc:
         log.warning("the drift profile of %s was not stored (the job goes on): %s",
                     dataset_version.ref, exc)
         return None
+    finally:
+        if staged is not None:
+            staged.discard()
 
 
 def _staged(profile: drift.ReferenceProfile) -> artifact_store.Staged:

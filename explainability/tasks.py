@@ -115,12 +115,21 @@ def prepare_drift_reference(version_id: int) -> str:
     return reference_profiles.prepare_for_version(version_id)
 
 
+def prepare_drift_reference_soon(version_id: int) -> None:
+    """Queue `prepare_drift_reference`. A broker that cannot take it is logged, not raised: the
+    change that asked has committed, and the first drift job builds the profile anyway."""
+    try:
+        prepare_drift_reference.delay(version_id)
+    except Exception:  # noqa: BLE001 - an optimisation must not fail a committed change
+        log.exception("could not queue the drift reference of version %s", version_id)
+
+
 def prepare_drift_references_later(version_ids: list[int]) -> None:
     """After the caller's transaction commits, prepare the drift reference of each version."""
     from django.db import transaction
 
     for version_id in version_ids:
-        transaction.on_commit(lambda v=version_id: prepare_drift_reference.delay(v))
+        transaction.on_commit(lambda v=version_id: prepare_drift_reference_soon(v))
 
 
 @worker_ready.connect

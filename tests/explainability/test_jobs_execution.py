@@ -405,3 +405,27 @@ def test_a_version_entering_production_has_its_drift_reference_profiled_ahead(
     assert (job.dataset, job.reference_dataset) == (newer, dv)
     assert job.result["reference_profile"] == "stored"
     assert DriftReferenceProfile.objects.count() == 1
+
+
+def test_storage_refusing_the_profile_does_not_fail_the_drift_job(eng, data, monkeypatch):
+    from explainability.models import DriftReferenceProfile
+
+    df, dv = data
+    mv = jobdata.register(eng, jobdata.fit("gbm", df), training=dv)
+    newer = jobdata.upload_dataset(eng, jobdata.credit(n=300, seed=9, shift=1.5))
+
+    def refuse(*args, **kwargs):
+        raise artifact_store.StorageUnavailable("The artifact storage could not store the file")
+
+    _fresh_worker(monkeypatch)
+    with monkeypatch.context() as patched:
+        patched.setattr(artifact_store, "put", refuse)
+        refused = _run(eng, mv, newer, kind="drift")
+    _fresh_worker(monkeypatch)
+    stored = _run(eng, mv, newer, kind="drift")
+
+    assert refused.status == "succeeded" and refused.result["reference_profile"] == "built"
+    assert stored.result["reference_profile"] == "built"  # nothing was stored the first time
+    assert refused.result["features"] == stored.result["features"]
+    assert DriftReferenceProfile.objects.count() == 1
+    assert list(artifact_store.staging_dir().iterdir()) == []  # no staged file left behind
