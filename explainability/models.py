@@ -170,7 +170,9 @@ class DriftReferenceProfile(models.Model):
     storage_key = models.CharField(max_length=255)
     sha256 = models.CharField(max_length=64, help_text="sha256 of the stored profile file.")
     size_bytes = models.BigIntegerField()
-    build_seconds = models.FloatField(help_text="Wall time of sorting and writing it.")
+    build_seconds = models.FloatField(
+        help_text="Wall time of reading the reference, sorting it and writing the profile."
+    )
     built_by_job = models.ForeignKey(
         Job, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
         help_text="The drift job that built it (empty when prepared ahead of time).",
