@@ -220,6 +220,10 @@ def main() -> None:
         if "fairness" in sections:
             fairness_section(args, user, dataset, gbm_version, gbm)
         if "drift" in sections:
+            # Its jobs must run in workers of their own: a worker from the sections above
+            # would take them from the queue with the reference already in its memory.
+            while WORKERS:
+                WORKERS.pop().stop()
             drift_section(args, user, team, dataset, features20)
     finally:
         for worker in WORKERS:
