@@ -209,8 +209,10 @@ def main() -> None:
     if set(sections) & {"xgb", "chunks", "fairness"}:
         WORKERS.append(jb.Worker("ev-1"))
         wall, cpu = wait_idle()
-        print(f"worker ev-1 started: idle after {wall:.1f} s, {cpu:.2f} s CPU (the libraries and "
-              "numba kernels a job uses are loaded before the pool forks)")
+        print(f"worker ev-1 started: idle after {wall:.1f} s, {cpu:.2f} s CPU "
+              + ("(WORKER_PRELOAD_JOBS: the libraries and numba kernels a job uses are loaded "
+                 "before the pool forks)" if os.environ.get("WORKER_PRELOAD_JOBS") == "1" else
+                 "(WORKER_PRELOAD_JOBS off: each pool process loads them on its first job)"))
     try:
         features20 = [f"x{i}" for i in range(20)]
         if "xgb" in sections:
