@@ -18,6 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,6 +203,125 @@ def record(
         payload=_jsonable(payload or {}), request_id=ctx.request_id, client_ip=ctx.client_ip,
     )
     return _insert(conn, fields)
+
+
+_TOKEN = re.compile(r'(")?(GHSPLICE[0-9a-f]{32})(")?')
+
+
+class Spliced:
+    """An audit INSERT for a statement that computes some of the event's values itself (the
+    registry's one-statement registration: the new row's id and number come from the same
+    statement). The event's fields are given with `token(...)` strings standing for those
+    values; `sql(source)` is `INSERT ... SELECT ... FROM source RETURNING id, seq`, whose body is
+    the canonical JSON spliced together around the SQL expressions exactly as `body_parts`
+    splices the position, so verification recomputes the same bytes from the columns."""
+
+    def __init__(self, *, action: str, actor, object_type: str, object_id: str,
+                 object_repr: str, model_name: str, payload: dict[str, Any]) -> None:
+        if action not in _ACTIONS:
+            raise UnknownAuditAction(f"Unknown audit action {action!r}; register it first.")
+        ctx = context.current()
+        self._splices: dict[str, tuple[str, bool]] = {}
+        self.fields: dict[str, Any] = dict(
+            timestamp=timezone.now(), actor_id=getattr(actor, "pk", None),
+            actor_name=getattr(actor, "username", "") if actor is not None else "system",
+            actor_roles=sorted(getattr(actor, "role_names", ())) if actor is not None else [],
+            action=action, object_type=object_type, object_id=object_id,
+            object_repr=str(object_repr)[:300], model_name=model_name,
+            payload=_jsonable(payload), request_id=ctx.request_id, client_ip=ctx.client_ip,
+        )
+
+    def token(self, expression: str, *, number: bool) -> str:
+        """A stand-in for the SQL `expression` (text or, with `number`, an integer: spliced
+        into the JSON without quotes). Random, so no user-supplied text can contain it."""
+        name = f"GHSPLICE{uuid.uuid4().hex}"
+        self._splices[name] = (expression, number)
+        return name
+
+    def _concat(self, text: str, *, json_text: bool) -> tuple[str, list]:
+        """`text` as SQL: literal parts as parameters, each token as its expression (a number
+        token in JSON replaces its quotes too)."""
+        sql: list[str] = []
+        params: list[str] = []
+        literal, at = [], 0
+        for match in _TOKEN.finditer(text):
+            found = self._splices.get(match.group(2))
+            if found is None:  # text that only looks like a token: keep it
+                continue
+            expression, number = found
+            quoted = number and json_text
+            if quoted and not (match.group(1) and match.group(3)):
+                continue
+            start = match.start() if quoted else match.start(2)
+            end = match.end() if quoted else match.end(2)
+            literal.append(text[at:start])
+            if "".join(literal):
+                sql.append("%s")
+                params.append("".join(literal))
+            literal, at = [], end
+            sql.append(f"CAST({expression} AS text)")
+        literal.append(text[at:])
+        if "".join(literal):
+            sql.append("%s")
+            params.append("".join(literal))
+        return " || ".join(sql) or "''", params
+
+    def sql(self, source: str) -> tuple[str, list]:
+        """(statement, params) inserting the event once per row of `source` (PostgreSQL: the
+        position is taken from the sequence for that row only, so no row takes none)."""
+        position = f"SELECT nextval('{POSITION_SEQUENCE}') AS n"
+        self.fields["payload"] = _jsonable(self.fields["payload"])
+        seq = self.token("p.n", number=True)
+        shown = {**self.fields, "timestamp": format_timestamp(self.fields["timestamp"]),
+                 "seq": seq}
+        body, body_params = self._concat(canonical_json(shown), json_text=True)
+        values, params = [], []
+        for column in _COLUMNS:
+            value = self.fields[column]
+            if column in ("actor_roles", "payload"):
+                expression, more = self._concat(json.dumps(value), json_text=True)
+                values.append(f"CAST({expression} AS jsonb)")
+                params += more
+            elif isinstance(value, str) and "GHSPLICE" in value:
+                expression, more = self._concat(value, json_text=False)
+                values.append(expression)
+                params += more
+            else:
+                values.append("%s")
+                params.append(value)
+        statement = (
+            f"INSERT INTO {_TABLE} (seq, body, {', '.join(_COLUMNS)}, prev_hash, hash) "
+            f"SELECT p.n, {body}, {', '.join(values)}, '', NULL "
+            f"FROM {source} CROSS JOIN LATERAL ({position}) p RETURNING id, seq"
+        )
+        return statement, body_params + params
+
+    def written(self, conn, pk: int, seq: int, values: dict[str, str]) -> AuditEvent:
+        """The event as inserted (`values`: each token's value, as text), its subscribers
+        called after commit as `record`'s are."""
+        def filled(text: str) -> str:
+            for name, value in values.items():
+                text = text.replace(name, value)
+            return text
+
+        fields = dict(self.fields)
+        fields["object_id"] = filled(fields["object_id"])
+        fields["object_repr"] = filled(fields["object_repr"])
+        fields["payload"] = _filled_json(fields["payload"], self._splices, values)
+        event = AuditEvent(id=pk, seq=seq, prev_hash="", hash=None, **fields)
+        event.body = event_body(event)
+        event._state.adding, event._state.db = False, conn.alias
+        for callback in _SUBSCRIBERS:
+            conn.on_commit(lambda cb=callback: cb(event))
+        return event
+
+
+def _filled_json(value: Any, splices: dict[str, tuple[str, bool]], values: dict[str, str]) -> Any:
+    text = json.dumps(value)
+    for name, (_, number) in splices.items():
+        if name in values:
+            text = text.replace(f'"{name}"' if number else name, values[name])
+    return json.loads(text)
 
 
 def _insert(conn, fields: dict[str, Any], position: int | None = None) -> AuditEvent:

@@ -297,10 +297,133 @@ def _claim_next_version(actor, model_name: str) -> RegisteredModel:
     return plain_rows.instance(RegisteredModel, fields, row)
 
 
+def model_version_register(**fields) -> ModelVersion:
+    """Register the next version of a model (the arguments and rules: `_register_in_transaction`).
+
+    A registration by model name with an external artifact and no references, outside any
+    transaction, on PostgreSQL (what a pipeline's `POST .../versions/` is) runs as ONE statement
+    in autocommit (`_register_in_one_statement`): the numbering UPDATE, the version INSERT and the
+    audit INSERT together, atomic as any single statement is, three round trips to the database
+    fewer than BEGIN + three statements + COMMIT. Anything else, or any doubt (no such model for
+    this user, a value to refuse), takes the ordinary path, which says what is wrong.
+    """
+    if _one_statement_applies(fields):
+        version = _register_in_one_statement(**fields)
+        if version is not None:
+            return version
+    return _register_in_transaction(**fields)
+
+
+def _one_statement_applies(fields: dict[str, Any]) -> bool:
+    return (
+        connection.vendor == "postgresql" and not connection.in_atomic_block
+        and fields.get("model") is None and fields.get("artifact_file") is None
+        and bool(fields.get("model_name")) and bool(fields.get("artifact_uri"))
+        and fields.get("kind", VersionKind.ARTIFACT) == VersionKind.ARTIFACT
+        and not fields.get("training_datasets") and not fields.get("evaluation_datasets")
+        and not fields.get("parents") and fields.get("on_registered") is None
+    )
+
+
+def _register_in_one_statement(
+    *, actor, model_name: str, artifact_uri: str, artifact_sha256: str = "",
+    artifact_format: str = "", kind: str = VersionKind.ARTIFACT, vendor: dict | None = None,
+    framework: str = "", framework_version: str = "", code_repository: str = "",
+    code_commit: str = "", hyperparameters: dict | None = None, metrics: dict | None = None,
+    environment: dict | None = None, signature: dict | None = None, description: str = "",
+    tags: list[str] | None = None, provenance: dict | None = None, **_none,
+) -> ModelVersion | None:
+    """The registration as one data-modifying statement (PostgreSQL):
+
+        WITH m AS (UPDATE model SET latest_version = latest_version + 1
+                   WHERE name = ... AND team_id IN (the actor's teams) RETURNING ...),
+             v AS (INSERT INTO version (model_id, version, ...) SELECT m.id, m.latest_version, ...
+                   FROM m RETURNING id, version),
+             a AS (INSERT INTO audit event ... FROM v, LATERAL nextval(position) RETURNING ...)
+        SELECT m.*, v.id, a.id, a.seq FROM m, v, a
+
+    The same rows as `_register_in_transaction` writes (the audit event's canonical body is
+    spliced around the new id and number: `audit.Spliced`), the model's row lock ordering
+    concurrent registrations the same way. None (nothing written) when the ordinary path must
+    answer: the actor may not write, the model is not found among the teams the actor may
+    register in, or a value is refused."""
+    if perms.explain_cannot_write(actor):
+        return None
+    where, params = ["name = %s"], [model_name]
+    if not perms.is_admin(actor):
+        teams = sorted(actor.team_ids)
+        if not teams:
+            return None
+        where.append(f"team_id IN ({', '.join(['%s'] * len(teams))})")
+        params += teams
+    try:
+        artifact_uri = uris.check_external_uri(artifact_uri, field="artifact_uri")
+        fmt = infer_artifact_format(artifact_uri, artifact_format)
+    except ValidationFailed:
+        return None
+    declared_sha = (artifact_sha256 or "").lower()
+    if len(declared_sha) != 64 or any(c not in "0123456789abcdef" for c in declared_sha):
+        return None
+    version = ModelVersion(
+        kind=kind, artifact=None, artifact_uri=artifact_uri, artifact_sha256=declared_sha,
+        artifact_format=fmt, vendor=vendor or {}, framework=framework,
+        framework_version=framework_version, code_repository=code_repository,
+        code_commit=code_commit, hyperparameters=hyperparameters or {}, metrics=metrics or {},
+        environment=environment or {}, signature=signature or {}, description=description,
+        tags=sorted(set(tags or [])), provenance=provenance or {}, created_by=actor,
+    )
+    written = [f for f in ModelVersion._meta.concrete_fields if f.name not in ("id", "model", "version")]
+    values = [f.get_db_prep_save(f.pre_save(version, add=True), connection) for f in written]
+    event = audit.Spliced(
+        action="registry.version.registered", actor=actor,
+        object_type=f"{ModelVersion._meta.app_label}.{ModelVersion._meta.model_name}",
+        object_id="", object_repr="", model_name=model_name, payload={},
+    )
+    version_id = event.token("v.id", number=False)
+    number_text = event.token("v.version", number=False)
+    number = event.token("v.version", number=True)
+    event.fields.update(object_id=version_id, object_repr=f"{model_name}@{number_text}")
+    event.fields["payload"] = {"after": {
+        "version": number, "kind": kind, "artifact_sha256": declared_sha, "artifact_format": fmt,
+        "artifact_uri": artifact_uri, "training_datasets": [], "evaluation_datasets": [],
+        "parents": [], "code_commit": code_commit,
+        **({"provenance": version.provenance} if version.provenance else {}),
+    }}
+    audit_sql, audit_params = event.sql("v")
+    model_fields, returned = plain_rows.columns(RegisteredModel)
+    _, selected = plain_rows.columns(RegisteredModel, "m")
+    quote = connection.ops.quote_name
+    sql = (
+        f"WITH m AS (UPDATE {RegisteredModel._meta.db_table} "
+        f"SET latest_version = latest_version + 1 WHERE {' AND '.join(where)} RETURNING {returned}), "
+        f"v AS (INSERT INTO {ModelVersion._meta.db_table} "
+        f"({quote('model_id')}, {quote('version')}, {', '.join(quote(f.column) for f in written)}) "
+        f"SELECT m.id, m.latest_version, {', '.join(['%s'] * len(written))} FROM m "
+        "RETURNING id, version), "
+        f"a AS ({audit_sql}) "
+        f"SELECT {selected}, v.id, a.id, a.seq FROM m, v, a"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *values, *audit_params])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    n = len(model_fields)
+    model = plain_rows.instance(RegisteredModel, model_fields, row[:n])
+    pk, event_pk, seq = row[n:]
+    version.pk, version.model, version.version = pk, model, model.latest_version
+    version._state.adding, version._state.db = False, connection.alias
+    version.lineage_refs = {"trained_on": [], "evaluated_on": [], "derived_from": []}
+    event.written(connection, event_pk, seq, {
+        version_id: str(pk), number_text: str(version.version), number: str(version.version),
+    })
+    return version
+
+
 # Not durable: an adapter may call it inside its own transaction (a savepoint then); the hot
 # MLflow path instead passes `on_registered`, so its rows join this transaction without one.
 @transaction.atomic
-def model_version_register(
+def _register_in_transaction(
     *,
     actor,
     model: RegisteredModel | None = None,
