@@ -239,36 +239,36 @@ class Spliced:
         return name
 
     def _concat(self, text: str, *, json_text: bool) -> tuple[str, list]:
-        """`text` as SQL: literal parts as parameters, each token as its expression (a number
-        token in JSON replaces its quotes too)."""
+        """`text` as SQL: the literal parts as parameters, each token as its expression (in
+        JSON, a number token's quotes are replaced with it)."""
         sql: list[str] = []
         params: list[str] = []
-        literal, at = [], 0
+        at = 0
         for match in _TOKEN.finditer(text):
             found = self._splices.get(match.group(2))
-            if found is None:  # text that only looks like a token: keep it
+            if found is None:  # text that only looks like a token: it stays text
                 continue
             expression, number = found
-            quoted = number and json_text
-            if quoted and not (match.group(1) and match.group(3)):
-                continue
-            start = match.start() if quoted else match.start(2)
-            end = match.end() if quoted else match.end(2)
-            literal.append(text[at:start])
-            if "".join(literal):
+            if number and json_text:
+                if not (match.group(1) and match.group(3)):
+                    continue
+                start, end = match.start(), match.end()
+            else:
+                start, end = match.start(2), match.end(2)
+            if start > at:
                 sql.append("%s")
-                params.append("".join(literal))
-            literal, at = [], end
+                params.append(text[at:start])
             sql.append(f"CAST({expression} AS text)")
-        literal.append(text[at:])
-        if "".join(literal):
+            at = end
+        if at < len(text):
             sql.append("%s")
-            params.append("".join(literal))
+            params.append(text[at:])
         return " || ".join(sql) or "''", params
 
     def sql(self, source: str) -> tuple[str, list]:
-        """(statement, params) inserting the event once per row of `source` (PostgreSQL: the
-        position is taken from the sequence for that row only, so no row takes none)."""
+        """(statement, params) inserting the event once per row of `source` (PostgreSQL). The
+        position is taken from the sequence per row of `source`: a statement that finds no row
+        takes no position, so leaves no hole for the sealer."""
         position = f"SELECT nextval('{POSITION_SEQUENCE}') AS n"
         self.fields["payload"] = _jsonable(self.fields["payload"])
         seq = self.token("p.n", number=True)
