@@ -15,7 +15,7 @@ import hashlib
 import os
 import tempfile
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,10 @@ from registry import skops_types
 _CACHE_SIZE = 4
 _lock = threading.Lock()
 _cache: OrderedDict[tuple, Any] = OrderedDict()
-_built: list[str] = []  # what this process built, in order ("model", "frame", ...)
+# What this process built lately, with its ordinal ("model", "frame", ...): enough for a chunk
+# to say what it loaded, bounded so a long-lived worker does not keep a list of every build.
+_built: deque[tuple[int, str]] = deque(maxlen=64)
+_built_total = 0
 
 
 def remember(key: tuple, build: Callable[[], Any]) -> Any:
@@ -47,8 +50,10 @@ def _cached(key: tuple, build: Callable[[], Any]) -> Any:
             _cache.move_to_end(key)
             return _cache[key]
     value = build()
+    global _built_total
     with _lock:
-        _built.append(str(key[0]))
+        _built_total += 1
+        _built.append((_built_total, str(key[0])))
         _cache[key] = value
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
@@ -58,14 +63,14 @@ def _cached(key: tuple, build: Callable[[], Any]) -> Any:
 def built_count() -> int:
     """How many inputs this process has built (loaded, not found in its cache) so far."""
     with _lock:
-        return len(_built)
+        return _built_total
 
 
 def built_since(mark: int) -> list[str]:
     """The kinds of input (``"model"``, ``"frame"``...) this process built since
     ``built_count()`` was ``mark``: a chunk records what it had to load."""
     with _lock:
-        return list(_built[mark:])
+        return [kind for ordinal, kind in _built if ordinal > mark]
 
 
 def trusted_types() -> list[str]:

@@ -193,7 +193,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     return render(request, "explainability/job_detail.html", {
         "job": job, "can_manage": permissions.explain_cannot_manage_job(request.user, job) is None,
         "bad_input_codes": BAD_INPUT_CODES, "params": params_text(job.params),
-        "chunk_runs": selectors.job_chunk_runs(job) if job.status == "succeeded" else None,
+        "chunk_runs": selectors.job_chunk_runs(job) if job.status == JobStatus.SUCCEEDED else None,
     })
 
 

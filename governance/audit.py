@@ -186,23 +186,45 @@ def record(
     if not conn.in_atomic_block:
         raise RuntimeError("audit.record() must be called inside the transaction of the change.")
     if target is not None:
-        # A model that moved between apps keeps the object_type its events were recorded under
-        # (`audit_object_type`): readers and saved filters match old and new events alike.
-        object_type = object_type or getattr(target, "audit_object_type", "") or (
-            f"{target._meta.app_label}.{target._meta.model_name}"
-        )
+        object_type = object_type or object_type_of(target)
         object_id = object_id or target.pk
         object_repr = object_repr or str(target)
-    roles = sorted(getattr(actor, "role_names", ())) if actor is not None else []
+    return _insert(conn, _event_fields(
+        action=action, actor=actor, object_type=object_type, object_id=str(object_id),
+        object_repr=object_repr, model_name=model_name, payload=payload or {},
+    ))
+
+
+def object_type_of(target) -> str:
+    """The `object_type` events about `target` (an instance or its model class) carry. A model
+    that moved between apps keeps the one its events were recorded under (`audit_object_type`):
+    readers and saved filters match old and new events alike."""
+    return getattr(target, "audit_object_type", "") or (
+        f"{target._meta.app_label}.{target._meta.model_name}"
+    )
+
+
+def _event_fields(*, action: str, actor, object_type: str, object_id: str, object_repr: str,
+                  model_name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """An event's columns (but its position and body), with the request's context."""
     ctx = context.current()
-    fields: dict[str, Any] = dict(
+    return dict(
         timestamp=timezone.now(), actor_id=getattr(actor, "pk", None),
         actor_name=getattr(actor, "username", "") if actor is not None else "system",
-        actor_roles=roles, action=action, object_type=object_type, object_id=str(object_id),
-        object_repr=str(object_repr)[:300], model_name=model_name,
-        payload=_jsonable(payload or {}), request_id=ctx.request_id, client_ip=ctx.client_ip,
+        actor_roles=sorted(getattr(actor, "role_names", ())) if actor is not None else [],
+        action=action, object_type=object_type, object_id=object_id,
+        object_repr=str(object_repr)[:300], model_name=model_name, payload=_jsonable(payload),
+        request_id=ctx.request_id, client_ip=ctx.client_ip,
     )
-    return _insert(conn, fields)
+
+
+def _announce(conn, event: AuditEvent) -> AuditEvent:
+    """The event as written, its subscribers called once its transaction commits (at once in
+    autocommit, where the statement that wrote it has)."""
+    event._state.adding, event._state.db = False, conn.alias
+    for callback in _SUBSCRIBERS:
+        conn.on_commit(lambda cb=callback: cb(event))
+    return event
 
 
 _TOKEN = re.compile(r'(")?(GHSPLICE[0-9a-f]{32})(")?')
@@ -216,20 +238,19 @@ class Spliced:
     the canonical JSON spliced together around the SQL expressions exactly as `body_parts`
     splices the position, so verification recomputes the same bytes from the columns."""
 
-    def __init__(self, *, action: str, actor, object_type: str, object_id: str,
-                 object_repr: str, model_name: str, payload: dict[str, Any]) -> None:
+    def __init__(self, *, action: str, actor, target_model, model_name: str) -> None:
         if action not in _ACTIONS:
             raise UnknownAuditAction(f"Unknown audit action {action!r}; register it first.")
-        ctx = context.current()
         self._splices: dict[str, tuple[str, bool]] = {}
-        self.fields: dict[str, Any] = dict(
-            timestamp=timezone.now(), actor_id=getattr(actor, "pk", None),
-            actor_name=getattr(actor, "username", "") if actor is not None else "system",
-            actor_roles=sorted(getattr(actor, "role_names", ())) if actor is not None else [],
-            action=action, object_type=object_type, object_id=object_id,
-            object_repr=str(object_repr)[:300], model_name=model_name,
-            payload=_jsonable(payload), request_id=ctx.request_id, client_ip=ctx.client_ip,
+        self.fields = _event_fields(
+            action=action, actor=actor, object_type=object_type_of(target_model), object_id="",
+            object_repr="", model_name=model_name, payload={},
         )
+
+    def describe(self, *, object_id: str, object_repr: str, payload: dict[str, Any]) -> None:
+        """The event's object and payload, which may hold `token`s."""
+        self.fields.update(object_id=object_id, object_repr=str(object_repr)[:300],
+                           payload=_jsonable(payload))
 
     def token(self, expression: str, *, number: bool) -> str:
         """A stand-in for the SQL `expression` (text or, with `number`, an integer: spliced
@@ -270,7 +291,6 @@ class Spliced:
         position is taken from the sequence per row of `source`: a statement that finds no row
         takes no position, so leaves no hole for the sealer."""
         position = f"SELECT nextval('{POSITION_SEQUENCE}') AS n"
-        self.fields["payload"] = _jsonable(self.fields["payload"])
         seq = self.token("p.n", number=True)
         shown = {**self.fields, "timestamp": format_timestamp(self.fields["timestamp"]),
                  "seq": seq}
@@ -310,10 +330,7 @@ class Spliced:
         fields["payload"] = _filled_json(fields["payload"], self._splices, values)
         event = AuditEvent(id=pk, seq=seq, prev_hash="", hash=None, **fields)
         event.body = event_body(event)
-        event._state.adding, event._state.db = False, conn.alias
-        for callback in _SUBSCRIBERS:
-            conn.on_commit(lambda cb=callback: cb(event))
-        return event
+        return _announce(conn, event)
 
 
 def _filled_json(value: Any, splices: dict[str, tuple[str, bool]], values: dict[str, str]) -> Any:
@@ -335,12 +352,8 @@ def _insert(conn, fields: dict[str, Any], position: int | None = None) -> AuditE
         else:
             cursor.execute(_INSERT_AT_SQL[conn.vendor], [*params, position])  # FROM comes last
         pk, seq = cursor.fetchone()
-    event = AuditEvent(id=pk, seq=seq, body=f"{head}{seq}{tail}", prev_hash="", hash=None,
-                       **fields)
-    event._state.adding, event._state.db = False, conn.alias
-    for callback in _SUBSCRIBERS:
-        conn.on_commit(lambda cb=callback: cb(event))
-    return event
+    return _announce(conn, AuditEvent(id=pk, seq=seq, body=f"{head}{seq}{tail}", prev_hash="",
+                                      hash=None, **fields))
 
 
 # --- verification ------------------------------------------------------------------------------

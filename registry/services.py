@@ -362,33 +362,28 @@ def _register_in_one_statement(
     except ValidationFailed:
         return None
     declared_sha = (artifact_sha256 or "").lower()
-    if len(declared_sha) != 64 or any(c not in "0123456789abcdef" for c in declared_sha):
+    if not _is_sha256(declared_sha):
         return None
-    version = ModelVersion(
-        kind=kind, artifact=None, artifact_uri=artifact_uri, artifact_sha256=declared_sha,
-        artifact_format=fmt, vendor=vendor or {}, framework=framework,
+    version = _new_version(
+        actor=actor, kind=kind, artifact=None, artifact_uri=artifact_uri,
+        artifact_sha256=declared_sha, artifact_format=fmt, vendor=vendor, framework=framework,
         framework_version=framework_version, code_repository=code_repository,
-        code_commit=code_commit, hyperparameters=hyperparameters or {}, metrics=metrics or {},
-        environment=environment or {}, signature=signature or {}, description=description,
-        tags=sorted(set(tags or [])), provenance=provenance or {}, created_by=actor,
+        code_commit=code_commit, hyperparameters=hyperparameters, metrics=metrics,
+        environment=environment, signature=signature, description=description, tags=tags,
+        provenance=provenance,
     )
     written = [f for f in ModelVersion._meta.concrete_fields if f.name not in ("id", "model", "version")]
     values = [f.get_db_prep_save(f.pre_save(version, add=True), connection) for f in written]
-    event = audit.Spliced(
-        action="registry.version.registered", actor=actor,
-        object_type=f"{ModelVersion._meta.app_label}.{ModelVersion._meta.model_name}",
-        object_id="", object_repr="", model_name=model_name, payload={},
-    )
+    event = audit.Spliced(action="registry.version.registered", actor=actor,
+                          target_model=ModelVersion, model_name=model_name)
     version_id = event.token("v.id", number=False)
     number_text = event.token("v.version", number=False)
     number = event.token("v.version", number=True)
-    event.fields.update(object_id=version_id, object_repr=f"{model_name}@{number_text}")
-    event.fields["payload"] = {"after": {
-        "version": number, "kind": kind, "artifact_sha256": declared_sha, "artifact_format": fmt,
-        "artifact_uri": artifact_uri, "training_datasets": [], "evaluation_datasets": [],
-        "parents": [], "code_commit": code_commit,
-        **({"provenance": version.provenance} if version.provenance else {}),
-    }}
+    event.describe(
+        object_id=version_id, object_repr=f"{model_name}@{number_text}",
+        payload=_registered_payload(version, number=number, training=[], evaluation=[],
+                                    parents=[]),
+    )
     audit_sql, audit_params = event.sql("v")
     model_fields, returned = plain_rows.columns(RegisteredModel)
     _, selected = plain_rows.columns(RegisteredModel, "m")
@@ -500,7 +495,7 @@ def _register_in_transaction(
         declared_sha = artifact.sha256
     elif artifact_uri:
         fmt = infer_artifact_format(artifact_uri, artifact_format)
-        if len(declared_sha) != 64 or any(c not in "0123456789abcdef" for c in declared_sha):
+        if not _is_sha256(declared_sha):
             msg = "An external artifact_uri needs its artifact_sha256 (64 hex characters)."
             raise ValidationFailed(msg, errors={"artifact_sha256": [msg]})
     else:
@@ -509,15 +504,16 @@ def _register_in_transaction(
 
     if number is None:
         number = _next_version_number(model)
-    version = ModelVersion.objects.create(
-        model=model, version=number, kind=kind, artifact=artifact, artifact_uri=artifact_uri,
-        artifact_sha256=declared_sha, artifact_format=fmt, vendor=vendor or {},
-        framework=framework, framework_version=framework_version,
-        code_repository=code_repository, code_commit=code_commit,
-        hyperparameters=hyperparameters or {}, metrics=metrics or {},
-        environment=environment or {}, signature=signature or {}, description=description,
-        tags=sorted(set(tags or [])), provenance=provenance or {}, created_by=actor,
+    version = _new_version(
+        actor=actor, kind=kind, artifact=artifact, artifact_uri=artifact_uri,
+        artifact_sha256=declared_sha, artifact_format=fmt, vendor=vendor, framework=framework,
+        framework_version=framework_version, code_repository=code_repository,
+        code_commit=code_commit, hyperparameters=hyperparameters, metrics=metrics,
+        environment=environment, signature=signature, description=description, tags=tags,
+        provenance=provenance,
     )
+    version.model, version.version = model, number
+    version.save(force_insert=True)
     edges = (
         [LineageEdge(kind=EdgeKind.TRAINED_ON, upstream_dataset_id=d.pk, downstream_model=version) for d in train]
         + [LineageEdge(kind=EdgeKind.EVALUATED_ON, upstream_dataset_id=d.pk, downstream_model=version) for d in evals]
@@ -534,19 +530,47 @@ def _register_in_transaction(
     }
     audit.record(
         action="registry.version.registered", actor=actor, target=version, model_name=model.name,
-        payload={
-            "after": {
-                "version": version.version, "kind": kind, "artifact_sha256": declared_sha,
-                "artifact_format": fmt, "artifact_uri": artifact_uri,
-                "training_datasets": [d.ref for d in train],
-                "evaluation_datasets": [d.ref for d in evals],
-                "parents": [p.ref for p in parent_versions],
-                "code_commit": code_commit,
-                **({"provenance": version.provenance} if version.provenance else {}),
-            }
-        },
+        payload=_registered_payload(
+            version, number=version.version, training=[d.ref for d in train],
+            evaluation=[d.ref for d in evals], parents=[p.ref for p in parent_versions],
+        ),
     )
     return version
+
+
+def _new_version(
+    *, actor, kind: str, artifact, artifact_uri: str, artifact_sha256: str, artifact_format: str,
+    vendor: dict | None, framework: str, framework_version: str, code_repository: str,
+    code_commit: str, hyperparameters: dict | None, metrics: dict | None,
+    environment: dict | None, signature: dict | None, description: str,
+    tags: list[str] | None, provenance: dict | None,
+) -> ModelVersion:
+    """The version row both registration paths write (its model and number set by each)."""
+    return ModelVersion(
+        kind=kind, artifact=artifact, artifact_uri=artifact_uri, artifact_sha256=artifact_sha256,
+        artifact_format=artifact_format, vendor=vendor or {}, framework=framework,
+        framework_version=framework_version, code_repository=code_repository,
+        code_commit=code_commit, hyperparameters=hyperparameters or {}, metrics=metrics or {},
+        environment=environment or {}, signature=signature or {}, description=description,
+        tags=sorted(set(tags or [])), provenance=provenance or {}, created_by=actor,
+    )
+
+
+def _registered_payload(version: ModelVersion, *, number, training: list[str],
+                        evaluation: list[str], parents: list[str]) -> dict[str, Any]:
+    """The `registry.version.registered` event's payload (`number`: the version's, or the
+    one-statement path's stand-in for it)."""
+    return {"after": {
+        "version": number, "kind": version.kind, "artifact_sha256": version.artifact_sha256,
+        "artifact_format": version.artifact_format, "artifact_uri": version.artifact_uri,
+        "training_datasets": training, "evaluation_datasets": evaluation, "parents": parents,
+        "code_commit": version.code_commit,
+        **({"provenance": version.provenance} if version.provenance else {}),
+    }}
+
+
+def _is_sha256(value: str) -> bool:
+    return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
 
 @transaction.atomic(durable=True)
