@@ -11,6 +11,14 @@ from django.db import connection
 from django.db.models import Field, Model
 
 
+def prepared_cursor():
+    """A cursor for a hot statement run on every request of its kind: on PostgreSQL bound on
+    the server and prepared once per connection (common/db/postgresql), elsewhere the ordinary
+    cursor. Explicit column lists only (no `SELECT *`)."""
+    make = getattr(connection, "prepared_cursor", None)
+    return make() if make is not None else connection.cursor()
+
+
 def columns(model: type[Model], alias: str = "") -> tuple[list[Field], str]:
     """(concrete fields, their quoted column list, prefixed with `alias.` when given)."""
     fields = list(model._meta.concrete_fields)

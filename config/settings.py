@@ -157,6 +157,14 @@ DATABASES = {
         conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", True),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend with a health check that polls the idle socket before paying a round
+    # trip for `SELECT 1` (common/db/postgresql/base.py says why that is as safe).
+    DATABASES["default"]["ENGINE"] = "common.db.postgresql"
+# The token lookup and the hot registration and read statements are prepared once per
+# connection; 0 behind a pooler that cannot keep prepared statements (PgBouncer < 1.21 in
+# transaction mode).
+DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE transactions take the write lock at BEGIN, so two writers queue instead of one
     # failing with "database is locked" halfway through (the audit chain relies on this).

@@ -398,7 +398,7 @@ def _register_in_one_statement(
         f"a AS ({audit_sql}) "
         f"SELECT {selected}, v.id, a.id, a.seq FROM m, v, a"
     )
-    with connection.cursor() as cursor:
+    with plain_rows.prepared_cursor() as cursor:
         cursor.execute(sql, [*params, *values, *audit_params])
         row = cursor.fetchone()
     if row is None:
