@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Field, Model
 
 
@@ -20,18 +20,46 @@ def prepared_cursor():
 
 
 def columns(model: type[Model], alias: str = "") -> tuple[list[Field], str]:
-    """(concrete fields, their quoted column list, prefixed with `alias.` when given)."""
-    fields = list(model._meta.concrete_fields)
-    prefix = f"{alias}." if alias else ""
-    return fields, ", ".join(prefix + connection.ops.quote_name(f.column) for f in fields)
+    """(concrete fields, their quoted column list, prefixed with `alias.` when given), built
+    once per model, alias and database."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    key = (conn.vendor, model, alias)
+    found = _COLUMNS.get(key)
+    if found is None:
+        fields = list(model._meta.concrete_fields)
+        prefix = f"{alias}." if alias else ""
+        found = _COLUMNS[key] = (fields, ", ".join(prefix + conn.ops.quote_name(f.column)
+                                                   for f in fields))
+    return list(found[0]), found[1]
+
+
+_COLUMNS: dict[tuple, tuple[list[Field], str]] = {}
 
 
 def instance(model: type[Model], fields: Sequence[Field], values: Sequence[Any]) -> Model:
     """The saved instance of `model` whose `fields` hold the raw `values` of one row."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    converters = _converters(conn, model, tuple(fields))
     converted = []
-    for field, value in zip(fields, values, strict=True):
-        col = field.get_col(model._meta.db_table)
-        for convert in connection.ops.get_db_converters(col) + field.get_db_converters(connection):
-            value = convert(value, col, connection)
+    for value, (col, convert_all) in zip(values, converters, strict=True):
+        for convert in convert_all:
+            value = convert(value, col, conn)
         converted.append(value)
-    return model.from_db(connection.alias, [f.attname for f in fields], converted)
+    return model.from_db(conn.alias, [f.attname for f in fields], converted)
+
+
+_CONVERTERS: dict[tuple, list] = {}
+
+
+def _converters(conn, model: type[Model], fields: tuple[Field, ...]) -> list:
+    """Each field's column and the converters a queryset would apply to it, found once per
+    model, field list and database (they depend on nothing else)."""
+    key = (conn.vendor, model, fields)
+    found = _CONVERTERS.get(key)
+    if found is None:
+        found = []
+        for field in fields:
+            col = field.get_col(model._meta.db_table)
+            found.append((col, conn.ops.get_db_converters(col) + field.get_db_converters(conn)))
+        _CONVERTERS[key] = found
+    return found

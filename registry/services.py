@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
 from common import events
@@ -372,8 +372,9 @@ def _register_in_one_statement(
         environment=environment, signature=signature, description=description, tags=tags,
         provenance=provenance,
     )
+    conn = connections[DEFAULT_DB_ALIAS]
     written = [f for f in ModelVersion._meta.concrete_fields if f.name not in ("id", "model", "version")]
-    values = [f.get_db_prep_save(f.pre_save(version, add=True), connection) for f in written]
+    values = [f.get_db_prep_save(f.pre_save(version, add=True), conn) for f in written]
     event = audit.Spliced(action="registry.version.registered", actor=actor,
                           target_model=ModelVersion, model_name=model_name)
     version_id = event.token("v.id", number=False)
