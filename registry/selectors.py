@@ -167,7 +167,7 @@ def version_for_api(user, model_name: str, version: int | str) -> ModelVersion:
         LEFT JOIN {ModelVersion._meta.db_table} uv ON uv.id = e.upstream_model_id
         LEFT JOIN {RegisteredModel._meta.db_table} um ON um.id = uv.model_id
         WHERE {' AND '.join(where)}"""
-    with connection.cursor() as cursor:
+    with plain_rows.prepared_cursor() as cursor:  # planned once per connection
         cursor.execute(sql, params)
         found = cursor.fetchall()
     if not found:  # which of the two: the ordinary reads say
