@@ -1,7 +1,7 @@
 """The production configuration the README documents, as the benches run it.
 
-The benches start Gatehouse exactly as the README's "Production" block says (its gunicorn line
-and its exported settings, nothing of their own), so docs/BENCHMARKS.md describes what users
+The benches start Gatehouse exactly as the README's "Production" block says (its gunicorn line,
+its Celery worker line and its exported settings, nothing of their own), so docs/BENCHMARKS.md describes what users
 run. Only what must differ on a bench machine is replaced: the bind address (loopback, a free
 port), the database and broker URLs, the secret key and the allowed hosts.
 """
@@ -30,14 +30,13 @@ def _production_block(text: str) -> list[str]:
     return [line.split("#", 1)[0].strip() for line in block.group(1).splitlines()]
 
 
-def readme_production(readme: Path = README) -> tuple[list[str], dict[str, str]]:
-    """(gunicorn argv, settings) from the README's production block. The argv starts with the
-    `.venv/bin/gunicorn` path as written; settings are the `export`ed variables the bench does
-    not own."""
-    lines = _production_block(readme.read_text())
-    argv: list[str] | None = None
+def _production_commands(readme: Path) -> tuple[list[str] | None, list[str] | None,
+                                                  dict[str, str]]:
+    """(gunicorn argv, Celery worker argv, settings) as the production block writes them."""
+    gunicorn: list[str] | None = None
+    worker: list[str] | None = None
     settings: dict[str, str] = {}
-    for line in lines:
+    for line in _production_block(readme.read_text()):
         words = shlex.split(line) if line else []
         if words[:1] == ["export"]:
             for word in words[1:]:
@@ -45,10 +44,37 @@ def readme_production(readme: Path = README) -> tuple[list[str], dict[str, str]]
                 if key not in BENCH_OWNED:
                     settings[key] = value
         elif words and words[0].endswith("/gunicorn"):
-            argv = words
+            gunicorn = words
+        elif words and words[0].endswith("/celery") and "worker" in words[1:]:
+            worker = words
+    return gunicorn, worker, settings
+
+
+def readme_production(readme: Path = README) -> tuple[list[str], dict[str, str]]:
+    """(gunicorn argv, settings) from the README's production block. The argv starts with the
+    `.venv/bin/gunicorn` path as written; settings are the `export`ed variables the bench does
+    not own."""
+    argv, _, settings = _production_commands(readme)
     if argv is None:
         raise SystemExit("README.md's production block has no gunicorn command.")
     return argv, settings
+
+
+def readme_worker(readme: Path = README) -> tuple[list[str], dict[str, str]]:
+    """(Celery worker argv, settings) from the README's production block: its
+    `.venv/bin/celery -A config worker ...` line as written (not the development line of the
+    raw-commands block above it, which also embeds the scheduler)."""
+    _, argv, settings = _production_commands(readme)
+    if argv is None:
+        raise SystemExit("README.md's production block has no `celery ... worker` command.")
+    return argv, settings
+
+
+def worker_command(readme: Path = README) -> tuple[list[str], dict[str, str]]:
+    """The README's production Celery worker command with an absolute `.venv/` path, and the
+    settings to run it with."""
+    argv, settings = readme_worker(readme)
+    return [str(ROOT / argv[0]) if argv[0].startswith(".venv/") else argv[0], *argv[1:]], settings
 
 
 def gunicorn_command(port: int, readme: Path = README) -> tuple[list[str], dict[str, str]]:
@@ -75,6 +101,12 @@ def describe(readme: Path = README) -> str:
     argv, settings = readme_production(readme)
     shown = " ".join(f"{k}={v}" for k, v in sorted(settings.items()))
     return f"README production: {' '.join(argv)}  ({shown or 'no extra settings'})"
+
+
+def describe_worker(readme: Path = README) -> str:
+    """One line for the bench output: the worker command taken from the README."""
+    argv, _ = readme_worker(readme)
+    return f"README production worker: {' '.join(argv)}"
 
 
 #: Production runs behind a TLS-terminating proxy (the README's settings table); the bench

@@ -7,11 +7,15 @@ DATABASE_URL names, and installs MLflow into its own venv under var/bench/ on fi
     CELERY_BROKER_URL=redis://127.0.0.1:6379/8 CELERY_RESULT_BACKEND=redis://127.0.0.1:6379/9 \\
         .venv/bin/python bench/registry_vs_mlflow.py
 
+`--only memory` sets up and starts both systems the same way but replaces the rounds by a short
+warm-up (every route, from 1 and from 8 clients), then measures idle memory, per process too,
+and the cold starts: a minute or two instead of ten.
+
 MLflow: `mlflow server --workers 1` with a PostgreSQL backend store (its best configuration;
 MLflow is a benchmark peer here, never a dependency of Gatehouse). Gatehouse: the README's
 production gunicorn command and settings (bench/production.py) and, for the idle memory
-figure, the README's Celery worker. Both get the same keep-alive HTTP client (http.client, one
-connection per client thread), interleaved in rounds: register a version from 1 and from 8
+figure, the production block's Celery worker line. Both get the same keep-alive HTTP client
+(http.client, one connection per client thread), interleaved in rounds: register a version from 1 and from 8
 clients, get a version, search a page of 100 of a model with 20,000 versions; then cold start
 to the first answer and idle RSS (and PSS) of each process tree. Gatehouse is measured on its own API
 (`/api/v1/...`) and on its MLflow-compatible endpoints with requests identical to MLflow's.
@@ -42,8 +46,9 @@ from bench.production import (  # noqa: E402
     PROXY_HEADERS,
     PROXY_SETTINGS,
     describe,
+    describe_worker,
     gunicorn_command,
-    readme_production,
+    worker_command,
 )
 
 MLFLOW_VERSION = "3.17.2"  # the client's version in requirements-dev.txt
@@ -69,10 +74,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def tree_memory_mb(pid: int) -> tuple[float, float]:
-    """(RSS, PSS) of a process and all its descendants (from /proc), in MB. RSS sums count a page
-    shared by forked workers once per worker; PSS divides each shared page among its sharers, so
-    its sum is the memory the tree really holds. Both are printed; the issue's target names RSS."""
+def tree_processes(pid: int) -> list[dict]:
+    """A process and all its descendants (from /proc): pid, command, and RSS, PSS and private
+    memory in MB (private = Private_Clean + Private_Dirty: pages no other process maps)."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -81,21 +85,44 @@ def tree_memory_mb(pid: int) -> tuple[float, float]:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(ppid, []).append(int(entry.name))
-    rss = pss = 0
+    found = []
     stack = [pid]
     while stack:
         current = stack.pop()
         stack.extend(children.get(current, []))
+        row = {"pid": current, "rss": 0.0, "pss": 0.0, "private": 0.0}
         try:
+            words = Path(f"/proc/{current}/cmdline").read_bytes().split(b"\0")
+            row["command"] = " ".join(Path(w.decode()).name if i == 0 else w.decode()
+                                      for i, w in enumerate(words[:6]) if w)[:70]
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
-                    rss += int(line.split()[1])
+                    row["rss"] = int(line.split()[1]) / 1024
             for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    pss += int(line.split()[1])
+                key = line.split(":", 1)[0]
+                if key == "Pss":
+                    row["pss"] = int(line.split()[1]) / 1024
+                elif key in ("Private_Clean", "Private_Dirty"):
+                    row["private"] += int(line.split()[1]) / 1024
         except OSError:
-            pass
-    return rss / 1024, pss / 1024
+            continue
+        found.append(row)
+    return found
+
+
+def tree_memory_mb(pid: int) -> tuple[float, float]:
+    """(RSS, PSS) of a process and all its descendants, in MB. RSS sums count a page shared by
+    forked workers once per worker; PSS divides each shared page among its sharers, so its sum is
+    the memory the tree really holds. Both are printed; the issue's target names RSS."""
+    rows = tree_processes(pid)
+    return sum(r["rss"] for r in rows), sum(r["pss"] for r in rows)
+
+
+def print_processes(label: str, pids: list[int]) -> None:
+    for pid in pids:
+        for row in tree_processes(pid):
+            print(f"  {label:<10} {row['pid']:>7}  RSS {row['rss']:6.1f}  PSS {row['pss']:6.1f}  "
+                  f"private {row['private']:6.1f} MB  {row['command']}")
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -222,12 +249,10 @@ class Gatehouse:
         return wait_for(self.port, FIRST_ANSWER, self.headers, self.proc, "gunicorn")
 
     def start_worker(self) -> None:
-        _, settings = readme_production()
-        line = next(text for text in (ROOT / "README.md").read_text().splitlines()
-                    if text.startswith(".venv/bin/celery -A config worker"))
-        argv = line.split("#", 1)[0].split()
+        # The production block's worker line (bench/production.py), not the development one.
+        command, settings = worker_command()
         self.worker = subprocess.Popen(
-            [str(ROOT / argv[0]), *argv[1:], "--loglevel", "WARNING"], cwd=ROOT,
+            [*command, "--loglevel", "WARNING"], cwd=ROOT,
             env={**self.env, **settings}, stdout=(self.workdir / "celery.log").open("ab"),
             stderr=subprocess.STDOUT, start_new_session=True,
         )
@@ -406,6 +431,10 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=200)
     parser.add_argument("--versions", type=int, default=20_000)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--only", choices=("memory",),
+                        help="memory: the same setup and start of both systems, a short warm-up "
+                             "(every route, from 1 and from --clients clients) instead of the "
+                             "rounds, then idle memory (per process too) and cold starts")
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL", "")
@@ -447,7 +476,16 @@ def main() -> None:
 
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
     print(describe())
-    for r in range(1, args.rounds + 1):
+    print(describe_worker())
+    if args.only == "memory":
+        # Every web worker has answered requests before it is measured, as after the rounds.
+        for _, system, route in systems:
+            register_run(system, route, 1, 20)
+            register_run(system, route, args.clients, 8 * args.clients)
+            reads(system, route, "get", 20, args.versions)
+            reads(system, route, "search", 8, args.versions)
+        print("warm-up done (no rounds: --only memory)", flush=True)
+    for r in range(1, 0 if args.only else args.rounds + 1):
         order = systems if r % 2 else list(reversed(systems))
         for label, system, route in order:
             rate1, lat1 = register_run(system, route, 1, args.registrations)
@@ -466,7 +504,7 @@ def main() -> None:
                   f"{pct(lat8, 99):5.1f} ms) | get p50 {pct(got, 50):5.2f} ms | search p50 "
                   f"{pct(found, 50):6.1f} ms | load {os.getloadavg()[0]:.2f}", flush=True)
 
-    # Idle memory of each process tree (Gatehouse: web + the README's Celery worker), then
+    # Idle memory of each process tree (Gatehouse: web + the README's production Celery worker), then
     # cold starts: the process started to its first answer, alternating.
     gatehouse.start_worker()
     time.sleep(8)
@@ -476,6 +514,9 @@ def main() -> None:
             rss, pss = system.memory()
             put(label, "idle RSS MB", rss)
             put(label, "idle PSS MB", pss)
+    print("idle processes:")
+    print_processes("MLflow", [mlflow.proc.pid])
+    print_processes("Gatehouse", [gatehouse.proc.pid, gatehouse.worker.pid])
     mlflow.stop()
     gatehouse.stop()
     for r in range(args.rounds):
@@ -501,7 +542,8 @@ def main() -> None:
             parts.append(f"{label} {median:8.2f}{ratio}")
         print(f"{figure:<28} " + " | ".join(parts))
 
-    profile(user, key)
+    if not args.only:
+        profile(user, key)
 
 
 if __name__ == "__main__":

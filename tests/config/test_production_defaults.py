@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.production import gunicorn_command, readme_production
+from bench.production import gunicorn_command, readme_production, readme_worker, worker_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,3 +54,27 @@ def test_bench_runs_the_readme_gunicorn_command_on_loopback():
     assert argv[1:] == [*kept, "-b", "127.0.0.1:4321"]
     assert bench_settings == settings and settings.get("DEBUG") == "0"
     assert "DATABASE_URL" not in settings and "SECRET_KEY" not in settings
+
+
+def test_bench_runs_the_readme_production_worker_not_the_development_one(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "# X\n\n```sh\n.venv/bin/celery -A config worker --concurrency=2 --beat &   # dev\n```\n\n"
+        "## Production: more workers\n\n```sh\nexport DEBUG=0 SECRET_KEY=... FOO=bar\n"
+        ".venv/bin/gunicorn config.wsgi --preload -w 4 -b 0.0.0.0:8000\n"
+        ".venv/bin/celery -A config worker --autoscale=4,1       # on as many machines\n"
+        ".venv/bin/celery -A config beat                          # exactly one scheduler\n"
+        "```\n\n## Next\n"
+    )
+    argv, settings = readme_worker(readme)
+    assert argv == [".venv/bin/celery", "-A", "config", "worker", "--autoscale=4,1"]
+    assert settings == {"DEBUG": "0", "FOO": "bar"}
+    command, _ = worker_command(readme)
+    assert command[0] == str(ROOT / ".venv/bin/celery") and command[1:] == argv[1:]
+
+
+def test_the_readme_production_block_has_a_worker_line_the_bench_runs():
+    argv, settings = readme_worker()
+    assert argv[:4] == [".venv/bin/celery", "-A", "config", "worker"]
+    assert "--beat" not in argv and "&" not in argv
+    assert settings == readme_production()[1]
