@@ -17,6 +17,17 @@ from django.urls import get_resolver  # noqa: E402
 
 get_resolver().resolve("/")
 
+# With single sign-on every worker verifies JWTs: load PyJWT and `cryptography` (imported lazily,
+# by the functions that need them, so that a deployment without it never holds them) here, once,
+# for the workers to share.
+from django.conf import settings  # noqa: E402
+
+if settings.OIDC_ISSUER:
+    import jwt  # noqa: E402, F401
+    from django.contrib.auth import get_backends  # noqa: E402
+
+    get_backends()
+
 # With `gunicorn --preload` (the README's production command) this module is imported once, in
 # the master, and the workers are forked from it: objects frozen here are never scanned by the
 # workers' garbage collector, so the pages holding them stay shared instead of being copied into

@@ -9,10 +9,9 @@ specification allows custom facets; the facets Gatehouse reads are checked where
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from typing import Any
-
-from jsonschema import Draft202012Validator
 
 EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
 
@@ -73,7 +72,14 @@ RUN_EVENT_SCHEMA: dict[str, Any] = {
     "required": ["eventTime", "producer", "schemaURL", "run", "job"],
 }
 
-_VALIDATOR = Draft202012Validator(RUN_EVENT_SCHEMA)
+
+@functools.cache
+def _validator():
+    """Built on the first event, not at import: jsonschema (with referencing, attrs and rpds, ~5 MB
+    a process) is loaded only by the processes that receive OpenLineage events."""
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(RUN_EVENT_SCHEMA)
 
 
 def _path(parts) -> str:
@@ -84,7 +90,7 @@ def problems(event: Any) -> dict[str, list[str]]:
     """Every way `event` departs from the RunEvent schema, keyed by JSON pointer of the
     offending value ("/run/runId"), each with the schema path that refused it."""
     found: dict[str, list[str]] = {}
-    for error in sorted(_VALIDATOR.iter_errors(event), key=lambda e: list(e.absolute_path)):
+    for error in sorted(_validator().iter_errors(event), key=lambda e: list(e.absolute_path)):
         schema_path = "/".join(str(p) for p in error.absolute_schema_path)
         found.setdefault(_path(error.absolute_path), []).append(
             f"{error.message} (schema: #/{schema_path})"

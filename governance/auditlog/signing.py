@@ -16,12 +16,20 @@ import logging
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
+
+# `cryptography` (~7 MB a process) is imported by the functions that use the key, not here: every
+# web and worker process imports this module (the compliance evidence and proofs name it), while
+# only sealing, attestations and the key's endpoints sign or verify.
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +39,9 @@ DSSE_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 
 
 def generate_pem() -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     return Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
@@ -46,6 +57,9 @@ def write_key_file(path: Path) -> None:
 
 
 def _parse(material: bytes, source: str) -> Ed25519PrivateKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     text = material.strip()
     try:
         if text.startswith(b"-----BEGIN"):
@@ -94,10 +108,14 @@ def public_key() -> Ed25519PublicKey:
 
 
 def public_key_raw() -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
 def public_key_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+
     return public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
@@ -112,6 +130,8 @@ def sign(data: bytes) -> str:
 
 
 def verify(data: bytes, signature_b64: str) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
     try:
         public_key().verify(base64.b64decode(signature_b64, validate=True), data)
     except (InvalidSignature, ValueError, binascii.Error):

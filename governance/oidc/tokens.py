@@ -7,14 +7,20 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jwt
 import requests
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from governance.oidc import config
+
+if TYPE_CHECKING:
+    import jwt
+
+# PyJWT (and with it `cryptography`, ~10 MB a process) is imported by the functions that verify a
+# token, not here: a deployment without single sign-on never needs it, and with OIDC_ISSUER set
+# config/wsgi.py imports it before gunicorn forks, so the web workers share it.
 
 _lock = threading.Lock()
 _jwks: dict[str, tuple[float, dict[str, jwt.PyJWK]]] = {}
@@ -35,6 +41,8 @@ def looks_like_jwt(value: str) -> bool:
 
 
 def _fetch_keys(uri: str) -> dict[str, jwt.PyJWK]:
+    import jwt
+
     try:
         response = requests.get(uri, timeout=settings.OIDC_TIMEOUT)
         response.raise_for_status()
@@ -55,6 +63,8 @@ def _fetch_keys(uri: str) -> dict[str, jwt.PyJWK]:
 
 
 def signing_key(token: str) -> jwt.PyJWK:
+    import jwt
+
     try:
         kid = jwt.get_unverified_header(token).get("kid", "")
     except jwt.PyJWTError as exc:
@@ -82,6 +92,8 @@ def signing_key(token: str) -> jwt.PyJWK:
 def verify(token: str, *, audience: str | Iterable[str], purpose: str) -> dict[str, Any]:
     """The claims of `token` after checking its signature (issuer's JWKS, allowed algorithms
     only), issuer, audience and expiry; raises TokenRefused naming what failed."""
+    import jwt
+
     key = signing_key(token)
     issuer = config.issuer()
     try:
@@ -122,6 +134,8 @@ def verify(token: str, *, audience: str | Iterable[str], purpose: str) -> dict[s
 
 
 def _unverified(token: str) -> dict[str, Any]:
+    import jwt
+
     try:
         return jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError:

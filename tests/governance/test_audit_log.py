@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 
@@ -131,7 +132,7 @@ def test_a_forged_checkpoint_fails_the_signature(auditor, key, tmp_path, persona
     assert done.returncode == 1 and "signature does not verify" in done.stderr
     # The same forgery in the database (a checkpoint signed by someone else's key).
     _events(2)
-    other = signing.Ed25519PrivateKey.generate()
+    other = Ed25519PrivateKey.generate()
     size = AuditEvent.objects.count()
     from django.utils import timezone
 
