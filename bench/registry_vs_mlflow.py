@@ -228,11 +228,24 @@ class Mlflow:
         stop(self.proc)
 
 
+def with_web_workers(command: list[str], n: int) -> list[str]:
+    """The gunicorn command with `-w n` instead of the README's worker count (an A/B only)."""
+    out, skip = [], False
+    for word in command:
+        if skip:
+            skip = False
+        elif word in ("-w", "--workers"):
+            skip = True
+        elif not word.startswith("--workers="):
+            out.append(word)
+    return [*out, "-w", str(n)]
+
+
 class Gatehouse:
     name = "Gatehouse"
 
-    def __init__(self, env: dict[str, str], token: str, workdir: Path):
-        self.env, self.workdir = env, workdir
+    def __init__(self, env: dict[str, str], token: str, workdir: Path, web_workers: int | None = None):
+        self.env, self.workdir, self.web_workers = env, workdir, web_workers
         self.headers = {"Authorization": f"Token {token}", **PROXY_HEADERS}
         self.proc: subprocess.Popen | None = None
         self.worker: subprocess.Popen | None = None
@@ -240,6 +253,8 @@ class Gatehouse:
     def start(self) -> float:
         self.port = free_port()
         command, settings = gunicorn_command(self.port)
+        if self.web_workers:
+            command = with_web_workers(command, self.web_workers)
         self.proc = subprocess.Popen(
             [*command, "--log-level", "warning"], cwd=ROOT,
             env={**self.env, **settings, **PROXY_SETTINGS},
@@ -435,6 +450,8 @@ def main() -> None:
                         help="memory: the same setup and start of both systems, a short warm-up "
                              "(every route, from 1 and from --clients clients) instead of the "
                              "rounds, then idle memory (per process too) and cold starts")
+    parser.add_argument("--web-workers", type=int,
+                        help="A/B only: run gunicorn with -w N instead of the README's count")
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL", "")
@@ -464,7 +481,7 @@ def main() -> None:
     mlflow = Mlflow(mlflow_dsn.replace("postgres://", "postgresql+psycopg://", 1), workdir)
     mlflow.start()  # creates its tables
     load_mlflow(mlflow_dsn, args.versions)
-    gatehouse = Gatehouse(env, key, workdir)
+    gatehouse = Gatehouse(env, key, workdir, args.web_workers)
     gatehouse.start()
 
     systems = [("MLflow", mlflow, ROUTES["mlflow-api"]), ("Gatehouse", gatehouse, ROUTES["native"]),
@@ -476,6 +493,8 @@ def main() -> None:
 
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
     print(describe())
+    if args.web_workers:
+        print(f"A/B: gunicorn -w {args.web_workers} instead of the README's count")
     print(describe_worker())
     if args.only == "memory":
         # Every web worker has answered requests before it is measured, as after the rounds.
