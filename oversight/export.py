@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import markdown as md
-import nh3
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -51,6 +50,8 @@ _ALLOWED_TAGS = {
 
 def markdown_to_html(text: str) -> str:
     """Markdown rendered and sanitised: no scripts, no event handlers, no styles."""
+    import nh3  # here, not at import: every process imports this module, few render documents
+
     html = md.markdown(text or "", extensions=["tables", "fenced_code", "sane_lists"])
     return nh3.clean(html, tags=_ALLOWED_TAGS, url_schemes={"http", "https", "mailto", "data"})
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-OPTIONAL = ["jwt", "cryptography", "jsonschema"]
+OPTIONAL = ["jwt", "cryptography", "jsonschema", "nh3"]
 
 
 def _loaded_after_wsgi(tmp_path: Path, **env: str) -> dict[str, bool]:
@@ -38,4 +38,4 @@ def test_with_single_sign_on_the_jwt_library_is_loaded_before_the_workers_fork(t
         OIDC_CLIENT_SECRET="secret",
     )
     assert loaded["jwt"] and loaded["cryptography"]
-    assert not loaded["jsonschema"]
+    assert not loaded["jsonschema"] and not loaded["nh3"]
