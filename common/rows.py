@@ -4,11 +4,12 @@ queryset would apply (JSON, dates on SQLite, ...), so the instance is what the O
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
-from django.db.models import Field, Model
+from django.db.models import DEFERRED, Field, Model
 
 
 def prepared_cursor():
@@ -63,3 +64,20 @@ def _converters(conn, model: type[Model], fields: tuple[Field, ...]) -> list:
             found.append((col, conn.ops.get_db_converters(col) + field.get_db_converters(conn)))
         _CONVERTERS[key] = found
     return found
+
+
+def partial(model: type[Model], **values: Any) -> Model:
+    """A saved instance of `model` that holds only `values` (attnames, already Python values),
+    to stand in for a related row of which a rendering needs a field or two. Its other fields
+    are deferred: reading one loads it, as on `.only()`, never a made-up default."""
+    attnames = _attnames(model)
+    unknown = values.keys() - set(attnames)
+    if unknown:
+        raise ValueError(f"{model.__name__} has no field {', '.join(sorted(unknown))}")
+    return model.from_db(connections[DEFAULT_DB_ALIAS].alias, attnames,
+                         [values.get(a, DEFERRED) for a in attnames])
+
+
+@functools.cache
+def _attnames(model: type[Model]) -> list[str]:
+    return [f.attname for f in model._meta.concrete_fields]

@@ -176,12 +176,13 @@ def version_for_api(user, model_name: str, version: int | str) -> ModelVersion:
     size, username, edges = found[n:]
     cache = result._state.fields_cache
     # The model row matched `m.name = model_name`, so its name is the one asked for.
-    cache["model"] = RegisteredModel(id=result.model_id, name=model_name)
+    cache["model"] = plain_rows.partial(RegisteredModel, id=result.model_id, name=model_name)
     if result.artifact_id:
-        cache["artifact"] = Artifact(id=result.artifact_id, size=size)
+        cache["artifact"] = plain_rows.partial(Artifact, id=result.artifact_id, size=size)
     if result.created_by_id:
-        cache["created_by"] = result._meta.get_field("created_by").related_model(
-            id=result.created_by_id, username=username
+        cache["created_by"] = plain_rows.partial(
+            ModelVersion._meta.get_field("created_by").related_model,
+            id=result.created_by_id, username=username,
         )
     refs: dict[str, list[str]] = {kind: [] for kind in EdgeKind.values}
     if isinstance(edges, str):  # SQLite's json_group_array

@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from registry import selectors, services
 from registry.api.serializers import ModelOutput, VersionOutput
-from registry.models import RegisteredModel
+from registry.models import ModelVersion, RegisteredModel
 from tests import factories
 
 MODELS = "/api/v1/models/"
@@ -111,3 +111,56 @@ def test_a_refused_registration_hands_out_no_number(client_for, populated):
     ok = client.post(url, {"artifact_uri": "s3://m/x.onnx", "artifact_sha256": "e" * 64}, format="json")
     assert ok.json()["version"] == 3
     assert RegisteredModel.objects.get(name="credit-default").latest_version == 3
+
+
+def test_a_get_says_what_the_ordinary_reads_render_for_every_kind_of_version(
+    client_for, populated, personas
+):
+    """The GET's own statement (version_for_api) against the ordinary reads and DRF's generic
+    rendering, key for key and in order: a version with every edge kind, an uploaded artifact,
+    tags and JSON fields; one by URI only that changed stage; one with two parents and no author
+    left (created_by is null)."""
+    eng = personas["engineer"]
+    v3 = services.model_version_register(
+        actor=eng, model=populated, artifact_uri="s3://m/v3.onnx", artifact_sha256="d" * 64,
+        parents=["credit-default@2", "base-model@1"], evaluation_datasets=["loans@1"],
+    )
+    ModelVersion.objects.filter(pk=v3.pk).update(created_by=None)
+    client = client_for("engineer")
+    for number in (1, 2, 3):
+        ordinary = selectors.with_lineage_refs(
+            [selectors.version_get(populated, number, queryset=selectors.version_rows(populated))]
+        )[0]
+        expected = _generic(VersionOutput, ordinary)
+        response = client.get(f"{MODELS}credit-default/versions/{number}/")
+        assert response.status_code == 200
+        assert list(response.json().items()) == list(expected.items())
+        direct = selectors.version_for_api(eng, "credit-default", number)
+        assert list(VersionOutput(direct).data.items()) == list(expected.items())
+        assert VersionOutput(direct).data == _generic(VersionOutput, direct)
+    got = [client.get(f"{MODELS}credit-default/versions/{n}/").json() for n in (1, 2, 3)]
+    assert got[0]["training_datasets"] == ["loans@1", "loans@2"]
+    assert got[0]["parents"] == ["base-model@1"] and got[0]["tags"] == ["a", "b"]
+    assert got[0]["artifact_size"] == len(factories.skops_bytes())
+    assert got[1]["artifact_size"] is None and got[1]["stage"] == "staging"
+    assert got[1]["stage_changed_at"].endswith("Z") and got[0]["stage_changed_at"] is None
+    assert got[2]["created_by"] is None and got[2]["created_at"].endswith("Z")
+    assert got[2]["parents"] == ["base-model@1", "credit-default@2"]
+    assert got[2]["evaluation_datasets"] == ["loans@1"] and got[2]["training_datasets"] == []
+
+
+def test_a_version_read_for_the_api_defers_what_it_did_not_read(populated, personas):
+    """The related rows of version_for_api hold what the rendering needs; any other field is
+    loaded on reading it (as with .only()), never a made-up default."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    version = selectors.version_for_api(personas["engineer"], "credit-default", 1)
+    with CaptureQueriesContext(connection) as ctx:
+        assert version.model.name == "credit-default"
+        assert version.created_by.username == "engineer"
+        assert version.artifact.size == len(factories.skops_bytes())
+    assert not ctx.captured_queries
+    assert version.model.title == "Credit default"  # loaded, not a blank default
+    assert version.model.team.name == "credit"
+    assert version.artifact.sha256 == version.artifact_sha256
