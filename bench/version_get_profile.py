@@ -11,15 +11,18 @@ edges, an uploaded artifact, tags and metrics):
 `--reuse` keeps an already loaded <name>_vget (bench/version_get_ab.py serves it over HTTP).
 Settings are the README production ones (DEBUG=0) as far as an in-process client allows. For a
 plain version (no edges, no artifact) and the lineage version it prints medians of: the whole
-GET through the Django test client (WSGI handler, middleware, auth, view, JSON), the SQL of
-the request (each statement), the planning and execution times PostgreSQL reports for the
-version statement (EXPLAIN (ANALYZE, SUMMARY)), the selector alone, and the rendering
-(`VersionOutput(...).data`, and the JSON of it).
+GET through the Django test client and through the WSGI application as gunicorn calls it
+(middleware, auth, view, JSON), the SQL of the request (each statement, as Django's execute
+wrappers see them: not the connection's health check), the planning and execution times
+PostgreSQL reports for the version statement (EXPLAIN (ANALYZE, SUMMARY): an unprepared run, as
+the first on a connection), the selector alone, and the rendering (`VersionOutput(...).data`,
+and the JSON of it).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import statistics
@@ -101,6 +104,7 @@ def explain_ms(sql: str, params, n: int) -> tuple[float, float]:
 
 def profile(number: int, label: str, key: str, n: int) -> None:
     from django.contrib.auth import get_user_model
+    from django.core.wsgi import get_wsgi_application
     from django.db import connection
     from rest_framework.renderers import JSONRenderer
     from rest_framework.test import APIClient
@@ -119,6 +123,27 @@ def profile(number: int, label: str, key: str, n: int) -> None:
     for _ in range(20):
         get()
     whole = median_ms(get, n)
+
+    # As gunicorn calls it: the WSGI application with one request's environ (no test client).
+    app = get_wsgi_application()
+    environ = {
+        "REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000", "HTTP_HOST": "127.0.0.1:8000", "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1", "HTTP_AUTHORIZATION": f"Token {key}",
+        "HTTP_X_FORWARDED_PROTO": "https", "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr,
+        "wsgi.version": (1, 0), "wsgi.multithread": False, "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+
+    def wsgi():
+        status = []
+        body = b"".join(app({**environ, "wsgi.input": io.BytesIO()},
+                            lambda s, h, e=None: status.append(s)))
+        assert status[0].startswith("200"), body[:300]
+
+    for _ in range(20):
+        wsgi()
+    through_wsgi = median_ms(wsgi, n)
 
     statements: list[tuple[str, tuple, float]] = []
 
@@ -149,7 +174,7 @@ def profile(number: int, label: str, key: str, n: int) -> None:
     body = VersionOutput(found).data
     renderer = JSONRenderer()
     to_json = median_ms(lambda: renderer.render(body), n * 5)
-    print(f"{label:<26} GET {whole:5.2f} ms | SQL {sql_ms:5.2f} ms in {count:.0f} statements "
+    print(f"{label:<22} GET {whole:5.2f} ms (WSGI {through_wsgi:5.2f}) | SQL {sql_ms:5.2f} ms in {count:.0f} statements "
           f"(version statement {version_ms:4.2f} ms: planning {planning:4.2f}, execution "
           f"{execution:4.2f}) | selector {selector:4.2f} ms | render {render * 1000:5.1f} us, "
           f"JSON {to_json * 1000:5.1f} us", flush=True)

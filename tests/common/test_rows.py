@@ -1,6 +1,7 @@
 """common.rows builds the instance the ORM would have built from a plain-SQL row."""
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from common import rows
@@ -52,3 +53,22 @@ def test_a_partial_instance_loads_what_it_was_not_given(version):
     assert model.title == "Credit default"
     with pytest.raises(ValueError, match="no field nope"):
         rows.partial(RegisteredModel, id=1, nope=2)
+
+
+
+def test_a_version_get_is_one_logged_statement_prepared_once_per_connection(client_for, version):
+    """Its statement is in the query log as any other (composed), and on PostgreSQL prepared:
+    the second GET on the connection runs the prepared statement again."""
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for("engineer")
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get("/api/v1/models/credit-default/versions/1/").status_code == 200
+        logged = [q["sql"] for q in ctx.captured_queries if "lineageedge" in q["sql"]]
+        assert len(logged) == 1 and "'credit-default'" in logged[0]
+    if connection.vendor == "postgresql" and settings.DB_PREPARED_STATEMENTS:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT generic_plans + custom_plans FROM pg_prepared_statements "
+                           "WHERE statement LIKE %s", ["%registry_lineageedge%"])
+            assert [row[0] for row in cursor.fetchall()] == [2]
