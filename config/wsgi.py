@@ -28,10 +28,11 @@ if settings.OIDC_ISSUER:
 
     get_backends()
 
-# With `gunicorn --preload` (the README's production command) this module is imported once, in
-# the master, and the workers are forked from it: objects frozen here are never scanned by the
-# workers' garbage collector, so the pages holding them stay shared instead of being copied into
-# every worker.
+# With `gunicorn --preload` (what the README advises once a web machine runs more than one
+# process) this module is imported once, in the master, and the workers are forked from it:
+# objects frozen here are never scanned by the workers' garbage collector, so the pages holding
+# them stay shared instead of being copied into every worker. In a single threaded process it
+# spares the collector the same scans.
 import gc  # noqa: E402
 
 gc.collect()
