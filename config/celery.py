@@ -7,7 +7,8 @@ from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-app = Celery("gatehouse")
+# Celery's Django fix-up with the worker's own selection of system checks (config/celery_fixup.py).
+app = Celery("gatehouse", fixups=["config.celery_fixup:fixup"])
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
@@ -24,14 +25,6 @@ def _ensure_embedded_broker_dirs() -> None:
 
 
 app.on_after_configure.connect(lambda sender, **kw: _ensure_embedded_broker_dirs())
-
-
-@worker_init.connect
-def _check_artifact_storage(**kwargs) -> None:
-    """A worker that cannot read the artifact bucket must not start taking jobs."""
-    from common.artifact_store import check_configuration
-
-    check_configuration()
 
 
 @worker_init.connect
