@@ -5,22 +5,26 @@ Envelope: {"code": "machine_code", "detail": "A sentence for a person.", "errors
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
-from rest_framework import exceptions as drf_exceptions
-from rest_framework import status
-from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
+
+if TYPE_CHECKING:
+    from rest_framework.response import Response
+
+# DRF's Response and views are imported by the functions that answer a request: services in
+# every process raise the errors above, and a worker that imported DRF's serializers through
+# this module would carry rest_framework.compat's optional imports (requests, markdown,
+# pygments, yaml) for nothing.
 
 
 class DomainError(Exception):
     """Base for errors a service raises on purpose; each maps to one HTTP status."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code = 400
     code = "invalid"
 
     def __init__(self, detail: str, *, errors: dict[str, Any] | None = None, code: str = ""):
@@ -70,6 +74,8 @@ def body_too_large_detail() -> str:
 
 
 def envelope(status_code: int, code: str, detail: str, errors: dict | None = None) -> Response:
+    from rest_framework.response import Response
+
     return Response({"code": code, "detail": detail, "errors": errors or {}}, status=status_code)
 
 
@@ -90,6 +96,9 @@ def _first_message(errors: Any) -> str:
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    from rest_framework import exceptions as drf_exceptions
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     if isinstance(exc, DomainError):
         return envelope(exc.status_code, exc.code, exc.detail, exc.errors)
     if isinstance(exc, RequestDataTooBig):  # reading request.data past DATA_UPLOAD_MAX_MEMORY_SIZE

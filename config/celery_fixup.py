@@ -26,15 +26,19 @@ logger = logging.getLogger(__name__)
 #: Check tags of the web process and of management commands: URLs (which import every view),
 #: templates (every tag library), static files, the admin site, and the migration commands.
 WEB_ONLY_TAGS = frozenset({"urls", "templates", "staticfiles", "admin", "commands"})
+#: Modules whose checks are about the API only: DRF's (its pagination settings; resolving the
+#: pagination class imports DRF's serializers, and with them requests, markdown and pygments).
+WEB_ONLY_CHECK_MODULES = frozenset({"rest_framework.checks"})
 
 
 def worker_checks() -> list:
-    """The registered checks a worker runs: every one not tagged WEB_ONLY_TAGS (untagged ones
-    included, as `manage.py check` includes them)."""
+    """The registered checks a worker runs: every one not tagged WEB_ONLY_TAGS nor defined in
+    WEB_ONLY_CHECK_MODULES (untagged ones included, as `manage.py check` includes them)."""
     from django.core.checks.registry import registry
 
     return [check for check in registry.get_checks(include_deployment_checks=False)
-            if WEB_ONLY_TAGS.isdisjoint(check.tags)]
+            if WEB_ONLY_TAGS.isdisjoint(check.tags)
+            and check.__module__ not in WEB_ONLY_CHECK_MODULES]
 
 
 def run_worker_checks() -> None:

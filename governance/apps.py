@@ -6,7 +6,7 @@ class GovernanceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from governance import audit, schema, throttle  # noqa: F401 - OpenAPI auth, lock-out audit
+        from governance import audit, throttle  # noqa: F401 - lock-out audit
         from governance.auditlog import checks as _audit_checks  # noqa: F401 - signing key
         from governance.oidc import checks  # noqa: F401 - registers the SSO settings check
 

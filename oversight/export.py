@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import markdown as md
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -50,7 +49,10 @@ _ALLOWED_TAGS = {
 
 def markdown_to_html(text: str) -> str:
     """Markdown rendered and sanitised: no scripts, no event handlers, no styles."""
-    import nh3  # here, not at import: every process imports this module, few render documents
+    # Here, not at import: every process imports this module, few render documents (a web process
+    # holds Markdown anyway, through DRF; a worker would not).
+    import markdown as md
+    import nh3
 
     html = md.markdown(text or "", extensions=["tables", "fenced_code", "sane_lists"])
     return nh3.clean(html, tags=_ALLOWED_TAGS, url_schemes={"http", "https", "mailto", "data"})

@@ -1,5 +1,10 @@
 from django.urls import path
 
+# The OpenAPI description of the token authentication (a drf-spectacular extension, registered by
+# being imported) is loaded with the URLconf the schema is generated from, not at start-up: it
+# imports drf-spectacular's generator helpers and with them rest_framework.test and django.test,
+# ~4 MB in a worker that never generates a schema.
+from governance import schema  # noqa: F401
 from governance.api import views_audit as audit
 from governance.api import views_auditlog as auditlog
 from governance.api import views_policies as policies

@@ -43,9 +43,13 @@ def test_with_single_sign_on_the_jwt_library_is_loaded_before_the_workers_fork(t
 
 # --- the Celery worker ----------------------------------------------------------------------
 
-#: Code only a web process runs: the URLconf and the API views (and with them every serializer).
+#: Code only a web process runs: the URLconf, the API views, DRF's serializers (and with them
+#: the optional libraries DRF imports if installed: requests, markdown) and the OpenAPI
+#: generator's helpers, which import the test clients of DRF and Django; and Markdown, which a
+#: worker needs only to render a document.
 WEB_ONLY = ["config.urls", "registry.api.views", "governance.api.views_auditlog",
-            "mlflow_api.api"]
+            "mlflow_api.api", "rest_framework.serializers", "requests", "drf_spectacular.plumbing",
+            "rest_framework.test", "django.test", "markdown"]
 
 
 def _embedded_env(tmp_path: Path, **env: str) -> dict[str, str]:
