@@ -193,8 +193,14 @@ def test_a_bucket_that_does_not_exist_stops_start_up_with_a_clear_error(s3_serve
     check = _start_up(env, "import django, sys; from django.core.management import "
                            "execute_from_command_line as run; run(['manage.py', 'check'])")
     web = _start_up(env, "import config.wsgi")
+    # A worker that became ready would exit 0 at once (never taking a job).
+    worker = _start_up(env, "import os; from celery.signals import worker_ready; "
+                            "from config.celery import app; "
+                            "worker_ready.connect(lambda **kw: os._exit(0), weak=False); "
+                            "app.worker_main(['worker', '--pool=solo', '--without-mingle', "
+                            "'--without-gossip', '--without-heartbeat'])")
 
-    for outcome in (check, web):
+    for outcome in (check, web, worker):
         assert outcome.returncode != 0
         assert "The artifact bucket 'gh-no-such-bucket' does not exist at " + s3_server.url in (
             outcome.stderr
