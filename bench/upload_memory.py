@@ -4,7 +4,7 @@ Run (SQLite in a scratch folder; `--storage s3` also starts moto's S3 server on 
     .venv/bin/python bench/upload_memory.py --size-mb 2048 --storage local
     .venv/bin/python bench/upload_memory.py --size-mb 2048 --storage s3
 
-Starts gunicorn as the README's production block does (bound to loopback, one sync worker so
+Starts gunicorn as the README's production block does (bound to loopback, one worker process so
 the figure is that worker's), warms it up with a small upload, then streams one CSV of
 --size-mb through a multipart POST to /api/v1/datasets/{name}/versions/ and prints the worker's
 resident memory before and its peak (VmHWM) after, the growth, the elapsed time and throughput,
@@ -148,7 +148,7 @@ def main() -> None:
 
         port = free_port()
         command, production = gunicorn_command(port)
-        # One sync worker, so the figure is the process that handled the upload; a long
+        # One worker (the README's count), so the figure is the process that handled the upload; a long
         # timeout, since a 2 GB body takes longer than gunicorn's default 30 s to arrive.
         if "-w" in command:
             command[command.index("-w") + 1] = "1"
