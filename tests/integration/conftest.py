@@ -35,21 +35,33 @@ def database_url() -> str:
     return f"postgres://{auth}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
+def broker_url() -> str:
+    """The broker the tests' workers use: the CI's Redis, or kombu's filesystem transport."""
+    return os.environ.get("CELERY_BROKER_URL", settings.CELERY_BROKER_URL)
+
+
+#: The pool the tests' workers run unless a test gives its own (`start_worker(pool=...)`).
+DEFAULT_POOL = ["--pool=prefork", "--concurrency=1"]
+
+
 class Worker:
-    """One `celery worker` subprocess; `kill()` SIGKILLs its whole process group."""
+    """One `celery worker` subprocess; `kill()` SIGKILLs its whole process group. `pool` are the
+    worker's pool arguments (DEFAULT_POOL unless given, e.g. the README's `--autoscale=4,0`)."""
 
     def __init__(
-        self, env: dict[str, str], name: str, log_path: Path, extra: list[str] | None = None
+        self, env: dict[str, str], name: str, log_path: Path, extra: list[str] | None = None,
+        pool: list[str] | None = None,
     ) -> None:
         self.env, self.name, self.log_path = env, name, log_path
         self.extra = list(extra or [])
+        self.pool = list(DEFAULT_POOL if pool is None else pool)
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 90) -> Worker:
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self._log = log
         self.proc = subprocess.Popen(
-            [CELERY, "-A", "config", "worker", "--pool=prefork", "--concurrency=1",
+            [CELERY, "-A", "config", "worker", *self.pool,
              "-n", self.name, "--without-gossip", "--without-mingle", "--without-heartbeat",
              "--loglevel=INFO", *self.extra],
             cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT,
@@ -67,6 +79,20 @@ class Worker:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-6000:]
+
+    def pool_pids(self) -> set[int]:
+        """The worker's child processes now (its pool: prefork forks them from the worker)."""
+        assert self.proc is not None and self.proc.poll() is None, self.log()
+        children = set()
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # the process ended while being read
+            if int(fields[1]) == self.proc.pid:
+                children.add(int(stat.parent.name))
+        return children
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -127,10 +153,10 @@ def shared_storage(worker_dirs, settings):
 
 @pytest.fixture
 def start_worker(transactional_db, shared_storage):
-    """start_worker(name=None, beat=False, extra_env=None) -> a ready Worker; all are killed at
-    teardown."""
+    """start_worker(name=None, beat=False, extra_env=None, pool=None) -> a ready Worker; all are
+    killed at teardown."""
     root = shared_storage
-    broker = os.environ.get("CELERY_BROKER_URL", settings.CELERY_BROKER_URL)
+    broker = broker_url()
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -160,14 +186,17 @@ def start_worker(transactional_db, shared_storage):
     started: list[Worker] = []
 
     def _start(
-        name: str | None = None, *, beat: bool = False, extra_env: dict[str, str] | None = None
+        name: str | None = None, *, beat: bool = False, extra_env: dict[str, str] | None = None,
+        pool: list[str] | None = None,
     ) -> Worker:
         """beat=True embeds the scheduler (the deployment's `celery beat`) in this worker;
-        `extra_env` overrides this worker's variables (its own storage folders, S3...)."""
+        `extra_env` overrides this worker's variables (its own storage folders, S3...); `pool`
+        replaces the default `--pool=prefork --concurrency=1` (e.g. `["--autoscale=4,0"]`)."""
         name = name or f"itest-{uuid.uuid4().hex[:8]}@%h"
         tag = uuid.uuid4().hex[:6]
         extra = ["--beat", "--schedule", str(root / "var" / f"beat-{tag}")] if beat else []
-        worker = Worker({**env, **(extra_env or {})}, name, root / f"worker-{tag}.log", extra)
+        worker = Worker({**env, **(extra_env or {})}, name, root / f"worker-{tag}.log", extra,
+                        pool)
         started.append(worker)
         return worker.start()
 
