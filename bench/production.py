@@ -74,26 +74,33 @@ def worker_command(readme: Path = README) -> tuple[list[str], dict[str, str]]:
     """The README's production Celery worker command with an absolute `.venv/` path, and the
     settings to run it with."""
     argv, settings = readme_worker(readme)
-    return [str(ROOT / argv[0]) if argv[0].startswith(".venv/") else argv[0], *argv[1:]], settings
+    return _absolute(argv), settings
 
 
-def gunicorn_command(port: int, readme: Path = README) -> tuple[list[str], dict[str, str]]:
-    """The README's gunicorn command bound to 127.0.0.1:`port`, and the settings to run it with."""
-    argv, settings = readme_production(readme)
-    argv = [str(ROOT / argv[0]) if argv[0].startswith(".venv/") else argv[0], *argv[1:]]
+def _absolute(argv: list[str]) -> list[str]:
+    """`argv` with the README's relative `.venv/` program path made absolute."""
+    return [str(ROOT / argv[0]) if argv[0].startswith(".venv/") else argv[0], *argv[1:]]
+
+
+def with_option(argv: list[str], short: str, long: str, value: str) -> list[str]:
+    """`argv` with every `short VALUE`, `long VALUE` and `long=VALUE` replaced by one
+    `short value` at the end (the bind address, an A/B's worker count)."""
     out: list[str] = []
     skip = False
     for word in argv:
         if skip:
             skip = False
-            continue
-        if word in ("-b", "--bind"):
+        elif word in (short, long):
             skip = True
-            continue
-        if word.startswith("--bind="):
-            continue
-        out.append(word)
-    return [*out, "-b", f"127.0.0.1:{port}"], settings
+        elif not word.startswith(f"{long}="):
+            out.append(word)
+    return [*out, short, value]
+
+
+def gunicorn_command(port: int, readme: Path = README) -> tuple[list[str], dict[str, str]]:
+    """The README's gunicorn command bound to 127.0.0.1:`port`, and the settings to run it with."""
+    argv, settings = readme_production(readme)
+    return with_option(_absolute(argv), "-b", "--bind", f"127.0.0.1:{port}"), settings
 
 
 def describe(readme: Path = README) -> str:

@@ -48,6 +48,7 @@ from bench.production import (  # noqa: E402
     describe,
     describe_worker,
     gunicorn_command,
+    with_option,
     worker_command,
 )
 
@@ -228,19 +229,6 @@ class Mlflow:
         stop(self.proc)
 
 
-def with_web_workers(command: list[str], n: int) -> list[str]:
-    """The gunicorn command with `-w n` instead of the README's worker count (an A/B only)."""
-    out, skip = [], False
-    for word in command:
-        if skip:
-            skip = False
-        elif word in ("-w", "--workers"):
-            skip = True
-        elif not word.startswith("--workers="):
-            out.append(word)
-    return [*out, "-w", str(n)]
-
-
 class Gatehouse:
     name = "Gatehouse"
 
@@ -254,7 +242,7 @@ class Gatehouse:
         self.port = free_port()
         command, settings = gunicorn_command(self.port)
         if self.web_workers:
-            command = with_web_workers(command, self.web_workers)
+            command = with_option(command, "-w", "--workers", str(self.web_workers))
         self.proc = subprocess.Popen(
             [*command, "--log-level", "warning"], cwd=ROOT,
             env={**self.env, **settings, **PROXY_SETTINGS},

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.production import describe, gunicorn_command  # noqa: E402
+from bench.production import describe, gunicorn_command, with_option  # noqa: E402
 
 BOUNDARY = "gatehouse-bench-boundary"
 
@@ -150,8 +150,7 @@ def main() -> None:
         command, production = gunicorn_command(port)
         # One worker (the README's count), so the figure is the process that handled the upload; a long
         # timeout, since a 2 GB body takes longer than gunicorn's default 30 s to arrive.
-        if "-w" in command:
-            command[command.index("-w") + 1] = "1"
+        command = with_option(command, "-w", "--workers", "1")
         command += ["--timeout", "900", "--log-level", "warning"]
         server = subprocess.Popen(command, cwd=ROOT, env={**env, **production})
         try:

@@ -46,9 +46,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def get_new_connection(self, conn_params):
         connection = super().get_new_connection(conn_params)
-        if getattr(settings, "DB_PREPARED_STATEMENTS", True):
-            # Only server-binding cursors consult it, and only `prepared_cursor` makes them.
-            connection.prepare_threshold = 0
+        # Prepare on first use. Only server-binding cursors consult it, and only
+        # `prepared_cursor` makes them (never with DB_PREPARED_STATEMENTS off).
+        connection.prepare_threshold = 0
         return connection
 
     def prepared_cursor(self):
@@ -56,7 +56,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         bound on the server and, unless DB_PREPARED_STATEMENTS is off, prepared once per
         connection. For statements with explicit column lists only: a prepared `SELECT *`
         fails once a migration adds a column."""
-        if not getattr(settings, "DB_PREPARED_STATEMENTS", True):
+        if not settings.DB_PREPARED_STATEMENTS:
             return self.cursor()
         self.close_if_health_check_failed()
         self.ensure_connection()
